@@ -1,0 +1,107 @@
+"""``AsyncClerk``: configuration, lifecycle, and the resources hanging off it."""
+
+from __future__ import annotations
+
+import os
+from types import TracebackType
+from typing import Literal
+
+from ._retry import RetryPolicy
+from ._transport import Clock, Sleep, Transport, check_base_url
+from .resources.users import Users
+
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
+
+DEFAULT_BASE_URL = "https://api.clerk.com/v1"
+DEFAULT_API_VERSION = "2025-11-10"
+
+RateLimitSetting = Literal["auto"] | str | object | None
+
+
+class AsyncClerk:
+    """An async client for Clerk's Backend API.
+
+    Create one per process (e.g. in a FastAPI lifespan) and share it: it holds
+    a pooled aiohttp session, created on first use inside the running loop.
+    Close it with ``await clerk.aclose()`` or ``async with AsyncClerk() as clerk``.
+
+    ``secret_key`` defaults to ``$CLERK_SECRET_KEY``, ``base_url`` to
+    ``$CLERK_API_URL`` or Clerk's production API. ``timeout`` is per attempt,
+    in seconds. ``retry=None`` disables retries. ``rate_limit`` paces requests
+    under Clerk's quota (``"auto"`` picks it from the key kind; ``None`` turns
+    pacing off).
+    """
+
+    def __init__(
+        self,
+        secret_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - immutable
+        rate_limit: RateLimitSetting = "auto",
+        api_version: str = DEFAULT_API_VERSION,
+        *,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        log_bodies: bool = False,
+    ) -> None:
+        if secret_key is None:
+            secret_key = os.environ.get("CLERK_SECRET_KEY") or None
+        if base_url is None:
+            base_url = os.environ.get("CLERK_API_URL") or DEFAULT_BASE_URL
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+        if not isinstance(api_version, str) or not api_version:
+            raise ValueError("api_version must be a non-empty str such as '2025-11-10'")
+        url = check_base_url(base_url)
+        self.base_url = str(url)
+        self.rate_limit = rate_limit
+        self._transport = Transport(
+            base_url=url,
+            secret_key=secret_key,
+            api_version=api_version,
+            timeout=float(timeout),
+            retry=retry,
+            sleep=sleep,
+            clock=clock,
+            log_bodies=log_bodies,
+        )
+        self.users = Users(self._transport)
+
+    @property
+    def api_version(self) -> str:
+        return self._transport.api_version
+
+    @property
+    def timeout(self) -> float:
+        return self._transport.timeout
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        return self._transport.retry
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.closed
+
+    def __repr__(self) -> str:
+        key = self._transport.key_kind
+        shown = f"{key}…" if key else "missing"
+        return f"<AsyncClerk base_url={self.base_url!r} secret_key={shown}>"
+
+    async def aclose(self) -> None:
+        """Close the HTTP session. Safe to call twice; later calls raise."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncClerk:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,147 @@
+"""What every resource method needs: argument checks, path building, decoding.
+
+The checks run before any I/O so that a bad argument costs nothing and can
+never turn into a request against the wrong endpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from .._convert import check_json_value, dumps, loads, structure, to_body
+from .._transport import QueryPairs, Transport
+from .._types import UNSET, UnsetType
+from ..models import User
+
+__all__ = [
+    "Resource",
+    "check_limit",
+    "check_offset",
+    "path_segment",
+    "query_pairs",
+    "string_list",
+]
+
+T = TypeVar("T")
+
+_FORBIDDEN_IN_ID = frozenset("/?#\\")
+
+
+def path_segment(name: str, value: object) -> str:
+    """Validate one path id and percent-encode it so it stays one segment."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    if value in (".", ".."):
+        raise ValueError(f"{name} must not be {value!r}")
+    for char in value:
+        if char in _FORBIDDEN_IN_ID or char.isspace() or not char.isprintable():
+            raise ValueError(f"{name} contains a character not allowed in an id: {char!r}")
+    return quote(value, safe="")
+
+
+def check_limit(value: int | None, name: str = "limit") -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 1 <= value <= 500:
+        raise ValueError(f"{name} must be between 1 and 500, got {value}")
+
+
+def check_offset(value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"offset must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"offset must be >= 0, got {value}")
+
+
+def string_list(name: str, value: str | Iterable[str]) -> list[str]:
+    """Accept one string or many; a lone str is one item, not its characters."""
+    items = [value] if isinstance(value, str) else list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{name} items must be str, got {type(item).__name__}")
+    return items
+
+
+def _query_value(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{name} must be timezone-aware (or epoch milliseconds)")
+        return str(int(value.timestamp() * 1000))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{name} has an unsupported type: {type(value).__name__}")
+
+
+def query_pairs(params: Mapping[str, object], multi: frozenset[str] = frozenset()) -> QueryPairs:
+    """Query pairs for aiohttp; ``None`` drops a parameter, lists repeat the key."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if value is None or value is UNSET:
+            continue
+        if name in multi:
+            pairs.extend((name, item) for item in string_list(name, value))  # type: ignore[arg-type]
+        else:
+            pairs.append((name, _query_value(name, value)))
+    return pairs
+
+
+def check_metadata(**metadata: object) -> None:
+    for name, value in metadata.items():
+        if value is UNSET or value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+        check_json_value(value, name)
+
+
+class Resource:
+    """Base of resource classes: holds the transport and the decode helpers."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        cls: type[T],
+        *,
+        params: QueryPairs | None = None,
+        body: object | UnsetType = UNSET,
+        idempotent: bool = False,
+    ) -> T:
+        encoded = None
+        if body is not UNSET:
+            encoded = dumps(to_body(body) if hasattr(body, "__attrs_attrs__") else body)
+        payload = await self._transport.request(
+            method, path, params=params, body=encoded, idempotent=idempotent
+        )
+        return structure(loads(payload), cls)
+
+
+def given(values: Mapping[str, Any], *, exclude: Sequence[str] = ("self",)) -> dict[str, Any]:
+    """The keyword arguments of a call, for building a params object from them."""
+    return {k: v for k, v in values.items() if k not in exclude}
+
+
+class UserScoped(Resource):
+    """Helpers for operations under ``/users/{user_id}``."""
+
+    def _user_path(self, user_id: str, suffix: str = "") -> str:
+        return "/users/" + path_segment("user_id", user_id) + suffix
+
+    async def _user(self, method: str, user_id: str, suffix: str = "") -> User:
+        return await self._send(method, self._user_path(user_id, suffix), User)

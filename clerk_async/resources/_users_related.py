@@ -1,0 +1,137 @@
+"""Users operations about things attached to a user: organizations, billing,
+OAuth tokens and trusted devices."""
+
+from __future__ import annotations
+
+from .._types import UNSET, Unset
+from ..models import (
+    AdjustCreditBalanceParams,
+    CommerceCreditBalance,
+    CommerceCreditLedger,
+    CommerceSubscription,
+    OAuthAccessToken,
+    OrganizationInvitationsWithPublicOrganizationData,
+    OrganizationMemberships,
+    TrustedDevice,
+    TrustedDeviceList,
+)
+from ._base import UserScoped, check_limit, check_offset, path_segment, query_pairs
+
+__all__ = ["UserRelatedMethods"]
+
+
+def _page(limit: int | None, offset: int | None) -> dict[str, int | None]:
+    check_limit(limit)
+    check_offset(offset)
+    return {"limit": limit, "offset": offset}
+
+
+class UserRelatedMethods(UserScoped):
+    async def get_organization_memberships(
+        self, user_id: str, *, limit: int | None = None, offset: int | None = None
+    ) -> OrganizationMemberships:
+        """The organizations the user belongs to, one page at a time."""
+        path = self._user_path(user_id, "/organization_memberships")
+        return await self._send(
+            "GET", path, OrganizationMemberships, params=query_pairs(_page(limit, offset))
+        )
+
+    async def get_organization_invitations(
+        self,
+        user_id: str,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        status: str | None = None,
+    ) -> OrganizationInvitationsWithPublicOrganizationData:
+        """Invitations to organizations sent to the user, optionally by status
+        (``pending``, ``accepted``, ``revoked``, ``expired``)."""
+        path = self._user_path(user_id, "/organization_invitations")
+        params = query_pairs({**_page(limit, offset), "status": status})
+        return await self._send(
+            "GET", path, OrganizationInvitationsWithPublicOrganizationData, params=params
+        )
+
+    async def get_instance_organization_memberships(
+        self,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> OrganizationMemberships:
+        """Organization memberships across the whole instance."""
+        params = query_pairs({"order_by": order_by, **_page(limit, offset)})
+        return await self._send(
+            "GET", "/organization_memberships", OrganizationMemberships, params=params
+        )
+
+    async def get_oauth_access_token(
+        self,
+        user_id: str,
+        provider: str,
+        *,
+        paginated: bool | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> list[OAuthAccessToken]:
+        """The user's OAuth access tokens for ``provider`` (e.g. ``"oauth_google"``)."""
+        path = self._user_path(user_id, "/oauth_access_tokens/" + path_segment("provider", provider))
+        params = query_pairs({"paginated": paginated, **_page(limit, offset)})
+        tokens: list[OAuthAccessToken] = await self._send(
+            "GET", path, list[OAuthAccessToken], params=params
+        )
+        return tokens
+
+    async def get_billing_subscription(self, user_id: str) -> CommerceSubscription:
+        """The user's billing subscription."""
+        return await self._send(
+            "GET", self._user_path(user_id, "/billing/subscription"), CommerceSubscription
+        )
+
+    async def get_billing_credit_balance(self, user_id: str) -> CommerceCreditBalance:
+        """The user's billing credit balance."""
+        return await self._send(
+            "GET", self._user_path(user_id, "/billing/credits"), CommerceCreditBalance
+        )
+
+    async def adjust_billing_credit_balance(
+        self,
+        user_id: str,
+        *,
+        amount: int,
+        action: str,
+        idempotency_key: str,
+        currency: Unset[str] = UNSET,
+        note: Unset[str] = UNSET,
+    ) -> CommerceCreditLedger:
+        """Add to (``action="increase"``) or take from (``"decrease"``) the balance.
+
+        ``amount`` is in cents. Reusing an ``idempotency_key`` returns the first
+        adjustment instead of applying a second one, so this call is retried
+        after timeouts like a GET.
+        """
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ValueError(f"amount must be a positive int (cents), got {amount!r}")
+        if not isinstance(idempotency_key, str) or not idempotency_key:
+            raise ValueError("idempotency_key must be a non-empty str")
+        body = AdjustCreditBalanceParams(
+            amount=amount, action=action, idempotency_key=idempotency_key,
+            currency=currency, note=note,
+        )
+        return await self._send(
+            "POST", self._user_path(user_id, "/billing/credits"), CommerceCreditLedger, body=body,
+            idempotent=True,
+        )
+
+    async def list_trusted_devices(self, user_id: str) -> TrustedDeviceList:
+        """The user's trusted devices."""
+        return await self._send(
+            "GET", self._user_path(user_id, "/trusted_devices"), TrustedDeviceList
+        )
+
+    async def revoke_trusted_device(self, user_id: str, trusted_device_id: str) -> TrustedDevice:
+        """Revoke one trusted device."""
+        suffix = "/trusted_devices/" + path_segment("trusted_device_id", trusted_device_id)
+        return await self._send(
+            "DELETE", self._user_path(user_id, suffix), TrustedDevice
+        )
