@@ -30,7 +30,10 @@ async def paginate(
     use_cursor: bool,
     offset: int = 0,
 ) -> AsyncIterator[ItemT]:
-    """Yield every item via ``fetch(limit, offset, starting_after)``, one page in memory at a time; stop at the first short page."""
+    """Yield every item via ``fetch(limit, offset, starting_after)``.
+
+    One page is in memory at a time; the first short page ends the walk.
+    """
     cursor: str | None = None
     while True:
         if use_cursor:

@@ -248,7 +248,8 @@ class Transport:
                 )
         except aiohttp.ConnectionTimeoutError as exc:
             return self._transport_failure(
-                ClerkTimeoutError, "timed out connecting to Clerk", exc, method, log_path, sent=False
+                ClerkTimeoutError, "timed out connecting to Clerk", exc, method, log_path,
+                sent=False,
             )
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             return self._transport_failure(

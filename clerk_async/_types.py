@@ -30,6 +30,6 @@ class UnsetType(enum.Enum):
 UNSET: Final = UnsetType.UNSET
 
 #: ``Unset[T]`` is "a T, or not given".
-Unset = Union[T, UnsetType]
+Unset = Union[T, UnsetType]  # noqa: UP007 - a generic alias needs Union on 3.10
 
 JSONDict = dict[str, Any]

@@ -6,6 +6,7 @@ import pytest
 from aioresponses import aioresponses
 
 from clerk_async import AsyncClerk, RetryPolicy
+
 from factories import VirtualClock
 
 API = "https://api.clerk.com/v1"

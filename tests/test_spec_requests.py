@@ -18,6 +18,7 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 from clerk_async import AsyncClerk, Users
+
 from spec import (
     example,
     operation_table,

@@ -30,6 +30,7 @@ from clerk_async import (
     UnprocessableEntityError,
 )
 from clerk_async._errors import parse_retry_after
+
 from conftest import API, KEY
 from factories import VirtualClock, error_json, user_json
 
@@ -245,7 +246,8 @@ async def test_iter_uses_offset_for_other_orderings(
         query = dict(url.query)  # type: ignore[attr-defined]
         seen.append(query)
         start = int(query["offset"])
-        return CallbackResult(payload=[user_json(f"user_{i}") for i in range(start, min(5, start + 2))])
+        users = [user_json(f"user_{i}") for i in range(start, min(5, start + 2))]
+        return CallbackResult(payload=users)
 
     mocked.get(USERS_RE, callback=answer, repeat=True)
     ids = [u.id async for u in api.users.iter(page_size=2, order_by="-updated_at")]
@@ -320,3 +322,16 @@ async def test_debug_log_line_per_attempt_without_key(
 def test_public_names_exported() -> None:
     for name in clerk_async.__all__:
         assert hasattr(clerk_async, name)
+
+
+async def test_undecodable_success_body_is_a_clerk_error(
+    api: AsyncClerk, mocked: aioresponses
+) -> None:
+    broken = user_json()
+    del broken["id"]
+    mocked.get(USER_URL, payload=broken)
+    with pytest.raises(ClerkError, match="could not be read as User: missing field 'id'"):
+        await api.users.get("user_1")
+    mocked.get(USER_URL, body=b"<html>not json</html>", content_type="text/html")
+    with pytest.raises(ClerkError, match="could not be read as User"):
+        await api.users.get("user_1")

@@ -11,6 +11,7 @@ from aioresponses import aioresponses
 
 from clerk_async import AsyncClerk
 from clerk_async.resources._base import path_segment
+
 from conftest import API
 from factories import user_json
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from .._convert import check_json_value, dumps, loads, structure, to_body
+from .._errors import ClerkError
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
 from ..models import User
@@ -129,7 +130,19 @@ class Resource:
         payload = await self._transport.request(
             method, path, params=params, body=encoded, idempotent=idempotent
         )
+        return decode(payload, cls, method, path)
+
+
+def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
+    """Decode a 2xx body; a body we cannot read is a :class:`ClerkError`, not a KeyError."""
+    try:
         return structure(loads(payload), cls)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        name = getattr(cls, "__name__", str(cls))
+        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ClerkError(
+            f"Clerk's response to {method} {path} could not be read as {name}: {problem}"
+        ) from exc
 
 
 def given(values: Mapping[str, Any], *, exclude: Sequence[str] = ("self",)) -> dict[str, Any]:

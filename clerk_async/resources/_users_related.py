@@ -75,7 +75,8 @@ class UserRelatedMethods(UserScoped):
         offset: int | None = None,
     ) -> list[OAuthAccessToken]:
         """The user's OAuth access tokens for ``provider`` (e.g. ``"oauth_google"``)."""
-        path = self._user_path(user_id, "/oauth_access_tokens/" + path_segment("provider", provider))
+        suffix = "/oauth_access_tokens/" + path_segment("provider", provider)
+        path = self._user_path(user_id, suffix)
         params = query_pairs({"paginated": paginated, **_page(limit, offset)})
         tokens: list[OAuthAccessToken] = await self._send(
             "GET", path, list[OAuthAccessToken], params=params

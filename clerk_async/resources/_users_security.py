@@ -10,7 +10,6 @@ from typing import IO
 
 import aiohttp
 
-from .._convert import loads, structure
 from .._types import UNSET, Unset
 from ..models import (
     TOTP,
@@ -24,7 +23,7 @@ from ..models import (
     VerifyPasswordParams,
     VerifyTOTPParams,
 )
-from ._base import UserScoped, path_segment
+from ._base import UserScoped, decode, path_segment
 
 __all__ = ["UserSecurityMethods"]
 
@@ -83,7 +82,7 @@ class UserSecurityMethods(UserScoped):
             return body
 
         payload = await self._transport.request("POST", path, form=form)
-        return structure(loads(payload), User)
+        return decode(payload, User, "POST", path)
 
     async def delete_profile_image(self, user_id: str) -> User:
         """Remove the user's profile image."""

@@ -15,8 +15,15 @@ from typing import Any, TypedDict
 
 from .._pagination import CURSOR_ORDERS, paginate
 from .._types import UNSET, Unset
-from ..models import CreateUserParams, DeletedObject, MetadataParams, TotalCount, UpdateUserParams
-from ..models import User, UserIdsParams
+from ..models import (
+    CreateUserParams,
+    DeletedObject,
+    MetadataParams,
+    TotalCount,
+    UpdateUserParams,
+    User,
+    UserIdsParams,
+)
 from ._base import (
     Resource,
     check_limit,
