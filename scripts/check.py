@@ -19,11 +19,10 @@ GATES: list[tuple[str, list[str]]] = [
     ("ruff", [PY, "-m", "ruff", "check", "."]),
     ("mypy", [PY, "-m", "mypy", "--strict", "clerk_async", "clerk_sync"]),
     ("generated models are current", [PY, "scripts/gen_models.py", "--check"]),
-    (
-        "pytest",
-        [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--cov=clerk_async",
-         "--cov-report=term-missing:skip-covered", "--cov-fail-under=90"],
-    ),
+    # coverage runs pytest (rather than pytest-cov inside it) because our own
+    # pytest plugin imports clerk_async before pytest-cov would start measuring.
+    ("pytest", [PY, "-m", "coverage", "run", "-m", "pytest", "-q", "-p", "no:cacheprovider"]),
+    ("coverage >= 90%", [PY, "-m", "coverage", "report", "--skip-covered", "--fail-under=90"]),
 ]
 
 
