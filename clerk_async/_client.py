@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from types import TracebackType
 from typing import Literal
 
+from ._ratelimit import Limiter, LocalLimiter, Quota, RateLimits, parse_quota
 from ._retry import RetryPolicy
-from ._transport import Clock, Sleep, Transport, check_base_url
+from ._stats import ClientStats
+from ._transport import Clock, Sleep, Transport, check_base_url, key_kind
 from .resources.users import Users
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
@@ -15,7 +19,21 @@ __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
 DEFAULT_BASE_URL = "https://api.clerk.com/v1"
 DEFAULT_API_VERSION = "2025-11-10"
 
-RateLimitSetting = Literal["auto"] | str | object | None
+RateLimitSetting = Literal["auto"] | str | Quota | RateLimits | None
+
+
+def _rate_limits(setting: RateLimitSetting) -> RateLimits | None:
+    if setting is None:
+        return None
+    if isinstance(setting, RateLimits):
+        return setting
+    if setting == "auto":
+        return RateLimits()
+    if isinstance(setting, str | Quota):
+        return RateLimits(instance=parse_quota(setting))
+    raise TypeError(
+        "rate_limit must be 'auto', a quota string like '100/10s', a Quota, RateLimits or None"
+    )
 
 
 class AsyncClerk:
@@ -58,6 +76,17 @@ class AsyncClerk:
         url = check_base_url(base_url)
         self.base_url = str(url)
         self.rate_limit = rate_limit
+        limits = _rate_limits(rate_limit)
+
+        quota = limits.resolve_instance(key_kind(secret_key)) if limits else None
+        limiter: Limiter | None = None
+        if limits is not None:
+            limiter = limits.backend or LocalLimiter(
+                quota,
+                limits.resolve_operations(),
+                clock=clock or time.monotonic,
+                sleep=sleep or asyncio.sleep,
+            )
         self._transport = Transport(
             base_url=url,
             secret_key=secret_key,
@@ -67,6 +96,8 @@ class AsyncClerk:
             sleep=sleep,
             clock=clock,
             log_bodies=log_bodies,
+            limiter=limiter,
+            instance_quota=quota,
         )
         self.users = Users(self._transport)
 
@@ -81,6 +112,20 @@ class AsyncClerk:
     @property
     def retry(self) -> RetryPolicy | None:
         return self._transport.retry
+
+    @property
+    def quota(self) -> Quota | None:
+        """The instance quota requests are paced to, or None when pacing is off."""
+        return self._transport.instance_quota
+
+    @property
+    def limiter(self) -> Limiter | None:
+        return self._transport.limiter
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests, retries, 429s and seconds spent waiting for quota, per operation."""
+        return self._transport.stats
 
     @property
     def closed(self) -> bool:

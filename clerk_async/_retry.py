@@ -74,7 +74,8 @@ class Attempt:
 
     def delay(self, policy: RetryPolicy, attempt: int, rng: random.Random | None = None) -> float:
         jittered = policy.backoff(attempt, rng)
-        if self.retry_after is not None:
-            # The server knows best when the block lifts; never wait less.
-            return max(self.retry_after, jittered if self.status != 429 else 0.0)
+        if self.retry_after:
+            # The server knows best when the block lifts: a 429 waits exactly
+            # that long; other errors never wait less.
+            return self.retry_after if self.status == 429 else max(self.retry_after, jittered)
         return jittered

@@ -26,10 +26,12 @@ from ._errors import (
     ClerkTimeoutError,
     error_for_response,
 )
+from ._ratelimit import Limiter, Quota
 from ._retry import Attempt, RetryPolicy
+from ._stats import ClientStats
 from ._version import __version__
 
-__all__ = ["Clock", "Sleep", "Transport", "check_base_url"]
+__all__ = ["Clock", "Sleep", "Transport", "check_base_url", "key_kind"]
 
 logger = logging.getLogger("clerk_async")
 
@@ -38,6 +40,10 @@ Clock = Callable[[], float]
 QueryPairs = Sequence[tuple[str, str]]
 #: Builds a fresh multipart body per attempt: aiohttp's FormData is single-use.
 FormFactory = Callable[[], aiohttp.FormData]
+
+#: 429s do not use up ``max_attempts``, but this many times it at most, so a
+#: server that keeps refusing cannot hold a caller until the deadline.
+RATE_LIMITED_ATTEMPTS_FACTOR = 5
 
 USER_AGENT = f"clerk-users-python/{__version__} aiohttp/{aiohttp.__version__}"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -59,10 +65,15 @@ class _Secret:
 
     @property
     def kind(self) -> str:
-        for prefix in ("sk_live_", "sk_test_"):
-            if self._value.startswith(prefix):
-                return prefix
-        return "sk_"
+        return key_kind(self._value) or "sk_"
+
+
+def key_kind(secret_key: str | None) -> str | None:
+    """``"sk_live_"`` / ``"sk_test_"`` for a key of that kind; never more of the key."""
+    for prefix in ("sk_live_", "sk_test_"):
+        if secret_key and secret_key.startswith(prefix):
+            return prefix
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -110,6 +121,8 @@ class Transport:
         clock: Clock | None = None,
         log_bodies: bool = False,
         connection_limit: int = 100,
+        limiter: Limiter | None = None,
+        instance_quota: Quota | None = None,
     ) -> None:
         self._base = str(base_url)
         self._base_path = base_url.raw_path.rstrip("/")
@@ -125,6 +138,10 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         self._rng = random.Random()
+        self.limiter = limiter
+        #: The instance quota the limiter paces to (None: no pacing).
+        self.instance_quota = instance_quota
+        self.stats = ClientStats()
 
     @property
     def key_kind(self) -> str | None:
@@ -173,6 +190,7 @@ class Transport:
 
     async def request(
         self,
+        operation: str,
         method: str,
         path: str,
         *,
@@ -183,9 +201,10 @@ class Transport:
     ) -> bytes:
         """Send one logical request, retrying per policy; return the 2xx body.
 
-        ``path`` is already percent-encoded and relative to the base URL.
-        ``idempotent`` marks a POST that Clerk deduplicates (an idempotency
-        key), so it may be repeated like a GET.
+        ``operation`` is Clerk's operationId: quotas, 429 blocks and stats are
+        kept per operation. ``path`` is already percent-encoded and relative
+        to the base URL. ``idempotent`` marks a POST that Clerk deduplicates
+        (an idempotency key), so it may be repeated like a GET.
         """
         session = self._session_for_call()
         policy = self.retry
@@ -195,8 +214,14 @@ class Transport:
         headers = {"Content-Type": "application/json"} if body is not None else None
         log_path = self._base_path + path
         started = self._clock()
-        attempt_no = 0
+        stats = self.stats[operation]
+        limiter = self.limiter
+        attempt_no = rate_limited = 0
         while True:
+            if limiter is not None:
+                stats.quota_wait += await limiter.acquire(operation)
+            stats.requests += 1
+            stats.retries += attempt_no > 0
             attempt_no += 1
             attempt_started = time.perf_counter()
             outcome = await self._attempt(session, method, url, log_path, body, form, headers)
@@ -211,16 +236,26 @@ class Transport:
                 error.clerk_trace_id if isinstance(error, ClerkAPIError) else None,
                 body,
             )
+            if outcome.attempt.status == 429:
+                # Not the caller's fault and surely not acted on: a 429 does not
+                # use up an attempt, only time (bounded by the deadline).
+                stats.rate_limited += 1
+                rate_limited += 1
             if (
                 policy is None
-                or attempt_no >= policy.max_attempts
+                or attempt_no - rate_limited >= policy.max_attempts
+                or rate_limited >= policy.max_attempts * RATE_LIMITED_ATTEMPTS_FACTOR
                 or not outcome.attempt.retryable(policy, policy.may_repeat(method, idempotent))
             ):
                 raise error
-            delay = outcome.attempt.delay(policy, attempt_no, self._rng)
+            delay = outcome.attempt.delay(policy, attempt_no - rate_limited or 1, self._rng)
             if self._clock() - started + delay > policy.deadline:
                 raise error
-            await self._sleep(delay)
+            if outcome.attempt.status == 429 and limiter is not None:
+                # Every task of this client now waits out the block in acquire().
+                await limiter.block(operation, delay)
+            else:
+                await self._sleep(delay)
 
     async def _attempt(
         self,

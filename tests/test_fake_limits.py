@@ -31,8 +31,8 @@ def _api(session: aiohttp.ClientSession, fake: FakeClerk) -> Api:
 
 
 def test_parse_quota() -> None:
-    assert (parse_quota("100/10s").limit, parse_quota("100/10s").window) == (100, 10.0)
-    assert parse_quota("20/s").window == 1.0 and parse_quota("5/2m").window == 120.0
+    assert (parse_quota("100/10s").requests, parse_quota("100/10s").period) == (100, 10.0)
+    assert parse_quota("20/s").period == 1.0 and parse_quota("5/2m").period == 120.0
     for bad in ("100", "0/10s", "x/1s"):
         with pytest.raises(ValueError):
             parse_quota(bad)

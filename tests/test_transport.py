@@ -335,3 +335,20 @@ async def test_undecodable_success_body_is_a_clerk_error(
     mocked.get(USER_URL, body=b"<html>not json</html>", content_type="text/html")
     with pytest.raises(ClerkError, match="could not be read as User"):
         await api.users.get("user_1")
+
+
+async def test_429s_do_not_use_up_attempts_but_are_capped(
+    api: AsyncClerk, mocked: aioresponses, clock: VirtualClock
+) -> None:
+    for _ in range(6):
+        mocked.get(USER_URL, status=429, payload=error_json("too_many_requests"),
+                   headers={"Retry-After": "1"})
+    mocked.get(USER_URL, payload=user_json())
+    assert (await api.users.get("user_1")).id == "user_1"  # 6 x 429 > max_attempts=4
+    assert clock.sleeps == [1.0] * 6
+    assert api.stats["GetUser"].rate_limited == 6 and api.stats["GetUser"].retries == 6
+
+    mocked.get(USER_URL, status=429, payload=error_json("too_many_requests"),
+               headers={"Retry-After": "0"}, repeat=True)
+    with pytest.raises(RateLimitError):
+        await api.users.get("user_1")  # a server that never relents: bounded, no hot loop

@@ -116,6 +116,7 @@ class Resource:
 
     async def _send(
         self,
+        operation: str,
         method: str,
         path: str,
         cls: type[T],
@@ -128,7 +129,7 @@ class Resource:
         if body is not UNSET:
             encoded = dumps(to_body(body) if hasattr(body, "__attrs_attrs__") else body)
         payload = await self._transport.request(
-            method, path, params=params, body=encoded, idempotent=idempotent
+            operation, method, path, params=params, body=encoded, idempotent=idempotent
         )
         return decode(payload, cls, method, path)
 
@@ -156,5 +157,5 @@ class UserScoped(Resource):
     def _user_path(self, user_id: str, suffix: str = "") -> str:
         return "/users/" + path_segment("user_id", user_id) + suffix
 
-    async def _user(self, method: str, user_id: str, suffix: str = "") -> User:
-        return await self._send(method, self._user_path(user_id, suffix), User)
+    async def _user(self, operation: str, method: str, user_id: str, suffix: str = "") -> User:
+        return await self._send(operation, method, self._user_path(user_id, suffix), User)

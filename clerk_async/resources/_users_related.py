@@ -33,7 +33,11 @@ class UserRelatedMethods(UserScoped):
         """The organizations the user belongs to, one page at a time."""
         path = self._user_path(user_id, "/organization_memberships")
         return await self._send(
-            "GET", path, OrganizationMemberships, params=query_pairs(_page(limit, offset))
+            "UsersGetOrganizationMemberships",
+            "GET",
+            path,
+            OrganizationMemberships,
+            params=query_pairs(_page(limit, offset)),
         )
 
     async def get_organization_invitations(
@@ -49,7 +53,11 @@ class UserRelatedMethods(UserScoped):
         path = self._user_path(user_id, "/organization_invitations")
         params = query_pairs({**_page(limit, offset), "status": status})
         return await self._send(
-            "GET", path, OrganizationInvitationsWithPublicOrganizationData, params=params
+            "UsersGetOrganizationInvitations",
+            "GET",
+            path,
+            OrganizationInvitationsWithPublicOrganizationData,
+            params=params,
         )
 
     async def get_instance_organization_memberships(
@@ -62,7 +70,11 @@ class UserRelatedMethods(UserScoped):
         """Organization memberships across the whole instance."""
         params = query_pairs({"order_by": order_by, **_page(limit, offset)})
         return await self._send(
-            "GET", "/organization_memberships", OrganizationMemberships, params=params
+            "InstanceGetOrganizationMemberships",
+            "GET",
+            "/organization_memberships",
+            OrganizationMemberships,
+            params=params,
         )
 
     async def get_oauth_access_token(
@@ -79,20 +91,26 @@ class UserRelatedMethods(UserScoped):
         path = self._user_path(user_id, suffix)
         params = query_pairs({"paginated": paginated, **_page(limit, offset)})
         tokens: list[OAuthAccessToken] = await self._send(
-            "GET", path, list[OAuthAccessToken], params=params
+            "GetOAuthAccessToken", "GET", path, list[OAuthAccessToken], params=params
         )
         return tokens
 
     async def get_billing_subscription(self, user_id: str) -> CommerceSubscription:
         """The user's billing subscription."""
         return await self._send(
-            "GET", self._user_path(user_id, "/billing/subscription"), CommerceSubscription
+            "GetUserBillingSubscription",
+            "GET",
+            self._user_path(user_id, "/billing/subscription"),
+            CommerceSubscription,
         )
 
     async def get_billing_credit_balance(self, user_id: str) -> CommerceCreditBalance:
         """The user's billing credit balance."""
         return await self._send(
-            "GET", self._user_path(user_id, "/billing/credits"), CommerceCreditBalance
+            "GetUserBillingCreditBalance",
+            "GET",
+            self._user_path(user_id, "/billing/credits"),
+            CommerceCreditBalance,
         )
 
     async def adjust_billing_credit_balance(
@@ -116,23 +134,33 @@ class UserRelatedMethods(UserScoped):
         if not isinstance(idempotency_key, str) or not idempotency_key:
             raise ValueError("idempotency_key must be a non-empty str")
         body = AdjustCreditBalanceParams(
-            amount=amount, action=action, idempotency_key=idempotency_key,
-            currency=currency, note=note,
+            amount=amount,
+            action=action,
+            idempotency_key=idempotency_key,
+            currency=currency,
+            note=note,
         )
         return await self._send(
-            "POST", self._user_path(user_id, "/billing/credits"), CommerceCreditLedger, body=body,
+            "AdjustUserBillingCreditBalance",
+            "POST",
+            self._user_path(user_id, "/billing/credits"),
+            CommerceCreditLedger,
+            body=body,
             idempotent=True,
         )
 
     async def list_trusted_devices(self, user_id: str) -> TrustedDeviceList:
         """The user's trusted devices."""
         return await self._send(
-            "GET", self._user_path(user_id, "/trusted_devices"), TrustedDeviceList
+            "ListUserTrustedDevices",
+            "GET",
+            self._user_path(user_id, "/trusted_devices"),
+            TrustedDeviceList,
         )
 
     async def revoke_trusted_device(self, user_id: str, trusted_device_id: str) -> TrustedDevice:
         """Revoke one trusted device."""
         suffix = "/trusted_devices/" + path_segment("trusted_device_id", trusted_device_id)
         return await self._send(
-            "DELETE", self._user_path(user_id, suffix), TrustedDevice
+            "RevokeUserTrustedDevice", "DELETE", self._user_path(user_id, suffix), TrustedDevice
         )

@@ -76,17 +76,19 @@ class UserSecurityMethods(UserScoped):
         def form() -> aiohttp.FormData:
             body = aiohttp.FormData()
             body.add_field(
-                "file", data, filename=name,
+                "file",
+                data,
+                filename=name,
                 content_type=content_type or "application/octet-stream",
             )
             return body
 
-        payload = await self._transport.request("POST", path, form=form)
+        payload = await self._transport.request("SetUserProfileImage", "POST", path, form=form)
         return decode(payload, User, "POST", path)
 
     async def delete_profile_image(self, user_id: str) -> User:
         """Remove the user's profile image."""
-        return await self._user("DELETE", user_id, "/profile_image")
+        return await self._user("DeleteUserProfileImage", "DELETE", user_id, "/profile_image")
 
     async def remove_password(
         self, user_id: str, *, sign_out_of_other_sessions: Unset[bool] = UNSET
@@ -94,53 +96,47 @@ class UserSecurityMethods(UserScoped):
         """Remove the user's password (they then sign in some other way)."""
         path = self._user_path(user_id, "/remove_password")
         body = RemovePasswordParams(sign_out_of_other_sessions=sign_out_of_other_sessions)
-        return await self._send("POST", path, User, body=body)
+        return await self._send("RemoveUserPassword", "POST", path, User, body=body)
 
     async def verify_password(self, user_id: str, password: str) -> PasswordVerification:
         """Check a password against the user's; a wrong one raises a 422 error."""
         path = self._user_path(user_id, "/verify_password")
         body = VerifyPasswordParams(password=_non_empty("password", password))
-        return await self._send(
-            "POST", path, PasswordVerification, body=body
-        )
+        return await self._send("VerifyPassword", "POST", path, PasswordVerification, body=body)
 
     async def verify_totp(self, user_id: str, code: str) -> TOTPVerification:
         """Check a TOTP code or a backup code (a used backup code is spent)."""
         path = self._user_path(user_id, "/verify_totp")
         body = VerifyTOTPParams(code=_non_empty("code", code))
-        return await self._send(
-            "POST", path, TOTPVerification, body=body
-        )
+        return await self._send("VerifyTOTP", "POST", path, TOTPVerification, body=body)
 
     async def disable_mfa(self, user_id: str) -> UserIdResponse:
         """Remove every second factor of the user."""
         return await self._send(
-            "DELETE", self._user_path(user_id, "/mfa"), UserIdResponse
+            "DisableMFA", "DELETE", self._user_path(user_id, "/mfa"), UserIdResponse
         )
 
     async def delete_backup_codes(self, user_id: str) -> UserIdResponse:
         """Delete the user's backup codes."""
         return await self._send(
-            "DELETE", self._user_path(user_id, "/backup_code"), UserIdResponse
+            "DeleteBackupCode", "DELETE", self._user_path(user_id, "/backup_code"), UserIdResponse
         )
 
     async def create_totp(self, user_id: str) -> TOTP:
         """Give the user a new TOTP secret; returns the secret and an otpauth URI."""
-        return await self._send(
-            "POST", self._user_path(user_id, "/totp"), TOTP
-        )
+        return await self._send("CreateUserTOTP", "POST", self._user_path(user_id, "/totp"), TOTP)
 
     async def delete_totp(self, user_id: str) -> UserIdResponse:
         """Delete the user's TOTP authenticators."""
         return await self._send(
-            "DELETE", self._user_path(user_id, "/totp"), UserIdResponse
+            "DeleteTOTP", "DELETE", self._user_path(user_id, "/totp"), UserIdResponse
         )
 
     async def delete_passkey(self, user_id: str, passkey_identification_id: str) -> DeletedObject:
         """Delete one of the user's passkeys."""
         suffix = "/passkeys/" + path_segment("passkey_identification_id", passkey_identification_id)
         return await self._send(
-            "DELETE", self._user_path(user_id, suffix), DeletedObject
+            "UserPasskeyDelete", "DELETE", self._user_path(user_id, suffix), DeletedObject
         )
 
     async def delete_web3_wallet(
@@ -151,7 +147,7 @@ class UserSecurityMethods(UserScoped):
             "web3_wallet_identification_id", web3_wallet_identification_id
         )
         return await self._send(
-            "DELETE", self._user_path(user_id, suffix), DeletedObject
+            "UserWeb3WalletDelete", "DELETE", self._user_path(user_id, suffix), DeletedObject
         )
 
     async def delete_external_account(
@@ -160,7 +156,7 @@ class UserSecurityMethods(UserScoped):
         """Unlink one of the user's external (OAuth) accounts."""
         suffix = "/external_accounts/" + path_segment("external_account_id", external_account_id)
         return await self._send(
-            "DELETE", self._user_path(user_id, suffix), DeletedObject
+            "DeleteExternalAccount", "DELETE", self._user_path(user_id, suffix), DeletedObject
         )
 
     async def set_password_compromised(
@@ -169,10 +165,10 @@ class UserSecurityMethods(UserScoped):
         """Flag the password as compromised so the user must reset it."""
         path = self._user_path(user_id, "/password/set_compromised")
         body = SetPasswordCompromisedParams(revoke_all_sessions=revoke_all_sessions)
-        return await self._send("POST", path, User, body=body)
+        return await self._send("SetUserPasswordCompromised", "POST", path, User, body=body)
 
     async def unset_password_compromised(self, user_id: str) -> User:
         """Clear the compromised-password flag."""
         return await self._user(
-            "POST", user_id, "/password/unset_compromised"
+            "UnsetUserPasswordCompromised", "POST", user_id, "/password/unset_compromised"
         )

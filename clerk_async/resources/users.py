@@ -83,8 +83,16 @@ class UserFilters(TypedDict, total=False):
 
 _FILTER_NAMES = frozenset(UserFilters.__annotations__)
 _MULTI_VALUED = frozenset(
-    {"email_address", "phone_number", "external_id", "username", "web3_wallet", "user_id",
-     "organization_id", "provider_user_id"}
+    {
+        "email_address",
+        "phone_number",
+        "external_id",
+        "username",
+        "web3_wallet",
+        "user_id",
+        "organization_id",
+        "provider_user_id",
+    }
 )
 
 
@@ -130,17 +138,25 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
         check_offset(offset)
         _check_order(order_by, starting_after)
         params = _filter_pairs(filters, "list")
-        params += list(query_pairs(
-            {"limit": limit, "offset": offset, "order_by": order_by,
-             "starting_after": starting_after}
-        ))
-        result: UserList = await self._send("GET", "/users", UserList, params=params)
+        params += list(
+            query_pairs(
+                {
+                    "limit": limit,
+                    "offset": offset,
+                    "order_by": order_by,
+                    "starting_after": starting_after,
+                }
+            )
+        )
+        result: UserList = await self._send("GetUserList", "GET", "/users", UserList, params=params)
         return result
 
     async def count(self, **filters: Unpack[UserFilters]) -> int:
         """How many users match ``filters`` (the same filters as :meth:`list`)."""
         params = _filter_pairs(filters, "count")
-        total: TotalCount = await self._send("GET", "/users/count", TotalCount, params=params)
+        total: TotalCount = await self._send(
+            "GetUsersCount", "GET", "/users/count", TotalCount, params=params
+        )
         return total.total_count
 
     async def iter(
@@ -165,7 +181,9 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
 
         async def fetch(limit: int, offset: int | None, cursor: str | None) -> UserList:
             extra = query_pairs({"limit": limit, "offset": offset, "starting_after": cursor})
-            page: UserList = await self._send("GET", "/users", UserList, params=[*base, *extra])
+            page: UserList = await self._send(
+                "GetUserList", "GET", "/users", UserList, params=[*base, *extra]
+            )
             return page
 
         use_cursor = order_by is None or order_by in CURSOR_ORDERS
@@ -174,7 +192,7 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
 
     async def get(self, user_id: str) -> User:
         """The user with this id; :class:`NotFoundError` if there is none."""
-        return await self._user("GET", user_id)
+        return await self._user("GetUser", "GET", user_id)
 
     async def create(
         self,
@@ -227,7 +245,7 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
             private_metadata=params.private_metadata,
             unsafe_metadata=params.unsafe_metadata,
         )
-        return await self._send("POST", "/users", User, body=params)
+        return await self._send("CreateUser", "POST", "/users", User, body=params)
 
     async def update(
         self,
@@ -261,36 +279,36 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
         """Change the given fields of a user; fields left out stay as they are."""
         path = "/users/" + path_segment("user_id", user_id)
         params = UpdateUserParams(**_lists(given(locals(), exclude=("self", "user_id", "path"))))
-        return await self._send("PATCH", path, User, body=params)
+        return await self._send("UpdateUser", "PATCH", path, User, body=params)
 
     async def delete(self, user_id: str) -> DeletedObject:
         """Delete a user for good."""
         path = "/users/" + path_segment("user_id", user_id)
-        return await self._send("DELETE", path, DeletedObject)
+        return await self._send("DeleteUser", "DELETE", path, DeletedObject)
 
     async def ban(self, user_id: str) -> User:
         """Ban a user: sign them out everywhere and refuse new sign-ins."""
-        return await self._user("POST", user_id, "/ban")
+        return await self._user("BanUser", "POST", user_id, "/ban")
 
     async def unban(self, user_id: str) -> User:
         """Lift a ban."""
-        return await self._user("POST", user_id, "/unban")
+        return await self._user("UnbanUser", "POST", user_id, "/unban")
 
     async def bulk_ban(self, user_ids: Sequence[str]) -> UserList:
         """Ban up to 50 users in one request."""
-        return await self._bulk("/users/ban", user_ids)
+        return await self._bulk("UsersBan", "/users/ban", user_ids)
 
     async def bulk_unban(self, user_ids: Sequence[str]) -> UserList:
         """Lift the ban of up to 50 users in one request."""
-        return await self._bulk("/users/unban", user_ids)
+        return await self._bulk("UsersUnban", "/users/unban", user_ids)
 
     async def lock(self, user_id: str) -> User:
         """Lock a user out of signing in until unlocked (or the lockout expires)."""
-        return await self._user("POST", user_id, "/lock")
+        return await self._user("LockUser", "POST", user_id, "/lock")
 
     async def unlock(self, user_id: str) -> User:
         """Unlock a locked user."""
-        return await self._user("POST", user_id, "/unlock")
+        return await self._user("UnlockUser", "POST", user_id, "/unlock")
 
     async def update_metadata(
         self,
@@ -301,7 +319,9 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
         unsafe_metadata: Unset[Mapping[str, Any]] = UNSET,
     ) -> User:
         """Deep-merge into the user's metadata; a ``None`` value deletes that key."""
-        return await self._metadata("PATCH", user_id, given(locals(), exclude=("self", "user_id")))
+        return await self._metadata(
+            "UpdateUserMetadata", "PATCH", user_id, given(locals(), exclude=("self", "user_id"))
+        )
 
     async def replace_metadata(
         self,
@@ -312,15 +332,19 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
         unsafe_metadata: Unset[Mapping[str, Any]] = UNSET,
     ) -> User:
         """Replace each given metadata object whole (others stay as they are)."""
-        return await self._metadata("PUT", user_id, given(locals(), exclude=("self", "user_id")))
+        return await self._metadata(
+            "ReplaceUserMetadata", "PUT", user_id, given(locals(), exclude=("self", "user_id"))
+        )
 
-    async def _metadata(self, method: str, user_id: str, values: dict[str, Any]) -> User:
+    async def _metadata(
+        self, operation: str, method: str, user_id: str, values: dict[str, Any]
+    ) -> User:
         path = "/users/" + path_segment("user_id", user_id) + "/metadata"
         check_metadata(**values)
         params = MetadataParams(**{k: dict(v) if v else v for k, v in values.items()})
-        return await self._send(method, path, User, body=params)
+        return await self._send(operation, method, path, User, body=params)
 
-    async def _bulk(self, path: str, user_ids: Sequence[str]) -> UserList:
+    async def _bulk(self, operation: str, path: str, user_ids: Sequence[str]) -> UserList:
         ids = string_list("user_ids", user_ids)
         if not ids:
             raise ValueError("user_ids must not be empty")
@@ -328,13 +352,21 @@ class Users(UserSecurityMethods, UserRelatedMethods, Resource):
             raise ValueError(f"user_ids takes at most 50 ids per request, got {len(ids)}")
         for index, user_id in enumerate(ids):
             path_segment(f"user_ids[{index}]", user_id)
-        users: UserList = await self._send("POST", path, UserList, body=UserIdsParams(user_ids=ids))
+        users: UserList = await self._send(
+            operation, "POST", path, UserList, body=UserIdsParams(user_ids=ids)
+        )
         return users
 
 
 _LIST_FIELDS = frozenset(
-    {"email_address", "email_address_identification_status", "phone_number",
-     "phone_number_identification_status", "web3_wallet", "backup_codes"}
+    {
+        "email_address",
+        "email_address_identification_status",
+        "phone_number",
+        "phone_number_identification_status",
+        "web3_wallet",
+        "backup_codes",
+    }
 )
 
 

@@ -12,39 +12,13 @@ as Clerk documents: every request to it meanwhile gets 429 as well.
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+# One quota notation for the client and the fake: "100/10s" means the same to both.
+from .._ratelimit import Quota, parse_quota
 
 __all__ = ["Quota", "QuotaBook", "parse_quota"]
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-_QUOTA_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([smh]?)\s*$")
-
-
-@dataclass(frozen=True)
-class Quota:
-    limit: int
-    window: float
-
-    def __str__(self) -> str:
-        return f"{self.limit}/{self.window:g}s"
-
-
-def parse_quota(text: str | Quota) -> Quota:
-    """``"100/10s"`` -> Quota(100, 10.0); also ``"20/s"``, ``"1000/1m"``."""
-    if isinstance(text, Quota):
-        return text
-    match = _QUOTA_RE.match(text)
-    if not match:
-        raise ValueError(f"quota must look like '100/10s', got {text!r}")
-    count, amount, unit = match.groups()
-    window = float(amount or 1) * _UNITS[unit or "s"]
-    if int(count) < 1 or window <= 0:
-        raise ValueError(f"quota must be positive, got {text!r}")
-    return Quota(int(count), window)
-
 
 class _Window:
     def __init__(self, quota: Quota) -> None:
@@ -53,12 +27,12 @@ class _Window:
 
     def wait_needed(self, now: float) -> float:
         """Seconds until one more request fits (0 when it fits now)."""
-        horizon = now - self.quota.window
+        horizon = now - self.quota.period
         while self.accepted and self.accepted[0] <= horizon:
             self.accepted.popleft()
-        if len(self.accepted) < self.quota.limit:
+        if len(self.accepted) < self.quota.requests:
             return 0.0
-        return self.accepted[0] + self.quota.window - now
+        return self.accepted[0] + self.quota.period - now
 
 
 class QuotaBook:

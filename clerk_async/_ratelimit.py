@@ -1,0 +1,234 @@
+"""Pacing requests under Clerk's quotas, before Clerk has to say no.
+
+Clerk counts requests per instance (100 / 10 s for development keys, 1000 /
+10 s for production keys) and answers 429 with ``Retry-After`` when a window
+is spent; during that time every request to the endpoint is refused. So the
+limiter here does two things:
+
+* proactive: a GCRA scheduler per quota hands out evenly spaced slots,
+  first come first served, so a well-behaved client never sees a 429;
+* reactive: a 429 blocks its operation for every task of the client until the
+  ``Retry-After`` passes, and repeated 429s (someone else spends the same
+  quota) lower the local rate multiplicatively; it recovers additively.
+
+The logic takes its clock and sleep as arguments, so tests run it in virtual
+time. Other backends (e.g. Redis, shared by many processes) implement the
+small :class:`Limiter` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["Limiter", "LocalLimiter", "Quota", "RateLimits", "parse_quota"]
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+_QUOTA_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|min|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, None: 1.0}
+
+#: Slots are spaced this much wider than the quota's average so that network
+#: jitter cannot pack two requests closer than Clerk's window allows.
+SAFETY_MARGIN = 0.01
+#: Lowest fraction of the configured rate that repeated 429s can push us to.
+MIN_RATE_FACTOR = 0.05
+
+
+@attrs.frozen
+class Quota:
+    """``requests`` per ``period`` seconds; ``burst`` requests may go at once."""
+
+    requests: int
+    period: float
+    burst: int = 1
+
+    def __attrs_post_init__(self) -> None:
+        if self.requests < 1:
+            raise ValueError(f"quota requests must be >= 1, got {self.requests}")
+        if self.period <= 0:
+            raise ValueError(f"quota period must be > 0, got {self.period}")
+        if not 1 <= self.burst <= self.requests:
+            raise ValueError(f"quota burst must be in 1..{self.requests}, got {self.burst}")
+
+    @property
+    def interval(self) -> float:
+        return self.period / self.requests
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.period:g}s"
+
+
+def parse_quota(value: str | Quota, name: str = "rate_limit") -> Quota:
+    """``"100/10s"``, ``"20/1s"``, ``"5/500ms"`` or a :class:`Quota`."""
+    if isinstance(value, Quota):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str like '100/10s' or a Quota")
+    match = _QUOTA_RE.match(value)
+    if not match:
+        raise ValueError(f"{name} must look like '100/10s', got {value!r}")
+    count, amount, unit = match.groups()
+    return Quota(int(count), float(amount or 1) * _UNIT_SECONDS[unit])
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What the transport needs from a rate limiter.
+
+    ``acquire`` waits until ``operation`` may send one request and returns the
+    seconds it waited; ``block`` tells it Clerk refused ``operation`` for
+    ``seconds``, so that every waiter holds back until then.
+    """
+
+    async def acquire(self, operation: str) -> float: ...
+
+    async def block(self, operation: str, seconds: float) -> None: ...
+
+
+@attrs.define
+class _Schedule:
+    """GCRA state of one quota: the theoretical arrival time of the next request."""
+
+    quota: Quota
+    tat: float | None = None
+    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+
+    def _interval(self, factor: float) -> float:
+        return self.quota.interval * (1 + SAFETY_MARGIN) / factor
+
+    def wait_for(self, now: float, factor: float) -> float:
+        if self.tat is None:
+            return 0.0
+        tolerance = (self.quota.burst - 1) * self._interval(factor)
+        return max(0.0, self.tat - tolerance - now)
+
+    def commit(self, now: float, factor: float) -> None:
+        # A waiter woken a little late must not push every later slot back
+        # (over thousands of requests that lateness would add up): up to half
+        # the safety margin of lateness is absorbed, which keeps any window
+        # of ``period`` seconds within the quota.
+        slack = SAFETY_MARGIN * self.quota.period / 2
+        start = now if self.tat is None else max(self.tat, now - slack)
+        self.tat = start + self._interval(factor)
+
+
+class LocalLimiter:
+    """The in-process limiter every :class:`AsyncClerk` uses by default.
+
+    Waiters are served first come, first served per operation, then per
+    instance (asyncio locks are FIFO). State is committed only once a slot is
+    granted, so a cancelled waiter leaves no trace: its slot goes to the next.
+    """
+
+    def __init__(
+        self,
+        instance: Quota | None,
+        operations: Mapping[str, Quota] | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._instance = _Schedule(instance) if instance else None
+        self._operations = {op: _Schedule(q) for op, q in (operations or {}).items()}
+        self._op_locks: dict[str, asyncio.Lock] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._clock = clock
+        self._sleep = sleep
+        self._factor = 1.0
+        self._last_429: float | None = None
+        self._factor_at_429 = 1.0
+
+    @property
+    def rate_factor(self) -> float:
+        """The fraction of the configured rate currently used (1.0 = full)."""
+        return self._current_factor(self._clock())
+
+    def _current_factor(self, now: float) -> float:
+        if self._last_429 is None:
+            return 1.0
+        period = self._instance.quota.period if self._instance else 10.0
+        recovered = 0.1 * (now - self._last_429) / period
+        return min(1.0, self._factor_at_429 + recovered)
+
+    async def acquire(self, operation: str) -> float:
+        started = self._clock()
+        lock = self._op_locks.get(operation)
+        if lock is None:
+            lock = self._op_locks[operation] = asyncio.Lock()
+        async with lock:
+            await self._wait_block(operation)
+            schedule = self._operations.get(operation)
+            if schedule is not None:
+                await self._wait_slot(schedule)
+            if self._instance is not None:
+                async with self._instance.lock:
+                    await self._wait_slot(self._instance)
+                    self._instance.commit(self._clock(), self._current_factor(self._clock()))
+            if schedule is not None:
+                schedule.commit(self._clock(), self._current_factor(self._clock()))
+        return self._clock() - started
+
+    async def _wait_block(self, operation: str) -> None:
+        while True:
+            until = self._blocked_until.get(operation, 0.0)
+            remaining = until - self._clock()
+            if remaining <= 0:
+                return
+            await self._sleep(remaining)
+
+    async def _wait_slot(self, schedule: _Schedule) -> None:
+        while True:
+            now = self._clock()
+            wait = schedule.wait_for(now, self._current_factor(now))
+            if wait <= 0:
+                return
+            await self._sleep(wait)
+
+    async def block(self, operation: str, seconds: float) -> None:
+        now = self._clock()
+        previous = self._blocked_until.get(operation, 0.0)
+        until = now + max(0.0, seconds)
+        if until > previous:
+            self._blocked_until[operation] = until
+        if previous <= now:
+            # A new episode of 429s (not the echo of requests that were already
+            # in flight when the first one came): someone else spends our quota.
+            # Multiplicative decrease from wherever additive recovery had got to.
+            self._factor_at_429 = max(MIN_RATE_FACTOR, self._current_factor(now) * 0.5)
+            self._last_429 = now
+
+
+@attrs.frozen(kw_only=True)
+class RateLimits:
+    """Quota settings for :class:`AsyncClerk` (``rate_limit=RateLimits(...)``).
+
+    ``instance``: ``"auto"`` (100/10s for ``sk_test_`` keys, 1000/10s for
+    ``sk_live_``), a string such as ``"100/10s"``, a :class:`Quota`, or None.
+    ``operations``: per-operationId quotas, e.g. ``{"CreateUser": "20/10s"}``.
+    ``backend``: a :class:`Limiter` shared with other processes; by default
+    the in-process :class:`LocalLimiter`.
+    """
+
+    instance: str | Quota | None = "auto"
+    operations: Mapping[str, str | Quota] = attrs.field(factory=dict)
+    backend: Limiter | None = None
+
+    def resolve_instance(self, key_kind: str | None) -> Quota | None:
+        if self.instance == "auto":
+            return Quota(1000, 10.0) if key_kind == "sk_live_" else Quota(100, 10.0)
+        if self.instance is None:
+            return None
+        return parse_quota(self.instance, "RateLimits.instance")
+
+    def resolve_operations(self) -> dict[str, Quota]:
+        return {
+            op: parse_quota(q, f"RateLimits.operations[{op!r}]")
+            for op, q in self.operations.items()
+        }

@@ -1,0 +1,246 @@
+"""The quota limiter in virtual time, and the client's pacing against FakeClerk."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import pytest
+
+from clerk_async import AsyncClerk, RetryPolicy
+from clerk_async._ratelimit import SAFETY_MARGIN, LocalLimiter, Quota, RateLimits, parse_quota
+from clerk_async.testing import FakeClerk
+
+T = TypeVar("T")
+
+
+class VirtualTime:
+    """A clock whose sleeps end in virtual time: when every task is waiting,
+    time jumps to the earliest wake-up. Deterministic and instant."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), next(self._seq), future))
+        await future
+
+    async def run(self, main: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(main)
+        while not task.done():
+            for _ in range(20):  # let every runnable task reach its next wait
+                await asyncio.sleep(0)
+            while self._sleepers and self._sleepers[0][2].done():
+                heapq.heappop(self._sleepers)  # cancelled sleepers
+            if self._sleepers and not task.done():
+                wake, _, future = heapq.heappop(self._sleepers)
+                self.now = max(self.now, wake)
+                future.set_result(None)
+        return task.result()
+
+
+def limiter(vt: VirtualTime, quota: str | None, **ops: str) -> LocalLimiter:
+    return LocalLimiter(
+        parse_quota(quota) if quota else None,
+        {op: parse_quota(q) for op, q in ops.items()},
+        clock=vt.clock,
+        sleep=vt.sleep,
+    )
+
+
+def test_parse_quota_and_auto_limits() -> None:
+    assert parse_quota("100/10s") == Quota(100, 10.0)
+    assert parse_quota("5/500ms") == Quota(5, 0.5)
+    assert RateLimits().resolve_instance("sk_test_") == Quota(100, 10.0)
+    assert RateLimits().resolve_instance("sk_live_") == Quota(1000, 10.0)
+    assert RateLimits(instance=None).resolve_instance("sk_live_") is None
+    with pytest.raises(ValueError, match="rate_limit"):
+        parse_quota("100 per 10s")
+    with pytest.raises(ValueError, match="burst"):
+        Quota(10, 1.0, burst=11)
+
+
+def test_client_resolves_rate_limit_setting() -> None:
+    assert AsyncClerk(secret_key="sk_test_x").quota == Quota(100, 10.0)
+    assert AsyncClerk(secret_key="sk_live_x").quota == Quota(1000, 10.0)
+    assert AsyncClerk(secret_key="sk_live_x", rate_limit="20/1s").quota == Quota(20, 1.0)
+    assert AsyncClerk(secret_key="sk_live_x", rate_limit=None).limiter is None
+    with pytest.raises(TypeError, match="rate_limit"):
+        AsyncClerk(secret_key="sk_test_x", rate_limit=42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("n", "quota"), [(50, "10/1s"), (300, "100/10s"), (7, "1/2s")])
+async def test_n_requests_take_n_over_q_times_w(n: int, quota: str) -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, quota)
+    q = parse_quota(quota)
+    granted: list[float] = []
+
+    async def one() -> None:
+        await lim.acquire("CreateUser")
+        granted.append(vt.now)
+
+    await vt.run(asyncio.gather(*(one() for _ in range(n))))
+    # Slots are deliberately SAFETY_MARGIN (1 %) wider than the quota's average
+    # so that network jitter cannot put Q + 1 requests into Clerk's window.
+    ideal = n / q.requests * q.period * (1 + SAFETY_MARGIN)
+    slot = q.interval * (1 + SAFETY_MARGIN)
+    assert ideal - 2 * slot <= granted[-1] <= ideal + slot
+    # Evenly spaced: no window of W seconds ever holds more than Q grants.
+    for i in range(len(granted) - q.requests):
+        assert granted[i + q.requests] - granted[i] >= q.period
+
+
+async def test_waiters_are_served_first_come_first_served() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "5/1s")
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await lim.acquire("GetUser" if i % 2 else "CreateUser")
+        order.append(i)
+
+    async def main() -> None:
+        tasks = []
+        for i in range(12):
+            tasks.append(asyncio.ensure_future(one(i)))
+            await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+
+    await vt.run(main())
+    assert order == list(range(12))
+
+
+async def test_cancelled_waiter_gives_its_slot_back() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "1/1s")
+    granted: dict[str, float] = {}
+
+    async def one(name: str) -> None:
+        await lim.acquire("CreateUser")
+        granted[name] = vt.now
+
+    async def main() -> None:
+        first = asyncio.ensure_future(one("first"))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(one("second"))
+        await asyncio.sleep(0)
+        third = asyncio.ensure_future(one("third"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        second.cancel()
+        await asyncio.gather(first, third, return_exceptions=True)
+
+    await vt.run(main())
+    assert "second" not in granted
+    assert granted["first"] == 0.0
+    assert granted["third"] == pytest.approx(1.0 * (1 + SAFETY_MARGIN))  # the second's slot
+
+
+async def test_block_holds_only_that_operation_then_lowers_the_rate() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "10/1s")
+    times: dict[str, float] = {}
+
+    async def main() -> None:
+        await lim.block("CreateUser", 5.0)
+        assert lim.rate_factor == pytest.approx(0.5)  # multiplicative decrease...
+
+        async def create() -> None:
+            await lim.acquire("CreateUser")
+            times["create"] = vt.now
+
+        async def get() -> None:
+            await lim.acquire("GetUser")
+            times["get"] = vt.now
+
+        await asyncio.gather(create(), get())
+
+    await vt.run(main())
+    assert times["get"] < 1.0
+    assert times["create"] >= 5.0
+    vt.now += 100.0
+    assert lim.rate_factor == 1.0  # ...and additive recovery once 429s stop
+
+
+async def test_echoed_429s_of_one_episode_lower_the_rate_once() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "10/1s")
+    for _ in range(10):  # ten requests in flight all come back 429
+        await lim.block("CreateUser", 2.0)
+    assert lim.rate_factor == pytest.approx(0.5)
+
+
+async def test_per_operation_quota_and_instance_quota_both_apply() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "100/1s", CreateUser="2/1s")
+    done: list[tuple[str, float]] = []
+
+    async def one(op: str) -> None:
+        await lim.acquire(op)
+        done.append((op, vt.now))
+
+    await vt.run(asyncio.gather(*(one("CreateUser") for _ in range(4)),
+                                *(one("GetUser") for _ in range(4))))
+    creates = [t for op, t in done if op == "CreateUser"]
+    gets = [t for op, t in done if op == "GetUser"]
+    assert creates[-1] >= 1.5
+    assert gets[-1] < 0.2
+
+
+async def _create_many(client: AsyncClerk, n: int, prefix: str) -> list[Any]:
+    return await asyncio.gather(
+        *(client.users.create(email_address=[f"{prefix}{i}@example.com"]) for i in range(n))
+    )
+
+
+async def test_paced_creates_see_no_429_against_the_same_quota() -> None:
+    async with FakeClerk(rate_limit="50/1s") as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit="50/1s"
+    ) as client:
+        users = await _create_many(client, 100, "paced")
+        assert len({u.id for u in users}) == 100
+        assert fake.stats.rate_limited == 0
+        assert client.stats.rate_limited == 0
+        assert client.stats["CreateUser"].quota_wait > 0
+
+
+async def test_half_the_believed_quota_loses_and_duplicates_nothing() -> None:
+    async with FakeClerk(rate_limit="25/1s") as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit="50/1s",
+        retry=RetryPolicy(deadline=60),
+    ) as client:
+        users = await _create_many(client, 60, "half")
+        assert len({u.id for u in users}) == 60
+        assert fake.stats.users == 60
+        # The block is shared and the rate halves, so 429s stay few.
+        assert 0 < fake.stats.rate_limited <= 20
+        assert client.stats.rate_limited == fake.stats.rate_limited
+
+
+async def test_429_on_create_does_not_stall_gets() -> None:
+    async with FakeClerk(operation_limits={"CreateUser": "1/30s"}) as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url,
+        rate_limit=RateLimits(instance="1000/1s"),
+    ) as client:
+        first = await client.users.create(email_address=["one@example.com"])
+        blocked = asyncio.ensure_future(client.users.create(email_address=["two@example.com"]))
+        while client.stats["CreateUser"].rate_limited == 0:
+            await asyncio.sleep(0.01)
+        gets = await asyncio.wait_for(
+            asyncio.gather(*(client.users.get(first.id) for _ in range(10))), timeout=5
+        )
+        assert {u.id for u in gets} == {first.id}
+        assert not blocked.done()  # still waiting out Retry-After, others unaffected
+        blocked.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await blocked
