@@ -34,6 +34,7 @@ from ._base import (
     query_pairs,
     string_list,
 )
+from ._users_bulk import UserBulkMethods
 from ._users_related import UserRelatedMethods
 from ._users_security import UserSecurityMethods
 
@@ -115,7 +116,7 @@ def _check_order(order_by: str | None, starting_after: str | None) -> None:
             )
 
 
-class Users(UserSecurityMethods, UserRelatedMethods, Resource):
+class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
     """Every Users operation, reached as ``clerk.users``."""
 
     async def list(

@@ -1,0 +1,288 @@
+"""``clerk-users``: import users from JSONL/CSV and export them, from a shell.
+
+    export CLERK_SECRET_KEY=sk_test_...
+    clerk-users import users.jsonl --journal users.journal
+    clerk-users export all-users.jsonl
+    clerk-users import examples/users.jsonl --fake     # no Clerk account needed
+
+The secret key is read from ``CLERK_SECRET_KEY`` only: a flag would leave it
+in shell history and process listings. Exit status: 0 when every row made
+it, 1 when some rows failed, 2 for usage errors (bad flags, no key, no file).
+
+``--fake`` serves an in-process FakeClerk with a development instance's quota
+(100 requests / 10 s, so ~300 demo users take about 30 s); ``--fake-rate``
+changes it, e.g. ``--fake-rate 1000/1s`` or ``none``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from ._client import AsyncClerk
+from ._convert import dumps
+from ._errors import ClerkError
+from .bulk import BulkProgress, BulkReport, count_rows, read_rows
+
+__all__ = ["main"]
+
+ENV_KEY = "CLERK_SECRET_KEY"
+DEFAULT_FAKE_RATE = "100/10s"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad invocation: reported in one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clerk-users",
+        description="Import and export Clerk users. The secret key is read from "
+        f"${ENV_KEY}.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--base-url", default=None,
+                         help="API base URL (default: $CLERK_API_URL or Clerk's API)")
+        sub.add_argument("--rate", default="auto", metavar="QUOTA",
+                         help="client-side pacing: auto (from the key kind), e.g. 1000/10s, "
+                         "or none")
+        sub.add_argument("--fake", action="store_true",
+                         help="run against an embedded FakeClerk (no account or key needed)")
+        sub.add_argument("--fake-rate", default=DEFAULT_FAKE_RATE, metavar="QUOTA",
+                         help="the embedded fake's quota, e.g. 100/10s (default) or none")
+
+    imp = commands.add_parser("import", help="create a user per row of a .jsonl or .csv file")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--journal", type=Path, default=None,
+                     help="append-only record of finished rows; rerun with it to resume")
+    imp.add_argument("--concurrency", type=int, default=None,
+                     help="requests in flight (default: from the quota)")
+    imp.add_argument("--on-exists", choices=("skip", "update", "error"), default="skip",
+                     help="when a row's identifier is taken (default: skip)")
+    imp.add_argument("--failures", type=Path, default=None,
+                     help="where to write failed rows (default: FILE.failures.jsonl)")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, send nothing")
+    common(imp)
+
+    exp = commands.add_parser("export", help="write every user as JSONL")
+    exp.add_argument("file", type=Path)
+    common(exp)
+    return parser
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressBar:
+    """Progress on a stream: one redrawn line on a terminal, periodic lines elsewhere."""
+
+    def __init__(self, stream: IO[str], *, interval: float | None = None) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.interval = interval if interval is not None else (0.1 if self.tty else 2.0)
+        self.last = 0.0
+        self.width = 0
+
+    @staticmethod
+    def line(p: BulkProgress) -> str:
+        parts = []
+        if p.total:
+            share = min(1.0, p.done / p.total)
+            filled = int(share * 24)
+            parts.append(f"[{'#' * filled}{'.' * (24 - filled)}] {p.done}/{p.total} "
+                         f"{share:6.1%}")
+        else:
+            parts.append(f"{p.done} rows")
+        parts.append(f"{p.rate_per_s:7.1f} users/s")
+        if p.total and p.rate_per_s > 0:
+            parts.append(f"ETA {_duration((p.total - p.done) / p.rate_per_s)}")
+        parts.append(f"quota wait {p.quota_wait_s:.1f}s")
+        if p.failed:
+            parts.append(f"failed {p.failed}")
+        return "  ".join(parts)
+
+    def __call__(self, progress: BulkProgress, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < self.interval:
+            return
+        self.last = now
+        text = self.line(progress)
+        if self.tty:
+            pad = max(0, self.width - len(text))
+            self.width = len(text)
+            self.stream.write("\r" + text + " " * pad + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | None) -> str:
+    sent = report.done - report.skipped_from_journal
+    rows = [
+        ("created", report.created),
+        ("existed", report.existed),
+        ("updated", report.updated),
+        ("failed", report.failed),
+        ("skipped (journal)", report.skipped_from_journal),
+    ]
+    if report.validated:
+        rows.append(("validated (dry run)", report.validated))
+    if report.unprotected:
+        rows.append(("without identifier", report.unprotected))
+    rows.append(("total rows", report.done))
+    lines = [f"Import of {file}", "-" * 32]
+    lines += [f"  {name:<20}{value:>10}" for name, value in rows]
+    lines.append("-" * 32)
+    rate = sent / elapsed if elapsed > 0 else 0.0
+    lines.append(f"  elapsed {elapsed:.1f} s, {rate:.1f} users/s")
+    if failures is not None:
+        lines.append(f"  failed rows written to {failures}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _rate_limits(value: str) -> Any:
+    from ._ratelimit import RateLimits, parse_quota
+
+    if value == "auto":
+        return "auto"
+    if value.lower() in ("none", "0", ""):
+        return None
+    try:
+        return RateLimits(instance=parse_quota(value, "--rate"))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+@contextlib.asynccontextmanager
+async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
+    """An AsyncClerk for the command: to the embedded fake, or to Clerk with the env key."""
+    if not args.fake:
+        key = os.environ.get(ENV_KEY)
+        if not key:
+            raise UsageError(f"set the {ENV_KEY} environment variable to your Clerk secret key")
+        async with AsyncClerk(secret_key=key, base_url=args.base_url,
+                              rate_limit=_rate_limits(args.rate)) as clerk:
+            yield clerk
+        return
+    if args.base_url:
+        raise UsageError("--fake and --base-url cannot be combined")
+    from ._ratelimit import RateLimits, parse_quota
+    from .testing import FakeClerk
+
+    rate = None if args.fake_rate.lower() in ("none", "0", "") else args.fake_rate
+    try:
+        quota = parse_quota(rate, "--fake-rate") if rate else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    async with FakeClerk(rate_limit=str(quota) if quota else None) as fake:
+        if args.command == "export":
+            for i in range(25):  # something to export
+                fake.store.add_user(email_address=f"demo{i}@example.com", first_name="Demo",
+                                    last_name=str(i))
+        async with AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url,
+                              rate_limit=RateLimits(instance=quota)) as clerk:
+            yield clerk
+
+
+async def _import(args: argparse.Namespace) -> int:
+    file: Path = args.file
+    if not file.is_file():
+        raise UsageError(f"no such file: {file}")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    total = await asyncio.to_thread(count_rows, file)
+    bar = ProgressBar(sys.stderr)
+    started = time.monotonic()
+    async with _client(args) as clerk:
+        report = await clerk.users.bulk_create(
+            read_rows(file), concurrency=args.concurrency, journal=args.journal,
+            on_exists=args.on_exists, progress=_with_total(bar, total), dry_run=args.dry_run,
+        )
+    elapsed = time.monotonic() - started
+    final = BulkProgress(report.done, total, report.created, report.failed,
+                         (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
+                         _quota_wait_of(clerk), existed=report.existed,
+                         updated=report.updated, skipped=report.skipped_from_journal)
+    bar(final, final=True)
+    failures = None
+    if report.failures:
+        failures = args.failures or file.with_name(file.name + ".failures.jsonl")
+        await asyncio.to_thread(_write_failures, failures, report)
+    print(_summary(file, report, elapsed, failures))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _with_total(bar: ProgressBar, total: int) -> Any:
+    def show(progress: BulkProgress) -> None:
+        # The engine reads rows lazily and cannot know the count; we counted first.
+        bar(BulkProgress(progress.done, total, progress.created, progress.failed,
+                         progress.rate_per_s, progress.quota_wait_s, existed=progress.existed,
+                         updated=progress.updated, skipped=progress.skipped,
+                         elapsed_s=progress.elapsed_s))
+    return show
+
+
+def _quota_wait_of(clerk: AsyncClerk) -> float:
+    stats = getattr(clerk, "stats", None)
+    value = getattr(stats, "quota_wait", 0.0)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _write_failures(path: Path, report: BulkReport) -> None:
+    with open(path, "wb") as handle:
+        for failure in report.failures:
+            handle.write(dumps(failure.to_dict()) + b"\n")
+
+
+async def _export(args: argparse.Namespace) -> int:
+    async with _client(args) as clerk:
+        count = await clerk.users.export(args.file)
+    print(f"Exported {count} users to {args.file}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``clerk-users`` and ``python -m clerk_async``."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    command = _import if args.command == "import" else _export
+    try:
+        return asyncio.run(command(args))
+    except UsageError as exc:
+        print(f"clerk-users: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ClerkError as exc:
+        # Fatal for the whole run (a wrong key, Clerk unreachable); row-level
+        # errors never get here, they go to the report.
+        print(f"clerk-users: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\nclerk-users: interrupted; rerun with the same --journal to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

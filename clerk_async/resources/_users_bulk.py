@@ -1,0 +1,84 @@
+"""Users operations over many users at once: import, export, metadata changes.
+
+The engines live in :mod:`clerk_async.bulk`; these methods are their front door
+on ``clerk.users``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, Iterable
+from typing import IO, TYPE_CHECKING, Any, cast
+
+from .. import bulk
+from ._base import UserScoped
+
+if TYPE_CHECKING:
+    from .users import Users
+
+__all__ = ["UserBulkMethods"]
+
+
+class UserBulkMethods(UserScoped):
+    """``bulk_create``, ``export`` and ``bulk_update_metadata``."""
+
+    async def bulk_create(
+        self,
+        rows: Iterable[bulk.RowInput] | AsyncIterable[bulk.RowInput],
+        *,
+        concurrency: int | None = None,
+        journal: str | os.PathLike[str] | None = None,
+        on_exists: bulk.OnExists = "skip",
+        progress: bulk.ProgressCallback | None = None,
+        dry_run: bool = False,
+    ) -> bulk.BulkReport:
+        """Create a user per row, as fast as the quota allows, each exactly once.
+
+        ``rows`` are dicts of CreateUser fields or :class:`CreateUserParams`
+        (or ``(row_number, row)`` pairs as :func:`clerk_async.bulk.read_rows`
+        yields), from a plain or async iterable read lazily. A row's key is its
+        ``external_id``, else its first email, else ``#<row number>``.
+
+        After an ambiguous failure (timeout, dropped connection, 5xx) the user
+        is looked up by the row's unique identifiers before any retry. A row
+        whose identifier already exists follows ``on_exists``: ``"skip"``
+        reports it as existing, ``"update"`` patches the user from the row
+        and merges its metadata, ``"error"`` reports it as failed.
+
+        ``journal`` names an append-only JSONL file of finished rows; rerun
+        with the same file to skip them after a crash. ``concurrency``
+        defaults from the client's quota (16 without one). ``progress`` gets
+        a :class:`~clerk_async.bulk.BulkProgress` a few times a second.
+        ``dry_run`` checks every row and sends nothing. A bad row is reported
+        in the returned :class:`~clerk_async.bulk.BulkReport` and never stops
+        the import.
+        """
+        return await bulk.bulk_create(
+            cast("Users", self), rows, concurrency=concurrency, journal=journal,
+            on_exists=on_exists, progress=progress, dry_run=dry_run,
+        )
+
+    async def export(self, path_or_file: str | os.PathLike[str] | IO[Any]) -> int:
+        """Write every user as one JSON object per line; return how many.
+
+        Takes a path (created or overwritten) or an open file (text or binary;
+        left open). Users are fetched a page at a time, so memory stays flat.
+        """
+        return await bulk.export(cast("Users", self), path_or_file)
+
+    async def bulk_update_metadata(
+        self,
+        updates: Iterable[bulk.MetadataUpdate] | AsyncIterable[bulk.MetadataUpdate],
+        *,
+        concurrency: int | None = None,
+    ) -> bulk.BulkReport:
+        """Merge metadata into many users: ``updates`` yields ``(user_id, {...})``.
+
+        Each dict may hold ``public_metadata``, ``private_metadata`` and
+        ``unsafe_metadata``, merged as by :meth:`update_metadata`. Transient
+        failures are retried (a merge is safe to repeat); the report counts
+        ``updated`` and lists each failure by user id.
+        """
+        return await bulk.bulk_update_metadata(
+            cast("Users", self), updates, concurrency=concurrency
+        )
