@@ -1,0 +1,397 @@
+"""The runner behind ``clerk_sync``: one event loop thread per client.
+
+A :class:`Runner` owns, once started, an anyio blocking portal (an event loop
+in a daemon thread) and the :class:`AsyncClerk` whose aiohttp session lives in
+that loop. Every blocking call is one hand-off into that loop (see
+:meth:`_Loop.run`), so connections are pooled across calls and across the
+caller's threads.
+
+Not a ``BlockingPortalProvider``: that stops the loop whenever no thread is
+inside it, which would throw the connection pool away between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future, InvalidStateError
+from contextlib import AbstractContextManager, suppress
+from functools import partial
+from types import TracebackType
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from clerk_async import AsyncClerk, ClerkError
+
+__all__ = ["Bound", "ClientBase", "Runner"]
+
+R = TypeVar("R")
+T = TypeVar("T")
+P = ParamSpec("P")
+C = TypeVar("C", bound="ClientBase")
+
+CLOSED_MESSAGE = "This Clerk client is closed; create a new one to make requests"
+#: How many items of an async generator one call into the loop fetches when the
+#: method has no ``page_size`` to go by.
+DEFAULT_BATCH = 100
+
+class _Loop:
+    """A started portal, its asyncio loop, and the async client that lives there."""
+
+    __slots__ = ("aio", "client", "cm", "pending", "portal", "stopped", "thread_id")
+
+    def __init__(
+        self,
+        client: AsyncClerk,
+        cm: AbstractContextManager[BlockingPortal],
+        portal: BlockingPortal,
+        aio: asyncio.AbstractEventLoop,
+        thread_id: int,
+    ) -> None:
+        self.client = client
+        self.cm = cm
+        self.portal = portal
+        self.aio = aio
+        self.thread_id = thread_id
+        self.stopped = False
+        # Calls whose result has not been handed back yet, so that a close()
+        # racing them can fail them instead of leaving their threads blocked.
+        self.pending: set[Future[Any]] = set()
+
+    def run(self, thunk: Callable[[], Awaitable[T]]) -> T:
+        """``await thunk()`` as a task in the loop, from another thread.
+
+        One hand-off each way. ``portal.call`` costs two (it first waits for
+        the task group to accept the task), and with a request in flight the
+        extra hand-off fights the loop thread for the GIL: measured, it more
+        than doubled the facade's cost (benchmarks/bench_sync_overhead.py).
+        call_soon_threadsafe runs ``_start`` in a copy of the caller's context,
+        and the task inherits it, so context variables reach the call.
+        """
+        done: Future[T] = Future()
+        self.pending.add(done)
+        try:
+            self.aio.call_soon_threadsafe(_start, self.aio, thunk, done)
+            return done.result()
+        except RuntimeError:
+            # "Event loop is closed": a close() from another thread won the race.
+            if self.stopped:
+                raise ClerkError(CLOSED_MESSAGE) from None
+            raise
+        finally:
+            self.pending.discard(done)
+
+    def fail_pending(self) -> None:
+        for done in list(self.pending):
+            with suppress(InvalidStateError):
+                done.set_exception(ClerkError(CLOSED_MESSAGE))
+
+
+def _start(
+    aio: asyncio.AbstractEventLoop, thunk: Callable[[], Awaitable[T]], done: Future[T]
+) -> None:
+    # The coroutine is made here, in the loop, so that a call stranded by a
+    # shutdown leaves no never-awaited coroutine behind.
+    aio.create_task(_drive(thunk, done))
+
+
+async def _drive(thunk: Callable[[], Awaitable[T]], done: Future[T]) -> None:
+    # Settling ``done`` from inside the task, not from a done-callback, saves a
+    # loop iteration per call.
+    try:
+        result = await thunk()
+    except asyncio.CancelledError:
+        # Only the loop shutting down cancels these tasks.
+        done.set_exception(ClerkError(CLOSED_MESSAGE))
+        raise
+    except BaseException as exc:
+        done.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        done.set_result(result)
+
+
+def _boot() -> tuple[int, asyncio.AbstractEventLoop]:
+    return threading.get_ident(), asyncio.get_running_loop()
+
+
+def _shutdown(loop: _Loop) -> None:
+    """Close the async client inside its loop, then stop the loop and join its thread."""
+    if loop.stopped:
+        return
+    if threading.get_ident() == loop.thread_id:
+        # The last reference died inside the loop (a callback, a GC pass there):
+        # a thread cannot join itself, so hand the shutdown to a helper.
+        threading.Thread(
+            target=_shutdown, args=(loop,), name="clerk-sync-shutdown", daemon=True
+        ).start()
+        return
+    loop.stopped = True
+    try:
+        loop.portal.call(loop.client.aclose)
+    finally:
+        # Cancel what is left (calls already failing on the closed session) so
+        # that close() and interpreter exit never wait on them.
+        with suppress(RuntimeError):
+            loop.portal.call(loop.portal.stop, True)
+        loop.cm.__exit__(None, None, None)
+        loop.fail_pending()
+
+
+class Runner:
+    """Starts the loop thread on first use and stops it on :meth:`close`."""
+
+    def __init__(self, factory: Callable[[], AsyncClerk]) -> None:
+        self._factory = factory
+        # Built now so that bad arguments fail at construction; it holds no
+        # loop-bound state until its first request, made inside the portal.
+        self._client: AsyncClerk | None = factory()
+        self._loop: _Loop | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._finalizer: weakref.finalize[[_Loop], Runner] | None = None
+        self._warned = False
+        _live.add(self)
+
+    @property
+    def client(self) -> AsyncClerk:
+        """The async client (for its settings); rebuilt after a fork."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory()
+                client = self._client
+        return client
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def enter(self, stacklevel: int) -> _Loop:
+        """The running loop, started if need be, after checking the calling thread.
+
+        ``stacklevel`` counts frames from this method to the user's call, for
+        the warning.
+        """
+        loop = self._loop
+        if loop is None:
+            loop = self._start()
+        if threading.get_ident() == loop.thread_id:
+            raise RuntimeError(
+                "clerk_sync.Clerk was called from its own event loop thread, which would "
+                "deadlock; in async code use clerk_async.AsyncClerk and await it"
+            )
+        if not self._warned and asyncio._get_running_loop() is not None:
+            self._warned = True
+            warnings.warn(
+                "clerk_sync.Clerk called from a thread that is running an event loop: the "
+                "call blocks that loop until it returns; use clerk_async.AsyncClerk there",
+                RuntimeWarning,
+                stacklevel=stacklevel + 1,
+            )
+        return loop
+
+    def _start(self) -> _Loop:
+        with self._lock:
+            if self._closed:
+                raise ClerkError(CLOSED_MESSAGE)
+            if self._loop is not None:
+                return self._loop
+            client = self._client or self._factory()
+            cm = start_blocking_portal(name="clerk-sync-portal")
+            portal = cm.__enter__()
+            try:
+                thread_id, aio = portal.call(_boot)
+            except BaseException:
+                cm.__exit__(*sys.exc_info())
+                raise
+            loop = _Loop(client, cm, portal, aio, thread_id)
+            self._client = client
+            self._finalizer = weakref.finalize(self, _shutdown, loop)
+            # Published last: enter() reads it without the lock.
+            self._loop = loop
+            return loop
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is not None and threading.get_ident() == loop.thread_id:
+            raise RuntimeError(
+                "clerk_sync.Clerk.close() was called from the client's own event loop thread"
+            )
+        with self._lock:
+            self._closed = True
+            finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer()
+
+    def _forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's loop without touching it."""
+        # The lock may have been held by a thread that does not exist here.
+        self._lock = threading.Lock()
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        # Its session, connector and portal all belong to the parent's loop.
+        self._client = None
+        _abandon(loop)
+
+
+_live: weakref.WeakSet[Runner] = weakref.WeakSet()
+_abandoned: list[_Loop] = []
+
+
+def _abandon(loop: _Loop) -> None:
+    """Keep a parent's loop objects alive in the child for good.
+
+    If they were ever collected here, their finalizers would act on state the
+    child shares with the parent: the connector's would unregister sockets
+    from the parent's epoll instance, and the portal context manager's would
+    block forever on a loop that has no thread in this process. A list alone
+    is emptied at interpreter shutdown, hence the deliberate reference leak.
+    """
+    _abandoned.append(loop)
+    try:
+        import ctypes
+
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(loop))
+    except (ImportError, AttributeError):  # pragma: no cover - not CPython
+        pass
+
+
+def _after_fork_in_child() -> None:
+    for runner in list(_live):
+        runner._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+async def _pull(agen: AsyncIterator[T], size: int) -> tuple[list[T], BaseException | None, bool]:
+    """Up to ``size`` items: ``(items, error, finished)``."""
+    items: list[T] = []
+    try:
+        while len(items) < size:
+            items.append(await agen.__anext__())
+    except StopAsyncIteration:
+        return items, None, True
+    except Exception as exc:
+        if not items:
+            raise
+        # Hand over what was fetched before the failure; the caller raises after.
+        return items, exc, True
+    return items, None, False
+
+
+class Bound(Generic[R]):
+    """Calls into one async resource (e.g. ``AsyncClerk.users``) of a runner's client."""
+
+    __slots__ = ("_get", "_runner")
+
+    def __init__(self, runner: Runner, get: Callable[[AsyncClerk], R]) -> None:
+        self._runner = runner
+        self._get = get
+
+    def call(
+        self,
+        fn: Callable[Concatenate[R, P], Awaitable[T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run the coroutine method ``fn`` of the resource: one hand-off into the loop."""
+        loop = self._runner.enter(3)
+        return loop.run(partial(fn, self._get(loop.client), *args, **kwargs))
+
+    def iterate(
+        self,
+        fn: Callable[Concatenate[R, P], AsyncIterator[T]],
+        batch: object,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Iterator[T]:
+        """Iterate the async generator method ``fn``, ``batch`` items per hand-off."""
+        size = batch if isinstance(batch, int) and not isinstance(batch, bool) else DEFAULT_BATCH
+        return self._iterate(lambda resource: fn(resource, *args, **kwargs), max(size, 1))
+
+    def _iterate(self, make: Callable[[R], AsyncIterator[T]], size: int) -> Iterator[T]:
+        runner = self._runner
+        # Frames to the user: enter <- this generator <- the user's for loop.
+        loop = runner.enter(2)
+        # Creating an async generator runs none of its code, so any thread will do.
+        agen = make(self._get(loop.client))
+        finished = False
+        try:
+            while True:
+                items, error, finished = loop.run(partial(_pull, agen, size))
+                yield from items
+                if error is not None:
+                    raise error
+                if finished:
+                    return
+                if runner._loop is not loop:
+                    # Closed, or forked: the generator belongs to a loop that is gone.
+                    raise ClerkError(CLOSED_MESSAGE)
+                runner.enter(2)
+        finally:
+            # Leaving early (break, an exception, garbage collection) must not
+            # leave the async generator suspended in the loop.
+            aclose: Callable[[], Awaitable[object]] | None = getattr(agen, "aclose", None)
+            if (
+                aclose is not None
+                and not finished
+                and not loop.stopped
+                and runner._loop is loop
+                and threading.get_ident() != loop.thread_id
+            ):
+                loop.run(aclose)
+
+
+class ClientBase:
+    """Lifecycle of a generated sync client: lazy start, close, ``with``."""
+
+    def __init__(self, factory: Callable[[], AsyncClerk]) -> None:
+        self._runner = Runner(factory)
+
+    def _bind(self, get: Callable[[AsyncClerk], R]) -> Bound[R]:
+        return Bound(self._runner, get)
+
+    @property
+    def base_url(self) -> str:
+        return self._runner.client.base_url
+
+    @property
+    def closed(self) -> bool:
+        return self._runner.closed
+
+    def close(self) -> None:
+        """Close the HTTP session and stop the loop thread. Safe to call twice."""
+        self._runner.close()
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # The async repr already hides the key; only the class name differs.
+        text = repr(self._runner.client)
+        return text.replace("AsyncClerk", type(self).__name__, 1)
