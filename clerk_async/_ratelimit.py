@@ -36,7 +36,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, Non
 
 #: Slots are spaced this much wider than the quota's average so that network
 #: jitter cannot pack two requests closer than Clerk's window allows.
-SAFETY_MARGIN = 0.01
+SAFETY_MARGIN = 0.02
 #: Lowest fraction of the configured rate that repeated 429s can push us to.
 MIN_RATE_FACTOR = 0.05
 
@@ -111,10 +111,10 @@ class _Schedule:
 
     def commit(self, now: float, factor: float) -> None:
         # A waiter woken a little late must not push every later slot back
-        # (over thousands of requests that lateness would add up): up to half
-        # the safety margin of lateness is absorbed, which keeps any window
-        # of ``period`` seconds within the quota.
-        slack = SAFETY_MARGIN * self.quota.period / 2
+        # (over thousands of requests that lateness would add up): up to a
+        # quarter of the safety margin of lateness is absorbed; the rest of
+        # the margin still covers network jitter within Clerk's window.
+        slack = SAFETY_MARGIN * self.quota.period / 4
         start = now if self.tat is None else max(self.tat, now - slack)
         self.tat = start + self._interval(factor)
 
@@ -143,6 +143,7 @@ class LocalLimiter:
         self._sleep = sleep
         self._factor = 1.0
         self._last_429: float | None = None
+        self._last_episode: float | None = None
         self._factor_at_429 = 1.0
 
     @property
@@ -197,12 +198,16 @@ class LocalLimiter:
         until = now + max(0.0, seconds)
         if until > previous:
             self._blocked_until[operation] = until
-        if previous <= now:
-            # A new episode of 429s (not the echo of requests that were already
-            # in flight when the first one came): someone else spends our quota.
-            # Multiplicative decrease from wherever additive recovery had got to.
+        if previous > now:
+            return  # the echo of requests already in flight when the first 429 came
+        # A lone 429 can be jitter; a second episode soon after means someone
+        # else spends this quota too: then decrease multiplicatively, from
+        # wherever additive recovery had got to.
+        period = self._instance.quota.period if self._instance else 10.0
+        if self._last_episode is not None and now - self._last_episode <= 3 * period:
             self._factor_at_429 = max(MIN_RATE_FACTOR, self._current_factor(now) * 0.5)
             self._last_429 = now
+        self._last_episode = now
 
 
 @attrs.frozen(kw_only=True)

@@ -146,14 +146,14 @@ async def test_cancelled_waiter_gives_its_slot_back() -> None:
     assert granted["third"] == pytest.approx(1.0 * (1 + SAFETY_MARGIN))  # the second's slot
 
 
-async def test_block_holds_only_that_operation_then_lowers_the_rate() -> None:
+async def test_block_holds_only_that_operation_and_repeats_lower_the_rate() -> None:
     vt = VirtualTime()
     lim = limiter(vt, "10/1s")
     times: dict[str, float] = {}
 
     async def main() -> None:
-        await lim.block("CreateUser", 5.0)
-        assert lim.rate_factor == pytest.approx(0.5)  # multiplicative decrease...
+        await lim.block("CreateUser", 2.0)
+        assert lim.rate_factor == 1.0  # one 429 alone may be jitter
 
         async def create() -> None:
             await lim.acquire("CreateUser")
@@ -167,7 +167,11 @@ async def test_block_holds_only_that_operation_then_lowers_the_rate() -> None:
 
     await vt.run(main())
     assert times["get"] < 1.0
-    assert times["create"] >= 5.0
+    assert times["create"] >= 2.0
+    await lim.block("CreateUser", 1.0)  # a second episode soon after: shared quota
+    assert lim.rate_factor == pytest.approx(0.5)  # multiplicative decrease...
+    vt.now += 2.0
+    assert 0.5 < lim.rate_factor < 1.0
     vt.now += 100.0
     assert lim.rate_factor == 1.0  # ...and additive recovery once 429s stop
 
@@ -175,9 +179,12 @@ async def test_block_holds_only_that_operation_then_lowers_the_rate() -> None:
 async def test_echoed_429s_of_one_episode_lower_the_rate_once() -> None:
     vt = VirtualTime()
     lim = limiter(vt, "10/1s")
-    for _ in range(10):  # ten requests in flight all come back 429
+    for _ in range(10):  # ten requests in flight all come back 429: one episode
         await lim.block("CreateUser", 2.0)
-    assert lim.rate_factor == pytest.approx(0.5)
+    vt.now += 2.5
+    for _ in range(10):  # and a second episode: lower once more, not ten times
+        await lim.block("CreateUser", 2.0)
+    assert lim.rate_factor == pytest.approx(0.5, abs=0.05)
 
 
 async def test_per_operation_quota_and_instance_quota_both_apply() -> None:
