@@ -23,7 +23,9 @@ from ._errors import (
     ServerError,
     UnprocessableEntityError,
 )
+from ._ratelimit import Limiter, LocalLimiter, Quota, RateLimits
 from ._retry import RetryPolicy
+from ._stats import ClientStats, OperationStats
 from ._types import UNSET, Unset, UnsetType
 from ._version import __version__
 from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
@@ -40,14 +42,20 @@ __all__ = [
     "ClerkConnectionError",
     "ClerkError",
     "ClerkTimeoutError",
+    "ClientStats",
     "ConflictError",
     "CreateUserParams",
     "DeletedObject",
     "ErrorDetail",
+    "Limiter",
+    "LocalLimiter",
     "NotFoundError",
+    "OperationStats",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "Quota",
     "RateLimitError",
+    "RateLimits",
     "RetryPolicy",
     "ServerError",
     "Unset",

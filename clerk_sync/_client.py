@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from clerk_async import DEFAULT_API_VERSION, AsyncClerk, RetryPolicy
+from clerk_async import DEFAULT_API_VERSION, AsyncClerk, ClientStats, Limiter, Quota, RetryPolicy
 from clerk_async._client import RateLimitSetting
-from clerk_async._ratelimit import Limiter, Quota
-from clerk_async._stats import ClientStats
 from clerk_async._transport import Clock, Sleep
 from clerk_sync._portal import ClientBase
 from clerk_sync.resources.users import Users
