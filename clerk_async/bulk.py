@@ -18,24 +18,30 @@ counts them.
 from __future__ import annotations
 
 import asyncio
-import io
-import math
 import os
 import random
 import time
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
-    Awaitable,
-    Callable,
     Iterable,
     Mapping,
     Sized,
 )
-from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
+from ._bulk_common import (
+    BulkFailure,
+    BulkProgress,
+    BulkReport,
+    ProgressCallback,
+    aiter_any,
+    check_concurrency,
+    run_pool,
+)
+from ._bulk_export import bulk_update_metadata, export
 from ._bulk_rows import (
     RowError,
     count_rows,
@@ -44,10 +50,8 @@ from ._bulk_rows import (
     read_rows,
     row_key,
 )
-from ._convert import check_json_value, dumps, unstructure
 from ._errors import (
     AuthenticationError,
-    ClerkAPIError,
     ClerkConnectionError,
     ClerkError,
     PermissionDeniedError,
@@ -66,6 +70,8 @@ __all__ = [
     "BulkFailure",
     "BulkProgress",
     "BulkReport",
+    "bulk_update_metadata",
+    "export",
     "MetadataUpdate",
     "OnExists",
     "ProgressCallback",
@@ -90,153 +96,6 @@ _UPDATABLE = tuple(
     a.name for a in attrs.fields(CreateUserParams)
     if a.name in attrs.fields_dict(UpdateUserParams)
 )
-
-
-@attrs.frozen(kw_only=True)
-class BulkFailure:
-    """One row that did not make it: where it was, and Clerk's (or our) reason."""
-
-    row: int
-    key: str
-    code: str
-    message: str
-    field: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
-@attrs.define(kw_only=True)
-class BulkReport:
-    """What a bulk run did. ``failures`` lists every failed row, in finishing order.
-
-    ``validated`` counts rows a ``dry_run`` checked without sending;
-    ``unprotected`` counts rows that had no unique identifier (see the module
-    notes on why they matter).
-    """
-
-    created: int = 0
-    existed: int = 0
-    updated: int = 0
-    failed: int = 0
-    skipped_from_journal: int = 0
-    validated: int = 0
-    unprotected: int = 0
-    failures: list[BulkFailure] = attrs.field(factory=list)
-
-    @property
-    def done(self) -> int:
-        return (self.created + self.existed + self.updated + self.failed
-                + self.skipped_from_journal + self.validated)
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0
-
-
-@attrs.frozen
-class BulkProgress:
-    """A progress snapshot for a UI. ``total`` is None when the input has no length."""
-
-    done: int
-    total: int | None
-    created: int
-    failed: int
-    rate_per_s: float
-    quota_wait_s: float
-    existed: int = 0
-    updated: int = 0
-    skipped: int = 0
-    elapsed_s: float = 0.0
-
-
-ProgressCallback = Callable[[BulkProgress], object]
-
-
-def default_concurrency(transport: object) -> int:
-    """Enough requests in flight to use the quota at ~0.5 s per request, within 4..64."""
-    quota = getattr(transport, "instance_quota", None)
-    requests, period = getattr(quota, "requests", None), getattr(quota, "period", None)
-    if not requests or not period:
-        return 16
-    return int(max(4, min(64, math.ceil(requests / period * 0.5))))
-
-
-def _quota_wait(transport: object) -> float:
-    # The limiter's running total of time spent waiting for a slot, if the
-    # client exposes one; the import works without it.
-    stats = getattr(transport, "stats", None)
-    for name in ("quota_wait_s", "quota_wait"):
-        value = getattr(stats, name, None)
-        if isinstance(value, int | float):
-            return float(value)
-    return 0.0
-
-
-def _check_concurrency(concurrency: int | None, transport: object) -> int:
-    if concurrency is None:
-        return default_concurrency(transport)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-    return concurrency
-
-
-async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-        return
-    for count, item in enumerate(items):
-        yield item
-        if count % 256 == 255:
-            await asyncio.sleep(0)  # a long run of skipped rows must not starve the loop
-
-
-async def _pool(source: AsyncIterator[T], handle: Callable[[T], Awaitable[None]],
-                concurrency: int) -> None:
-    """Run ``handle`` on every item with at most ``concurrency`` in flight.
-
-    The queue holds a couple of items per worker: enough to keep them busy,
-    never enough to pull a large input into memory.
-    """
-    queue: asyncio.Queue[T | None] = asyncio.Queue(maxsize=concurrency * 2)
-
-    async def worker() -> None:
-        while (item := await queue.get()) is not None:
-            await handle(item)
-
-    async def produce() -> None:
-        async for item in source:
-            await queue.put(item)
-        for _ in range(concurrency):
-            await queue.put(None)
-
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    tasks = [asyncio.create_task(produce()), *workers]
-    try:
-        # A failing worker must also stop the producer, which may be blocked on
-        # a full queue that nobody else will drain.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _error_fields(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, ClerkAPIError):
-        detail = exc.errors[0] if exc.errors else None
-        message = (detail.long_message or detail.message) if detail else str(exc)
-        return exc.code or str(exc.status), message
-    if isinstance(exc, ClerkConnectionError):
-        kind = "timeout" if "timed out" in str(exc) else "connection_error"
-        return kind, str(exc)
-    if isinstance(exc, RowError):
-        return "invalid_row", exc.message
-    return type(exc).__name__, str(exc)
 
 
 def _raw_key(value: object, row_number: int) -> str:
@@ -274,7 +133,7 @@ class _Importer:
         self.dry_run = dry_run
         self.report = BulkReport()
         self.started = time.monotonic()
-        self.wait_at_start = _quota_wait(self.transport)
+        self.wait_at_start = self.transport.stats.quota_wait
         self.last_emit = 0.0
         retry = getattr(self.transport, "retry", None)
         self.base_delay = float(getattr(retry, "base_delay", 0.5))
@@ -294,7 +153,7 @@ class _Importer:
         self.progress(BulkProgress(
             r.done, self.total, r.created, r.failed,
             (r.done - r.skipped_from_journal) / elapsed,
-            max(0.0, _quota_wait(self.transport) - self.wait_at_start),
+            max(0.0, self.transport.stats.quota_wait - self.wait_at_start),
             existed=r.existed, updated=r.updated, skipped=r.skipped_from_journal,
             elapsed_s=elapsed,
         ))
@@ -306,14 +165,10 @@ class _Importer:
         self.emit()
 
     def fail(self, row: int, key: str, exc: BaseException) -> None:
-        code, message = _error_fields(exc)
-        field = exc.field if isinstance(exc, RowError) else None
-        self.report.failed += 1
-        self.report.failures.append(
-            BulkFailure(row=row, key=key, code=code, message=message, field=field)
-        )
+        failure = self.report.add_failure(row, key, exc)
         if self.journal is not None:
-            self.journal.record(key, row, "failed", error={"code": code, "message": message})
+            error = {"code": failure.code, "message": failure.message}
+            self.journal.record(key, row, "failed", error=error)
         self.emit()
 
     # -- input ------------------------------------------------------------------------
@@ -322,7 +177,7 @@ class _Importer:
                    ) -> AsyncIterator[tuple[int, str, CreateUserParams]]:
         """The rows still to send; bad rows and rows done earlier are settled here."""
         number = 0
-        async for item in _aiter(source):
+        async for item in aiter_any(source):
             number += 1
             value: object = item
             if isinstance(item, tuple):
@@ -457,7 +312,7 @@ async def bulk_create(
     """The engine behind ``clerk.users.bulk_create``; see its docstring."""
     if on_exists not in ("skip", "update", "error"):
         raise ValueError(f"on_exists must be 'skip', 'update' or 'error', got {on_exists!r}")
-    workers = _check_concurrency(concurrency, users._transport)
+    workers = check_concurrency(concurrency, users._transport)
     total: int | None = len(rows) if isinstance(rows, Sized) else None
     book = Journal(journal) if journal is not None else None
     if book is not None:
@@ -465,119 +320,9 @@ async def bulk_create(
     importer = _Importer(users, on_exists=on_exists, journal=book, progress=progress,
                          total=total, dry_run=dry_run)
     try:
-        await _pool(importer.rows(rows), importer.handle, workers)
+        await run_pool(importer.rows(rows), importer.handle, workers)
     finally:
         if book is not None:
             await book.close()
     importer.emit(force=True)
     return importer.report
-
-
-# --------------------------------------------------------------------------- metadata
-
-
-def _metadata_of(update: object) -> tuple[str, dict[str, Any]]:
-    if not isinstance(update, tuple) or len(update) != 2:
-        raise RowError(None, "each update must be a (user_id, {metadata}) pair")
-    user_id, values = update
-    if not isinstance(user_id, str) or not user_id:
-        raise RowError("user_id", "must be a non-empty string")
-    if not isinstance(values, Mapping):
-        raise RowError(None, f"metadata must be a dict, got {type(values).__name__}")
-    for name, value in values.items():
-        if name not in _METADATA:
-            raise RowError(str(name), "unknown field (use public/private/unsafe_metadata)")
-        if value is not None and not isinstance(value, Mapping):
-            raise RowError(name, f"must be a JSON object, got {type(value).__name__}")
-        try:
-            check_json_value(value, name)
-        except ValueError as exc:
-            raise RowError(name, str(exc)) from None
-    return user_id, {k: dict(v) for k, v in values.items() if v is not None}
-
-
-async def bulk_update_metadata(
-    users: Users,
-    updates: Iterable[MetadataUpdate] | AsyncIterable[MetadataUpdate],
-    *,
-    concurrency: int | None = None,
-) -> BulkReport:
-    """The engine behind ``clerk.users.bulk_update_metadata``."""
-    workers = _check_concurrency(concurrency, users._transport)
-    importer = _Importer(users, on_exists="error", journal=None, progress=None, total=None,
-                         dry_run=False)
-
-    async def source() -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
-        number = 0
-        async for update in _aiter(updates):
-            number += 1
-            try:
-                user_id, values = _metadata_of(update)
-            except RowError as exc:
-                importer.fail(number, _raw_update_key(update, number), exc)
-                continue
-            yield number, user_id, values
-
-    async def handle(item: tuple[int, str, dict[str, Any]]) -> None:
-        number, user_id, values = item
-        last: ClerkError | None = None
-        # A merge with the same values is idempotent, so unlike creates these
-        # are safe to repeat after any transient failure.
-        for attempt in range(_MAX_ATTEMPTS):
-            if attempt:
-                await importer.backoff(attempt - 1)
-            try:
-                await users.update_metadata(user_id, **values)
-            except (RateLimitError, ServerError, ClerkConnectionError) as exc:
-                last = exc
-                continue
-            except (ClerkError, ValueError, TypeError) as exc:
-                importer.fail(number, user_id, exc)
-                return
-            importer.succeed(number, user_id, "updated", user_id)
-            return
-        assert last is not None
-        importer.fail(number, user_id, last)
-
-    await _pool(source(), handle, workers)
-    return importer.report
-
-
-def _raw_update_key(update: object, number: int) -> str:
-    if isinstance(update, tuple) and update and isinstance(update[0], str) and update[0]:
-        return update[0]
-    return f"#{number}"
-
-
-# --------------------------------------------------------------------------- export
-
-
-async def export(users: Users, target: str | os.PathLike[str] | IO[Any]) -> int:
-    """The engine behind ``clerk.users.export``: every user as one JSON line."""
-    if isinstance(target, str | os.PathLike):
-        handle: IO[Any] = await asyncio.to_thread(open, target, "wb")
-        try:
-            return await _export_to(users, handle, text=False)
-        finally:
-            await asyncio.to_thread(handle.close)
-    return await _export_to(users, target, text=isinstance(target, io.TextIOBase))
-
-
-async def _export_to(users: Users, handle: IO[Any], *, text: bool) -> int:
-    count = 0
-    lines: list[bytes] = []
-
-    def write(chunk: list[bytes]) -> None:
-        data = b"".join(chunk)
-        handle.write(data.decode("utf-8") if text else data)
-
-    async for user in users.iter():
-        lines.append(dumps(unstructure(user)) + b"\n")
-        count += 1
-        if len(lines) >= 500:
-            await asyncio.to_thread(write, lines)
-            lines = []
-    if lines:
-        await asyncio.to_thread(write, lines)
-    await asyncio.to_thread(handle.flush)
-    return count

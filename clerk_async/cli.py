@@ -220,7 +220,7 @@ async def _import(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     final = BulkProgress(report.done, total, report.created, report.failed,
                          (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
-                         _quota_wait_of(clerk), existed=report.existed,
+                         clerk.stats.quota_wait, existed=report.existed,
                          updated=report.updated, skipped=report.skipped_from_journal)
     bar(final, final=True)
     failures = None
@@ -239,12 +239,6 @@ def _with_total(bar: ProgressBar, total: int) -> Any:
                          updated=progress.updated, skipped=progress.skipped,
                          elapsed_s=progress.elapsed_s))
     return show
-
-
-def _quota_wait_of(clerk: AsyncClerk) -> float:
-    stats = getattr(clerk, "stats", None)
-    value = getattr(stats, "quota_wait", 0.0)
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _write_failures(path: Path, report: BulkReport) -> None:

@@ -352,3 +352,15 @@ async def test_429s_do_not_use_up_attempts_but_are_capped(
                headers={"Retry-After": "0"}, repeat=True)
     with pytest.raises(RateLimitError):
         await api.users.get("user_1")  # a server that never relents: bounded, no hot loop
+
+
+async def test_metadata_merge_is_retried_like_an_idempotent_call(
+    api: AsyncClerk, mocked: aioresponses
+) -> None:
+    url = f"{API}/users/user_1/metadata"
+    mocked.patch(url, exception=asyncio.TimeoutError())
+    mocked.patch(url, status=503, payload=error_json("unavailable"))
+    mocked.patch(url, payload=user_json(public_metadata={"a": 1}))
+    user = await api.users.update_metadata("user_1", public_metadata={"a": 1})
+    assert user.public_metadata == {"a": 1}
+    assert calls_to(mocked) == 3

@@ -343,7 +343,9 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         path = "/users/" + path_segment("user_id", user_id) + "/metadata"
         check_metadata(**values)
         params = MetadataParams(**{k: dict(v) if v else v for k, v in values.items()})
-        return await self._send(operation, method, path, User, body=params)
+        # Merging or replacing the same values twice gives the same result, so
+        # the transport may repeat these after a timeout or a 5xx.
+        return await self._send(operation, method, path, User, body=params, idempotent=True)
 
     async def _bulk(self, operation: str, path: str, user_ids: Sequence[str]) -> UserList:
         ids = string_list("user_ids", user_ids)
