@@ -9,7 +9,6 @@ skip.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import types
@@ -30,78 +29,19 @@ from clerk_async.models import (
 )
 from clerk_async.models.requests import REQUEST_MODELS
 
+import spec as spec_file
+from spec import MAIN_SPEC, SPEC_DIR, TOTP_SPEC, operation_table, operations
+
 REPO = Path(__file__).resolve().parents[1]
-SPEC_DIR = Path(
-    os.environ.get("CLERK_OPENAPI_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "clerk-openapi"
-)
-MAIN = SPEC_DIR / "bapi-2026-05-12.yml"
-TOTP = SPEC_DIR / "create-user-totp-2024-10-01.yml"
-
-OPERATIONS = [
-    "GetUserList",
-    "CreateUser",
-    "GetUsersCount",
-    "GetUser",
-    "UpdateUser",
-    "DeleteUser",
-    "BanUser",
-    "UnbanUser",
-    "UsersBan",
-    "UsersUnban",
-    "LockUser",
-    "UnlockUser",
-    "SetUserProfileImage",
-    "DeleteUserProfileImage",
-    "UpdateUserMetadata",
-    "ReplaceUserMetadata",
-    "GetUserBillingSubscription",
-    "GetUserBillingCreditBalance",
-    "AdjustUserBillingCreditBalance",
-    "GetOAuthAccessToken",
-    "UsersGetOrganizationMemberships",
-    "UsersGetOrganizationInvitations",
-    "InstanceGetOrganizationMemberships",
-    "RemoveUserPassword",
-    "VerifyPassword",
-    "VerifyTOTP",
-    "DisableMFA",
-    "DeleteBackupCode",
-    "UserPasskeyDelete",
-    "UserWeb3WalletDelete",
-    "CreateUserTOTP",
-    "DeleteTOTP",
-    "DeleteExternalAccount",
-    "SetUserPasswordCompromised",
-    "UnsetUserPasswordCompromised",
-    "ListUserTrustedDevices",
-    "RevokeUserTrustedDevice",
-]
-
-
 # --------------------------------------------------------------------------- spec access
 
 
 class Spec:
     def __init__(self) -> None:
-        yaml = pytest.importorskip("yaml")
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        with MAIN.open("rb") as fh:
-            self.main = yaml.load(fh, Loader=loader)
-        with TOTP.open("rb") as fh:
-            self.totp = yaml.load(fh, Loader=loader)
-        self.schemas = dict(self.main["components"]["schemas"])
-        self.responses = dict(self.main["components"]["responses"])
-        for name, value in self.totp["components"]["schemas"].items():
-            self.schemas.setdefault(name, value)
-        for name, value in self.totp["components"]["responses"].items():
-            self.responses.setdefault(name, value)
-        self.ops: dict[str, Any] = {}
-        for doc in (self.main, self.totp):
-            for item in doc["paths"].values():
-                for op in item.values():
-                    if isinstance(op, dict) and "operationId" in op:
-                        self.ops.setdefault(op["operationId"], op)
+        merged = spec_file.spec()
+        self.schemas = merged["components"]["schemas"]
+        self.responses = merged["components"]["responses"]
+        self.ops: dict[str, Any] = {op_id: op for op_id, (_, _, op) in operations().items()}
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in schema:
@@ -143,7 +83,7 @@ class Spec:
 
 @pytest.fixture(scope="module")
 def spec() -> Spec:
-    if not (MAIN.is_file() and TOTP.is_file()):
+    if not (MAIN_SPEC.is_file() and TOTP_SPEC.is_file()):
         pytest.skip(f"Clerk OpenAPI spec not found in {SPEC_DIR} (set CLERK_OPENAPI_DIR)")
     return Spec()
 
@@ -232,7 +172,8 @@ def walk_instances(obj: Any) -> typing.Iterator[Any]:
 def test_schema_models_cover_the_response_closure(spec: Spec) -> None:
     seen_resp: set[str] = set()
     names: set[str] = set()
-    queue: list[Any] = [spec.ops[op]["responses"] for op in OPERATIONS]
+    table = [op for _, op in operation_table()]
+    queue: list[Any] = [spec.ops[op]["responses"] for op in table]
     while queue:
         node = queue.pop()
         if isinstance(node, dict):
@@ -248,7 +189,7 @@ def test_schema_models_cover_the_response_closure(spec: Spec) -> None:
             queue.extend(v for k, v in node.items() if k != "$ref")
         elif isinstance(node, list):
             queue.extend(node)
-    assert len(OPERATIONS) == 37
+    assert len(table) == 37
     assert "TOTP" in names  # via CreateUserTOTP in the second file
     assert set(SCHEMA_MODELS) == names
 
