@@ -8,7 +8,15 @@ import time
 from types import TracebackType
 from typing import Literal
 
-from ._ratelimit import Limiter, LocalLimiter, Quota, RateLimits, parse_quota
+from ._ratelimit import (
+    Limiter,
+    LocalLimiter,
+    Quota,
+    QuotaBackend,
+    RateLimits,
+    instance_key_id,
+    parse_quota,
+)
 from ._retry import RetryPolicy
 from ._stats import ClientStats
 from ._transport import Clock, Sleep, Transport, check_base_url, key_kind
@@ -81,6 +89,12 @@ class AsyncClerk:
         quota = limits.resolve_instance(key_kind(secret_key)) if limits else None
         limiter: Limiter | None = None
         if limits is not None:
+            if isinstance(limits.backend, QuotaBackend):
+                # A shared backend needs the quotas, and an identity for this
+                # Clerk instance that is not the key itself.
+                limits.backend.configure(
+                    quota, limits.resolve_operations(), instance_key_id(secret_key)
+                )
             limiter = limits.backend or LocalLimiter(
                 quota,
                 limits.resolve_operations(),
@@ -139,6 +153,9 @@ class AsyncClerk:
     async def aclose(self) -> None:
         """Close the HTTP session. Safe to call twice; later calls raise."""
         await self._transport.aclose()
+        if isinstance(self.limiter, QuotaBackend):
+            # Its connections belong to this loop (the sync facade's thread, say).
+            await self.limiter.aclose()
 
     async def __aenter__(self) -> AsyncClerk:
         return self

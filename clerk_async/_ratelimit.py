@@ -19,6 +19,7 @@ small :class:`Limiter` protocol.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,7 +27,15 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["Limiter", "LocalLimiter", "Quota", "RateLimits", "parse_quota"]
+__all__ = [
+    "Limiter",
+    "LocalLimiter",
+    "Quota",
+    "QuotaBackend",
+    "RateLimits",
+    "instance_key_id",
+    "parse_quota",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -90,6 +99,38 @@ class Limiter(Protocol):
     async def acquire(self, operation: str) -> float: ...
 
     async def block(self, operation: str, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class QuotaBackend(Limiter, Protocol):
+    """A :class:`Limiter` kept outside the client (e.g. in Redis) and told what to enforce.
+
+    The client calls ``configure`` once when it is built: the instance quota,
+    the per-operation quotas, and ``key_id``, a one-way digest that names the
+    Clerk instance without revealing the secret key (see
+    :func:`instance_key_id`). ``aclose`` is called when the client closes; it
+    releases whatever the backend opened for the running event loop and
+    leaves the backend usable by other clients.
+    """
+
+    def configure(
+        self, instance: Quota | None, operations: Mapping[str, Quota], key_id: str
+    ) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def instance_key_id(secret_key: str | None) -> str:
+    """A short, stable name for the Clerk instance behind ``secret_key``.
+
+    Clients that share a key share a quota, so shared limiters key their
+    state by this. It is a truncated SHA-256 of the key under a fixed label:
+    enough to tell instances apart, useless for recovering the key.
+    """
+    if not secret_key:
+        return "nokey"
+    digest = hashlib.sha256(b"clerk-users/quota-instance\x00" + secret_key.encode())
+    return digest.hexdigest()[:24]
 
 
 @attrs.define

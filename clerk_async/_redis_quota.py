@@ -1,0 +1,423 @@
+"""One Clerk quota shared by every process that uses it, kept in Redis.
+
+:class:`~clerk_async.LocalLimiter` paces one process as if it had the whole
+quota to itself; run ten workers and together they send ten times too much.
+:class:`RedisQuota` keeps the pacing state in Redis instead, so all processes
+(on any number of hosts) draw from one schedule:
+
+* each acquire is one atomic Lua script (EVALSHA): it checks the operation's
+  429 block, then the GCRA schedules of the instance and of the operation,
+  and either takes a slot or answers how long to wait. The caller sleeps that
+  long and asks again. Time comes from ``redis.call('TIME')``, so the
+  processes' clocks never have to agree;
+* a 429 seen by any process is written as a key that expires with the
+  ``Retry-After`` (PX), which every acquire checks first; repeated 429 episodes
+  halve a shared rate factor that recovers additively (AIMD), as locally;
+* keys are named by a digest of the secret key (never the key itself) plus
+  the operation, under one hash tag so that a Redis Cluster keeps each
+  instance's keys in one slot.
+
+When Redis cannot be reached, requests are paced by an in-process
+:class:`~clerk_async.LocalLimiter` with the same quotas, a warning is logged
+once, and Redis is tried again every ``probe_interval`` seconds; requests never
+fail because Redis did.
+
+redis-py is an optional dependency (``pip install 'clerk-users[redis]'``); it
+is imported only when a :class:`RedisQuota` is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ._ratelimit import MIN_RATE_FACTOR, SAFETY_MARGIN, LocalLimiter, Quota
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisQuota"]
+
+logger = logging.getLogger("clerk_async")
+
+#: Instance period used for AIMD recovery when only operations have quotas,
+#: matching LocalLimiter.
+_DEFAULT_AIMD_PERIOD = 10.0
+
+# KEYS: 1 block key of the operation, 2 AIMD hash of the instance,
+#       3 instance schedule, 4 operation schedule.
+# ARGV: 1-3 instance interval ms (0 = no quota), burst, slack ms;
+#       4-6 the same for the operation; 7 AIMD recovery period ms.
+# Returns 0 when a slot was taken, else the microseconds to wait before
+# asking again (an integer: Redis truncates Lua numbers to integers).
+_ACQUIRE_LUA = """
+local blocked = redis.call('PTTL', KEYS[1])
+if blocked > 0 then
+  return blocked * 1000
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local factor = 1
+local aimd = redis.call('HMGET', KEYS[2], 'at', 'factor')
+if aimd[1] then
+  factor = math.min(1, tonumber(aimd[2]) + 0.1 * (now - tonumber(aimd[1])) / tonumber(ARGV[7]))
+end
+local wait = 0
+local plan = {}
+for i = 0, 1 do
+  local interval = tonumber(ARGV[1 + 3 * i])
+  if interval > 0 then
+    interval = interval / factor
+    local burst = tonumber(ARGV[2 + 3 * i])
+    local tat = tonumber(redis.call('GET', KEYS[3 + i]))
+    if tat then
+      wait = math.max(wait, tat - (burst - 1) * interval - now)
+    end
+    plan[#plan + 1] = {KEYS[3 + i], tat, interval, burst, tonumber(ARGV[3 + 3 * i])}
+  end
+end
+if wait > 0 then
+  return math.max(1, math.ceil(wait * 1000))
+end
+for _, p in ipairs(plan) do
+  local start = now
+  if p[2] then
+    -- A caller that woke a little late does not push later slots back (up
+    -- to half the safety margin), as in LocalLimiter.
+    start = math.max(p[2], now - p[5])
+  end
+  local tat = start + p[3]
+  local ttl = math.ceil(tat - now + p[3] * p[4]) + 1000
+  redis.call('SET', p[1], string.format('%.3f', tat), 'PX', ttl)
+end
+return 0
+"""
+
+# KEYS: 1 block key of the operation, 2 AIMD hash of the instance.
+# ARGV: 1 block ms, 2 AIMD recovery period ms, 3 lowest rate factor.
+_BLOCK_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local remaining = redis.call('PTTL', KEYS[1])
+local ms = tonumber(ARGV[1])
+if ms > remaining then
+  redis.call('SET', KEYS[1], '1', 'PX', ms)
+end
+if remaining <= 0 then
+  -- A new episode of 429s, not the echo of requests already in flight:
+  -- someone outside this schedule spends the quota, so slow down.
+  local period = tonumber(ARGV[2])
+  local factor = 1
+  local aimd = redis.call('HMGET', KEYS[2], 'at', 'factor')
+  if aimd[1] then
+    factor = math.min(1, tonumber(aimd[2]) + 0.1 * (now - tonumber(aimd[1])) / period)
+  end
+  factor = math.max(tonumber(ARGV[3]), factor * 0.5)
+  redis.call('HSET', KEYS[2], 'at', string.format('%.3f', now),
+             'factor', string.format('%.6f', factor))
+  -- Fully recovered after at most 10 periods; then the hash is noise.
+  redis.call('PEXPIRE', KEYS[2], math.ceil(10 * period) + 1000)
+end
+return 0
+"""
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import RedisError
+
+    # OSError: socket failures redis-py lets through; TimeoutError: asyncio's.
+    return (RedisError, OSError, asyncio.TimeoutError)
+
+
+class _Config:
+    """What to enforce, as the Lua script wants it."""
+
+    __slots__ = ("aimd_period_ms", "instance", "instance_args", "key_id", "op_args", "operations")
+
+    def __init__(
+        self, instance: Quota | None, operations: Mapping[str, Quota], key_id: str, jitter: float
+    ) -> None:
+        self.instance = instance
+        self.operations = dict(operations)
+        self.key_id = key_id
+        period = instance.period if instance else _DEFAULT_AIMD_PERIOD
+        self.aimd_period_ms = period * 1000
+        self.instance_args = _quota_args(instance, jitter)
+        self.op_args = {op: _quota_args(q, jitter) for op, q in self.operations.items()}
+
+    def same_as(self, other: _Config) -> bool:
+        return (self.instance, self.operations, self.key_id) == (
+            other.instance, other.operations, other.key_id,
+        )
+
+
+_NO_QUOTA = (0.0, 1, 0.0)
+
+
+def _quota_args(quota: Quota | None, jitter: float) -> tuple[float, int, float]:
+    """Slot interval, burst and slack (ms) of ``quota``, as the script takes them."""
+    if quota is None:
+        return _NO_QUOTA
+    slack = SAFETY_MARGIN * quota.period / 2
+    # Clerk counts requests when they arrive, and the delay from a slot granted
+    # here to its request arriving there varies (between processes, hosts,
+    # scheduler hiccups) by up to ``jitter``. Any ``requests`` consecutive
+    # slots must therefore span ``period + jitter``, plus the lateness that
+    # ``slack`` forgives. For Clerk's 10 s windows the 1 % margin already
+    # covers that; for short windows the absolute term dominates.
+    interval = max(
+        quota.interval * (1 + SAFETY_MARGIN), (quota.period + jitter + slack) / quota.requests
+    )
+    return interval * 1000, quota.burst, slack * 1000
+
+
+class _LoopState:
+    """Everything bound to one event loop: the Redis client, scripts, locks, fallback."""
+
+    def __init__(self, client: Redis, owned: bool, config: _Config) -> None:
+        self.client = client
+        self.owned = owned
+        self.acquire_script: AsyncScript = client.register_script(_ACQUIRE_LUA)
+        self.block_script: AsyncScript = client.register_script(_BLOCK_LUA)
+        # Per-operation FIFO inside the process, as LocalLimiter: only the
+        # head waiter polls Redis, the others queue behind it for free.
+        self.locks: dict[str, asyncio.Lock] = {}
+        self.local = LocalLimiter(config.instance, config.operations)
+
+    def lock(self, operation: str) -> asyncio.Lock:
+        lock = self.locks.get(operation)
+        if lock is None:
+            lock = self.locks[operation] = asyncio.Lock()
+        return lock
+
+
+class RedisQuota:
+    """A :class:`~clerk_async.Limiter` whose quota is shared through Redis.
+
+    ``url_or_client`` is a Redis URL (``"redis://host:6379/0"``) or a
+    ``redis.asyncio.Redis`` client. With a URL, a client is made lazily in
+    each event loop that uses the quota (so a ``clerk_sync.Clerk``, which runs
+    its own loop thread, works), with ``timeout`` seconds for connecting and
+    for each command and one immediate retry: a slow or absent Redis must not
+    hold requests up. A client you pass is used as it is, only in its own loop,
+    and never closed here.
+
+    ``jitter`` is how much, in seconds, the delay between a slot granted and
+    its request reaching Clerk may vary across the processes sharing the
+    quota; slots are spaced so that Clerk still never counts more than the
+    quota in any window. ``probe_interval`` is how often, in seconds, Redis is
+    tried again while it is unreachable.
+
+    ``prefix`` starts every key. Pass the quota to a client as
+    ``AsyncClerk(rate_limit=RateLimits(..., backend=RedisQuota(url)))``; the
+    client tells it the quotas and the instance. One RedisQuota may serve
+    several clients of the same instance and settings.
+    """
+
+    def __init__(
+        self,
+        url_or_client: str | Redis,
+        prefix: str = "clerk:quota",
+        *,
+        timeout: float = 1.0,
+        probe_interval: float = 5.0,
+        jitter: float = 0.05,
+    ) -> None:
+        try:
+            import redis.asyncio  # noqa: F401 - only to fail early and clearly
+        except ImportError as exc:  # pragma: no cover - the dev extra installs redis
+            raise ImportError(
+                "RedisQuota needs redis-py: pip install 'clerk-users[redis]'"
+            ) from exc
+        if not prefix:
+            raise ValueError("prefix must be a non-empty str")
+        if timeout <= 0 or probe_interval < 0 or jitter < 0:
+            raise ValueError("timeout must be > 0, probe_interval and jitter >= 0")
+        self._url = url_or_client if isinstance(url_or_client, str) else None
+        self._client = None if isinstance(url_or_client, str) else url_or_client
+        self.prefix = prefix
+        self.timeout = float(timeout)
+        self.probe_interval = float(probe_interval)
+        self.jitter = float(jitter)
+        self._config: _Config | None = None
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Health is shared by every loop: one warning per outage, not per loop.
+        self._down = False
+        self._next_probe = 0.0
+
+    def __repr__(self) -> str:
+        # Neither the URL (it may carry a password) nor the key id is shown.
+        state = "down, using the local limiter" if self._down else "up"
+        return f"<RedisQuota prefix={self.prefix!r} redis {state}>"
+
+    @property
+    def using_redis(self) -> bool:
+        """False while Redis is unreachable and the local limiter paces requests."""
+        return not self._down
+
+    # -- configuration -------------------------------------------------------------
+
+    def configure(
+        self, instance: Quota | None, operations: Mapping[str, Quota], key_id: str
+    ) -> None:
+        """Set the quotas to enforce and the instance they belong to (the client calls this).
+
+        Calling it again with the same settings is a no-op (a sync client
+        rebuilds its async client after a fork); different settings raise
+        ValueError, since the processes sharing this quota must agree on it.
+        """
+        config = _Config(instance, operations, key_id, self.jitter)
+        if self._config is not None:
+            if not self._config.same_as(config):
+                raise ValueError(
+                    "this RedisQuota is already configured for another instance or other "
+                    "quotas; create one RedisQuota per client configuration"
+                )
+            return
+        self._config = config
+
+    def _configured(self) -> _Config:
+        if self._config is None:
+            raise RuntimeError(
+                "RedisQuota is not configured: pass it to a client as "
+                "RateLimits(backend=RedisQuota(...)), or call configure() first"
+            )
+        return self._config
+
+    def _key(self, config: _Config, *parts: str) -> str:
+        # The braces are a Redis Cluster hash tag: one instance, one slot, so
+        # the multi-key scripts work there too.
+        return ":".join((self.prefix, "{" + config.key_id + "}", *parts))
+
+    def _state(self, config: _Config) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            if self._client is not None:
+                client, owned = self._client, False
+            else:
+                from redis.asyncio import Redis
+                from redis.asyncio.retry import Retry
+                from redis.backoff import NoBackoff
+
+                assert self._url is not None
+                client = Redis.from_url(
+                    self._url,
+                    socket_timeout=self.timeout,
+                    socket_connect_timeout=self.timeout,
+                    # One immediate retry replaces a pooled connection that went
+                    # stale; more, with backoff, would stall requests on an outage.
+                    retry=Retry(NoBackoff(), 1),
+                )
+                owned = True
+            state = self._states[loop] = _LoopState(client, owned, config)
+        return state
+
+    # -- the Limiter protocol ----------------------------------------------------------
+
+    async def acquire(self, operation: str) -> float:
+        """Wait for a slot of ``operation`` in the shared schedule; return the seconds waited."""
+        config = self._configured()
+        started = time.monotonic()
+        state = self._state(config)
+        if self._should_try_redis():
+            # While Redis is down, the one caller let through here is the probe.
+            probing = self._down
+            async with state.lock(operation):
+                # Waiters queued behind one that found Redis gone go local at
+                # once rather than each waiting for their own failure.
+                if probing or not self._down:
+                    try:
+                        await self._acquire_redis(config, state, operation)
+                    except _redis_errors() as exc:
+                        self._went_down(exc)
+                    else:
+                        self._came_back()
+                        return time.monotonic() - started
+        await state.local.acquire(operation)
+        return time.monotonic() - started
+
+    async def _acquire_redis(self, config: _Config, state: _LoopState, operation: str) -> None:
+        keys = [
+            self._key(config, "block", operation),
+            self._key(config, "aimd"),
+            self._key(config, "tat"),
+            self._key(config, "tat", "op", operation),
+        ]
+        args = (
+            *config.instance_args,
+            *config.op_args.get(operation, _NO_QUOTA),
+            config.aimd_period_ms,
+        )
+        while True:
+            wait_us = int(await state.acquire_script(keys=keys, args=args))
+            if wait_us <= 0:
+                return
+            # Health is confirmed by every answer; a recovery is noticed here
+            # rather than only after the slot is granted.
+            self._came_back()
+            await asyncio.sleep(wait_us / 1_000_000)
+
+    async def block(self, operation: str, seconds: float) -> None:
+        """Hold ``operation`` back for ``seconds`` in every process (Clerk answered 429)."""
+        config = self._configured()
+        state = self._state(config)
+        # Kept locally as well, so a Redis outage during the block still honours it.
+        await state.local.block(operation, seconds)
+        if seconds <= 0 or not self._should_try_redis():
+            return
+        try:
+            await state.block_script(
+                keys=[self._key(config, "block", operation), self._key(config, "aimd")],
+                args=(max(1, math.ceil(seconds * 1000)), config.aimd_period_ms, MIN_RATE_FACTOR),
+            )
+        except _redis_errors() as exc:
+            self._went_down(exc)
+        else:
+            self._came_back()
+
+    async def aclose(self) -> None:
+        """Close the Redis connections this quota opened in the running loop.
+
+        It stays usable: the next acquire reconnects. A client passed in is
+        left open (its owner closes it).
+        """
+        state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is not None and state.owned:
+            await state.client.aclose()
+
+    # -- health ------------------------------------------------------------------------
+
+    def _should_try_redis(self) -> bool:
+        if not self._down:
+            return True
+        now = time.monotonic()
+        if now < self._next_probe:
+            return False
+        # This caller probes; the others stay local until the probe answers.
+        self._next_probe = now + self.probe_interval
+        return True
+
+    def _went_down(self, exc: BaseException) -> None:
+        self._next_probe = time.monotonic() + self.probe_interval
+        if not self._down:
+            self._down = True
+            logger.warning(
+                "Redis quota unreachable (%s: %s); pacing requests in this process only "
+                "until it is back",
+                type(exc).__name__,
+                exc,
+            )
+
+    def _came_back(self) -> None:
+        if self._down:
+            self._down = False
+            logger.info("Redis quota reachable again; pacing requests through Redis")

@@ -1,0 +1,433 @@
+"""RedisQuota: one Clerk quota shared by many processes through a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+import redis.asyncio
+from redis_server import RedisServer, find_redis_server, free_port
+
+import clerk_sync
+from clerk_async import AsyncClerk, RateLimits, RetryPolicy
+from clerk_async._ratelimit import SAFETY_MARGIN, Quota, QuotaBackend, instance_key_id
+from clerk_async._redis_quota import RedisQuota
+from clerk_async.testing import FakeClerk
+
+REDIS_BINARY = find_redis_server()
+pytestmark = pytest.mark.skipif(
+    REDIS_BINARY is None,
+    reason="redis-server binary not found (on Debian: apt-get install redis-server; "
+    ".ci/run installs it)",
+)
+
+#: A key with a long random-looking tail, so that any leak of it is visible.
+SECRET = "sk_test_Zq7RkP2mXvB9cL4nT8wY1hJ6dF3sG5aE0uQ"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    assert REDIS_BINARY is not None
+    server = RedisServer(REDIS_BINARY)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session server's URL, emptied before each test."""
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A server of the test's own, which the test may stop and start."""
+    assert REDIS_BINARY is not None
+    server = RedisServer(REDIS_BINARY)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def quotas() -> AsyncIterator[list[RedisQuota]]:
+    """RedisQuota objects made by a test, closed at its end."""
+    made: list[RedisQuota] = []
+    yield made
+    for quota in made:
+        await quota.aclose()
+
+
+def make_quota(
+    made: list[RedisQuota],
+    url: str,
+    instance: str | None = "1000/1s",
+    operations: dict[str, str] | None = None,
+    key: str = SECRET,
+    **kwargs: float,
+) -> RedisQuota:
+    quota = RedisQuota(url, **kwargs)
+    quota.configure(
+        Quota(*_parts(instance)) if instance else None,
+        {op: Quota(*_parts(q)) for op, q in (operations or {}).items()},
+        instance_key_id(key),
+    )
+    made.append(quota)
+    return quota
+
+
+def _parts(text: str) -> tuple[int, float]:
+    count, period = text.rstrip("s").split("/")
+    return int(count), float(period)
+
+
+# -- the shared schedule -------------------------------------------------------------
+
+
+def test_configuration_is_checked(redis_url: str) -> None:
+    quota = RedisQuota("redis://:hunter2@127.0.0.1:1/0")
+    assert isinstance(quota, QuotaBackend)
+    assert "hunter2" not in repr(quota)
+    with pytest.raises(RuntimeError, match="not configured"):
+        asyncio.run(quota.acquire("GetUser"))
+    quota.configure(Quota(10, 1.0), {}, "abc")
+    quota.configure(Quota(10, 1.0), {}, "abc")  # the same again: a no-op
+    with pytest.raises(ValueError, match="already configured"):
+        quota.configure(Quota(20, 1.0), {}, "abc")
+    with pytest.raises(ValueError, match="prefix"):
+        RedisQuota(redis_url, prefix="")
+    with pytest.raises(ValueError, match="timeout"):
+        RedisQuota(redis_url, timeout=0)
+    with pytest.raises(ValueError, match="jitter"):
+        RedisQuota(redis_url, jitter=-1)
+
+
+def test_instance_key_id_is_a_short_digest() -> None:
+    assert instance_key_id(SECRET) == instance_key_id(SECRET)
+    assert instance_key_id(SECRET) != instance_key_id(SECRET + "x")
+    assert len(instance_key_id(SECRET)) == 24
+    assert instance_key_id(None) == "nokey"
+
+
+async def test_acquire_paces_across_instances(redis_url: str, quotas: list[RedisQuota]) -> None:
+    # Two RedisQuota objects stand for two processes: they share one schedule.
+    a = make_quota(quotas, redis_url, "20/1s")
+    b = make_quota(quotas, redis_url, "20/1s")
+    started = time.monotonic()
+    waits = [await (a if i % 2 else b).acquire("GetUser") for i in range(6)]
+    elapsed = time.monotonic() - started
+    # 1/20 s plus the margin for jitter between processes (50 ms a window).
+    interval = (1 + 0.05 + SAFETY_MARGIN / 2) / 20
+    assert waits[0] < 0.02
+    assert 5 * interval * 0.95 <= elapsed <= 5 * interval + 0.1
+
+
+async def test_operation_quota_is_separate(redis_url: str, quotas: list[RedisQuota]) -> None:
+    quota = make_quota(quotas, redis_url, "1000/1s", {"CreateUser": "5/1s"})
+    started = time.monotonic()
+    for _ in range(3):
+        await quota.acquire("CreateUser")
+    assert time.monotonic() - started >= 2 * 0.2 * 0.95
+    # Other operations only see the roomy instance quota.
+    started = time.monotonic()
+    for _ in range(5):
+        await quota.acquire("GetUser")
+    assert time.monotonic() - started < 0.1
+
+
+async def test_burst_lets_requests_through_at_once(
+    redis_url: str, quotas: list[RedisQuota]
+) -> None:
+    quota = RedisQuota(redis_url)
+    quota.configure(Quota(4, 1.0, burst=4), {}, "burst")
+    quotas.append(quota)
+    started = time.monotonic()
+    await asyncio.gather(*(quota.acquire("GetUser") for _ in range(4)))
+    assert time.monotonic() - started < 0.1
+    await quota.acquire("GetUser")
+    assert time.monotonic() - started >= 0.2
+
+
+async def test_cancelled_waiter_leaves_its_slot(redis_url: str, quotas: list[RedisQuota]) -> None:
+    quota = make_quota(quotas, redis_url, "5/1s")
+    await quota.acquire("GetUser")
+    waiter = asyncio.ensure_future(quota.acquire("GetUser"))
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    started = time.monotonic()
+    await quota.acquire("GetUser")
+    # The slot after the first one, not the one after the cancelled waiter's.
+    assert time.monotonic() - started < 0.2
+
+
+# -- 429 blocks ------------------------------------------------------------------------
+
+
+async def test_block_from_one_process_pauses_the_others(
+    redis_url: str, quotas: list[RedisQuota]
+) -> None:
+    a = make_quota(quotas, redis_url)
+    b = make_quota(quotas, redis_url)
+    await a.block("CreateUser", 0.3)
+    started = time.monotonic()
+    waited = await b.acquire("CreateUser")
+    assert 0.25 <= waited <= 0.45
+    assert time.monotonic() - started >= 0.25
+    # Only that operation is blocked.
+    assert await b.acquire("GetUser") < 0.05
+    # A shorter block does not cut a longer one short.
+    await a.block("CreateUser", 0.3)
+    await a.block("CreateUser", 0.05)
+    assert await b.acquire("CreateUser") >= 0.25
+
+
+async def test_repeated_429_episodes_slow_the_shared_rate(
+    redis_url: str, quotas: list[RedisQuota]
+) -> None:
+    a = make_quota(quotas, redis_url, "100/1s")
+    b = make_quota(quotas, redis_url, "100/1s")
+    await a.block("CreateUser", 0.01)
+    await a.block("CreateUser", 0.01)  # the same episode: no second halving
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        (key,) = [k async for k in client.scan_iter(match="*aimd")]
+        factor = float(await client.hget(key, "factor") or 0)
+    assert factor == pytest.approx(0.5)
+    await asyncio.sleep(0.02)
+    await b.acquire("GetUser")
+    started = time.monotonic()
+    await b.acquire("GetUser")
+    # Half the rate: about 20 ms between slots instead of 10 ms.
+    assert time.monotonic() - started >= 0.015
+
+
+async def test_429_end_to_end_pauses_another_client(redis_url: str) -> None:
+    async with FakeClerk(secret_key=SECRET, operation_limits={"CreateUser": "2/1s"}) as fake:
+        # No proactive quota: only the 429 block is shared.
+        qa, qb = RedisQuota(redis_url), RedisQuota(redis_url)
+        retry = RetryPolicy(max_attempts=3, deadline=10)
+        a = AsyncClerk(secret_key=SECRET, base_url=fake.base_url, retry=retry,
+                       rate_limit=RateLimits(instance=None, backend=qa))
+        b = AsyncClerk(secret_key=SECRET, base_url=fake.base_url, retry=retry,
+                       rate_limit=RateLimits(instance=None, backend=qb))
+        async with a, b:
+            await a.users.create(external_id="a1")
+            await a.users.create(external_id="a2")
+            third = asyncio.ensure_future(a.users.create(external_id="a3"))
+            async with redis.asyncio.Redis.from_url(redis_url) as client:
+                while not [k async for k in client.scan_iter(match="*:block:CreateUser")]:
+                    await asyncio.sleep(0.005)
+            await b.users.create(external_id="b1")
+            await third
+        assert a.stats["CreateUser"].rate_limited == 1
+        assert b.stats["CreateUser"].rate_limited == 0
+        assert b.stats["CreateUser"].quota_wait >= 0.5
+        assert fake.stats.rate_limited == 1
+        assert fake.stats.users == 4
+
+
+# -- many processes ------------------------------------------------------------------
+
+WORKER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+    from clerk_async import AsyncClerk, RateLimits
+    from clerk_async._redis_quota import RedisQuota
+
+    async def main(base_url, key, redis_url, quota, count, tag):
+        backend = RedisQuota(redis_url)
+        clerk = AsyncClerk(secret_key=key, base_url=base_url,
+                           rate_limit=RateLimits(instance=quota, backend=backend))
+        async with clerk:
+            # One paced request first, so that connecting to Redis and Clerk
+            # does not make the first timed request late.
+            await clerk.users.count()
+            print("ready", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            started = time.monotonic()
+            users = await asyncio.gather(
+                *(clerk.users.create(external_id=f"{tag}-{i}") for i in range(count))
+            )
+            finished = time.monotonic()
+            stats = clerk.stats["CreateUser"]
+        # CLOCK_MONOTONIC is one clock for every process of the machine.
+        print(json.dumps({"created": len(users), "rate_limited": stats.rate_limited,
+                          "started": started, "finished": finished}), flush=True)
+
+    asyncio.run(main(*sys.argv[1:5], int(sys.argv[5]), sys.argv[6]))
+    """
+)
+
+
+async def test_four_processes_share_one_quota(redis_url: str) -> None:
+    rate, per_process, processes = 40, 50, 4
+    async with FakeClerk(secret_key=SECRET, rate_limit=f"{rate}/1s") as fake:
+        workers = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", WORKER, fake.base_url, SECRET, redis_url,
+                f"{rate}/1s", str(per_process), f"p{n}",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            )
+            for n in range(processes)
+        ]
+        for worker in workers:
+            assert worker.stdout is not None
+            assert (await asyncio.wait_for(worker.stdout.readline(), 30)).strip() == b"ready"
+        outputs = await asyncio.gather(
+            *(asyncio.wait_for(w.communicate(b"go\n"), 60) for w in workers)
+        )
+    results = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+    assert all(w.returncode == 0 for w in workers)
+    assert sum(r["created"] for r in results) == processes * per_process
+    assert sum(r["rate_limited"] for r in results) == 0
+    assert fake.stats.rate_limited == 0
+    assert fake.stats.users == processes * per_process
+    # From the first request sent to the last answered, in any process:
+    # process start-up and exit are not pacing.
+    elapsed = max(r["finished"] for r in results) - min(r["started"] for r in results)
+    ideal = processes * per_process / rate
+    assert ideal * 0.95 <= elapsed <= ideal * 1.10, (elapsed, ideal)
+
+
+# -- the sync facade ---------------------------------------------------------------------
+
+
+async def test_sync_client_uses_redis_in_its_loop_thread(redis_url: str) -> None:
+    quota = RedisQuota(redis_url)
+    async with FakeClerk(secret_key=SECRET) as fake:
+
+        def run() -> float:
+            with clerk_sync.Clerk(
+                secret_key=SECRET, base_url=fake.base_url,
+                rate_limit=RateLimits(instance="20/1s", backend=quota),
+            ) as clerk:
+                started = time.monotonic()
+                for i in range(5):
+                    clerk.users.create(external_id=f"s{i}")
+                return time.monotonic() - started
+
+        elapsed = await asyncio.to_thread(run)
+        assert fake.stats.users == 5
+    assert elapsed >= 4 * 0.05 * 0.9
+    assert quota.using_redis
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        keys = [k async for k in client.scan_iter()]
+    assert any(k.endswith(b":tat") for k in keys)
+
+
+# -- Redis going away --------------------------------------------------------------------
+
+
+async def test_redis_outage_falls_back_and_recovers(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    quota = RedisQuota(own_redis.url, probe_interval=0.2, timeout=0.5)
+    async with FakeClerk(secret_key=SECRET) as fake, AsyncClerk(
+        secret_key=SECRET, base_url=fake.base_url,
+        rate_limit=RateLimits(instance="50/1s", backend=quota),
+    ) as clerk:
+        await clerk.users.create(external_id="up-1")
+        assert quota.using_redis
+
+        own_redis.stop()
+        with caplog.at_level(logging.WARNING, logger="clerk_async"):
+            started = time.monotonic()
+            for i in range(5):
+                await clerk.users.create(external_id=f"down-{i}")
+            # Still paced, by the local limiter now.
+            assert time.monotonic() - started >= 4 * 0.02 * 0.9
+            # A 429 while Redis is away is still honoured, in this process.
+            await quota.block("CreateUser", 0.15)
+            await clerk.users.create(external_id="down-blocked")
+            assert time.monotonic() - started >= 0.15
+        assert not quota.using_redis
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+        assert "Redis" in warnings[0].getMessage()
+
+        own_redis.start()
+        await asyncio.sleep(0.25)  # past the probe interval
+        for i in range(3):
+            await clerk.users.create(external_id=f"back-{i}")
+        assert quota.using_redis
+        async with redis.asyncio.Redis.from_url(own_redis.url) as client:
+            assert await client.exists(f"clerk:quota:{{{instance_key_id(SECRET)}}}:tat")
+
+        # A second outage is a new one: one more warning.
+        own_redis.stop()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="clerk_async"):
+            await clerk.users.create(external_id="down-again")
+        assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    assert fake.stats.users == 11
+
+
+async def test_redis_absent_from_the_start(caplog: pytest.LogCaptureFixture) -> None:
+    quota = RedisQuota(f"redis://127.0.0.1:{free_port()}/0", probe_interval=60)
+    quota.configure(Quota(100, 1.0), {}, "x")
+    with caplog.at_level(logging.WARNING, logger="clerk_async"):
+        await quota.block("GetUser", 0.05)
+        started = time.monotonic()
+        for _ in range(3):
+            await quota.acquire("GetUser")
+        # The block was kept locally, the pacing done locally.
+        assert time.monotonic() - started >= 0.04
+    assert not quota.using_redis
+    assert len(caplog.records) == 1
+    await quota.aclose()
+
+
+# -- what Redis holds ----------------------------------------------------------------------
+
+
+async def test_the_secret_key_never_reaches_redis(redis_url: str) -> None:
+    async with FakeClerk(secret_key=SECRET, rate_limit="100/1s") as fake:
+        quota = RedisQuota(redis_url)
+        async with AsyncClerk(
+            secret_key=SECRET, base_url=fake.base_url,
+            rate_limit=RateLimits(instance="100/1s", operations={"CreateUser": "50/1s"},
+                                  backend=quota),
+        ) as clerk:
+            for i in range(3):
+                await clerk.users.create(external_id=f"k{i}")
+            await quota.block("CreateUser", 5)
+            await quota.block("GetUser", 5)
+    dump = b""
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        keys = [k async for k in client.scan_iter()]
+        for key in keys:
+            kind = await client.type(key)
+            if kind == b"string":
+                dump += key + b"=" + (await client.get(key) or b"") + b"\n"
+            elif kind == b"hash":
+                dump += key + b"=" + repr(await client.hgetall(key)).encode() + b"\n"
+            else:
+                raise AssertionError(f"unexpected {kind!r} key {key!r}")
+    assert len(keys) >= 5  # block x2, aimd, instance and operation schedules
+    assert all(instance_key_id(SECRET).encode() in key for key in keys)
+    tail = SECRET[len("sk_test_"):]
+    pieces = {tail[i : i + 6] for i in range(len(tail) - 5)}
+    text = dump.decode()
+    assert SECRET not in text
+    assert not [p for p in pieces if p in text]
+
+
+async def test_client_given_is_used_and_left_open(redis_url: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    quota = RedisQuota(client, prefix="app:clerk")
+    quota.configure(Quota(100, 1.0), {}, "given")
+    await quota.acquire("GetUser")
+    await quota.aclose()
+    assert await client.exists("app:clerk:{given}:tat")  # still open, our prefix
+    await client.aclose()
