@@ -14,18 +14,13 @@ import argparse
 import asyncio
 import json
 import os
-import resource
-import sys
 import tempfile
 import time
 
+from _common import peak_rss_mb
+
 from clerk_async import AsyncClerk
 from clerk_async.bulk import read_rows
-
-
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KiB else
 
 
 def generate(path: str, n: int) -> None:

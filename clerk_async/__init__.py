@@ -6,7 +6,9 @@
 See ``clerk_sync.Clerk`` for the blocking twin.
 """
 
-from ._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AsyncClerk
+from typing import TYPE_CHECKING, Any
+
+# Light and always needed: errors, the retry policy, UNSET, the version.
 from ._errors import (
     AuthenticationError,
     BadRequestError,
@@ -23,13 +25,56 @@ from ._errors import (
     ServerError,
     UnprocessableEntityError,
 )
-from ._ratelimit import Limiter, LocalLimiter, Quota, RateLimits
 from ._retry import RetryPolicy
-from ._stats import ClientStats, OperationStats
 from ._types import UNSET, Unset, UnsetType
 from ._version import __version__
-from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
-from .resources.users import UserFilters, Users
+
+if TYPE_CHECKING:
+    from ._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AsyncClerk
+    from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits
+    from ._redis_quota import RedisQuota
+    from ._stats import ClientStats, OperationStats
+    from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
+    from .resources.users import UserFilters, Users
+
+# The client, quotas, models and resources pull in aiohttp, asyncio, cattrs and ~80
+# generated model classes: loaded on first use (PEP 562), so that importing the
+# package (e.g. only for its errors, or from a CLI's --help) stays cheap.
+_LAZY = {
+    "DEFAULT_API_VERSION": "._client",
+    "DEFAULT_BASE_URL": "._client",
+    "AsyncClerk": "._client",
+    "Limiter": "._ratelimit",
+    "LocalLimiter": "._ratelimit",
+    "Quota": "._ratelimit",
+    "RateLimits": "._ratelimit",
+    "QuotaBackend": "._ratelimit",
+    "RedisQuota": "._redis_quota",
+    "ClientStats": "._stats",
+    "OperationStats": "._stats",
+    "CreateUserParams": ".models",
+    "DeletedObject": ".models",
+    "UpdateUserParams": ".models",
+    "User": ".models",
+    "UserFilters": ".resources.users",
+    "Users": ".resources.users",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -54,8 +99,10 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "Quota",
+    "QuotaBackend",
     "RateLimitError",
     "RateLimits",
+    "RedisQuota",
     "RetryPolicy",
     "ServerError",
     "Unset",
