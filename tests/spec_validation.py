@@ -10,12 +10,16 @@ point into ``$defs``.
 
 from __future__ import annotations
 
-import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+
+from spec import SPEC_DIR
 
 SPEC_FILE = "bapi-2026-05-12.yml"
 TOTP_FILE = "create-user-totp-2024-10-01.yml"
@@ -23,10 +27,7 @@ _DROP = {"nullable", "discriminator", "example", "examples", "deprecated", "exte
 
 
 def spec_dir() -> Path:
-    override = os.environ.get("CLERK_OPENAPI_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared" / "clerk-openapi"
+    return SPEC_DIR
 
 
 def _convert(node: Any) -> Any:
@@ -173,3 +174,12 @@ class Api:
         if expect is not None:
             assert reply.status == expect, reply
         return reply
+
+
+@asynccontextmanager
+async def validated_api(base_url: str, secret_key: str) -> AsyncIterator[Api]:
+    """An :class:`Api` on a fresh session authenticated with ``secret_key``."""
+    validator = load_validator()
+    headers = {"Authorization": f"Bearer {secret_key}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        yield Api(session, base_url, validator)

@@ -6,12 +6,11 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest_asyncio
 
 from clerk_async.testing import FakeClerk, ManualClock, totp_code
 
-from spec_validation import Api, load_validator
+from spec_validation import Api, validated_api
 
 
 @pytest_asyncio.fixture
@@ -22,10 +21,8 @@ async def fake() -> AsyncIterator[FakeClerk]:
 
 @pytest_asyncio.fixture
 async def api(fake: FakeClerk) -> AsyncIterator[Api]:
-    validator = load_validator()
-    headers = {"Authorization": f"Bearer {fake.secret_key}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        yield Api(session, fake.base_url, validator)
+    async with validated_api(fake.base_url, fake.secret_key) as client:
+        yield client
 
 
 def test_totp_matches_rfc6238_vectors() -> None:

@@ -9,7 +9,7 @@ import pytest_asyncio
 
 from clerk_async.testing import OPERATIONS, FakeClerk, totp_code
 
-from spec_validation import Api, load_validator
+from spec_validation import Api, load_validator, validated_api
 
 
 @pytest_asyncio.fixture
@@ -20,10 +20,8 @@ async def fake() -> AsyncIterator[FakeClerk]:
 
 @pytest_asyncio.fixture
 async def api(fake: FakeClerk) -> AsyncIterator[Api]:
-    validator = load_validator()
-    headers = {"Authorization": f"Bearer {fake.secret_key}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        yield Api(session, fake.base_url, validator)
+    async with validated_api(fake.base_url, fake.secret_key) as client:
+        yield client
 
 
 def test_routes_match_spec_operations() -> None:
