@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from attrs import AttrsInstance
+
 from .._convert import check_json_value, dumps, loads, structure, to_body
 from .._errors import ClerkError
 from .._transport import QueryPairs, Transport
@@ -122,12 +124,12 @@ class Resource:
         cls: type[T],
         *,
         params: QueryPairs | None = None,
-        body: object | UnsetType = UNSET,
+        body: AttrsInstance | UnsetType = UNSET,
         idempotent: bool = False,
     ) -> T:
         encoded = None
         if body is not UNSET:
-            encoded = dumps(to_body(body) if hasattr(body, "__attrs_attrs__") else body)
+            encoded = dumps(to_body(body))
         payload = await self._transport.request(
             operation, method, path, params=params, body=encoded, idempotent=idempotent
         )
