@@ -15,6 +15,7 @@ from ._transport import Transport
 
 __all__ = [
     "BulkFailure",
+    "BulkOutcome",
     "BulkProgress",
     "BulkReport",
     "ProgressCallback",
@@ -42,6 +43,16 @@ class BulkFailure:
         return attrs.asdict(self)
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class BulkOutcome:
+    """One row that made it: its key and the Clerk user it now is."""
+
+    row: int
+    key: str
+    status: str  # "created", "existed" or "updated"
+    user_id: str
+
+
 @attrs.define(kw_only=True)
 class BulkReport:
     """What a bulk run did. ``failures`` lists every failed row, in finishing order.
@@ -59,6 +70,9 @@ class BulkReport:
     validated: int = 0
     unprotected: int = 0
     failures: list[BulkFailure] = attrs.field(factory=list)
+    #: Every successful row with its user id (the mapping a migration needs),
+    #: unless the run was started with ``keep_outcomes=False``.
+    outcomes: list[BulkOutcome] = attrs.field(factory=list)
 
     @property
     def done(self) -> int:

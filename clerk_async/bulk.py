@@ -34,6 +34,7 @@ import attrs
 
 from ._bulk_common import (
     BulkFailure,
+    BulkOutcome,
     BulkProgress,
     BulkReport,
     ProgressCallback,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BulkFailure",
+    "BulkOutcome",
     "BulkProgress",
     "BulkReport",
     "bulk_update_metadata",
@@ -123,8 +125,9 @@ class _Ambiguous(ClerkError):
 class _Importer:
     def __init__(self, users: Users, *, on_exists: OnExists, journal: Journal | None,
                  progress: ProgressCallback | None, total: int | None,
-                 dry_run: bool) -> None:
+                 dry_run: bool, keep_outcomes: bool) -> None:
         self.users = users
+        self.keep_outcomes = keep_outcomes
         self.transport = users._transport
         self.on_exists = on_exists
         self.journal = journal
@@ -135,8 +138,8 @@ class _Importer:
         self.started = time.monotonic()
         self.wait_at_start = self.transport.stats.quota_wait
         self.last_emit = 0.0
-        retry = getattr(self.transport, "retry", None)
-        self.base_delay = float(getattr(retry, "base_delay", 0.5))
+        retry = self.transport.retry
+        self.base_delay = retry.base_delay if retry is not None else 0.5
         self.rng = random.Random()
 
     # -- bookkeeping ---------------------------------------------------------------
@@ -160,6 +163,9 @@ class _Importer:
 
     def succeed(self, row: int, key: str, outcome: str, user_id: str) -> None:
         setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+        if self.keep_outcomes:
+            self.report.outcomes.append(BulkOutcome(row=row, key=key, status=outcome,
+                                                    user_id=user_id))
         if self.journal is not None:
             self.journal.record(key, row, outcome, user_id=user_id)
         self.emit()
@@ -308,6 +314,7 @@ async def bulk_create(
     on_exists: OnExists = "skip",
     progress: ProgressCallback | None = None,
     dry_run: bool = False,
+    keep_outcomes: bool = True,
 ) -> BulkReport:
     """The engine behind ``clerk.users.bulk_create``; see its docstring."""
     if on_exists not in ("skip", "update", "error"):
@@ -318,7 +325,7 @@ async def bulk_create(
     if book is not None:
         await book.open()
     importer = _Importer(users, on_exists=on_exists, journal=book, progress=progress,
-                         total=total, dry_run=dry_run)
+                         total=total, dry_run=dry_run, keep_outcomes=keep_outcomes)
     try:
         await run_pool(importer.rows(rows), importer.handle, workers)
     finally:

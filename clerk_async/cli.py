@@ -216,6 +216,8 @@ async def _import(args: argparse.Namespace) -> int:
         report = await clerk.users.bulk_create(
             read_rows(file), concurrency=args.concurrency, journal=args.journal,
             on_exists=args.on_exists, progress=_with_total(bar, total), dry_run=args.dry_run,
+            # Files can hold millions of rows: the journal, not memory, keeps the ids.
+            keep_outcomes=False,
         )
     elapsed = time.monotonic() - started
     final = BulkProgress(report.done, total, report.created, report.failed,

@@ -44,6 +44,14 @@ async def test_faults_give_exactly_one_user_per_row() -> None:
         assert report.failed == 0, report.failures
         assert report.created == 240
         assert report.existed == report.updated == report.skipped_from_journal == 0
+        # Every row's key maps to the one user that holds its email.
+        by_email = {u.emails[0].email_address: uid for uid, u in fake.store.users.items()}
+        assert len(report.outcomes) == 240
+        assert {o.key: o.user_id for o in report.outcomes} == {
+            f"u-ext-{i}" if i % 3 else f"u{i}@example.com": by_email[f"u{i}@example.com"]
+            for i in range(240)
+        }
+        assert {o.status for o in report.outcomes} == {"created"}
 
 
 async def test_journal_rerun_skips_finished_rows(tmp_path: Path) -> None:
@@ -75,6 +83,7 @@ async def test_in_flight_row_created_again_is_recorded_as_existing() -> None:
         user = fake.store.add_user(email_address="u0@example.com")
         report = await clerk.users.bulk_create(_rows(1))
         assert report.existed == 1 and report.created == 0
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", user.id)]
         assert len(fake.store.users) == 1
         assert fake.store.get(user.id).first_name is None
 

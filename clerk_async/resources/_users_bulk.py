@@ -31,6 +31,7 @@ class UserBulkMethods(UserScoped):
         on_exists: bulk.OnExists = "skip",
         progress: bulk.ProgressCallback | None = None,
         dry_run: bool = False,
+        keep_outcomes: bool = True,
     ) -> bulk.BulkReport:
         """Create a user per row, as fast as the quota allows, each exactly once.
 
@@ -51,11 +52,14 @@ class UserBulkMethods(UserScoped):
         a :class:`~clerk_async.bulk.BulkProgress` a few times a second.
         ``dry_run`` checks every row and sends nothing. A bad row is reported
         in the returned :class:`~clerk_async.bulk.BulkReport` and never stops
-        the import.
+        the import. ``report.outcomes`` maps every successful row's key to its
+        user id; for multi-million-row imports pass ``keep_outcomes=False`` to
+        keep memory flat and read that mapping from the journal instead.
         """
         return await bulk.bulk_create(
             cast("Users", self), rows, concurrency=concurrency, journal=journal,
             on_exists=on_exists, progress=progress, dry_run=dry_run,
+            keep_outcomes=keep_outcomes,
         )
 
     async def export(self, path_or_file: str | os.PathLike[str] | IO[Any]) -> int:

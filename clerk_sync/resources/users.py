@@ -312,6 +312,7 @@ class Users:
         on_exists: bulk.OnExists = "skip",
         progress: bulk.ProgressCallback | None = None,
         dry_run: bool = False,
+        keep_outcomes: bool = True,
     ) -> bulk.BulkReport:
         """Create a user per row, as fast as the quota allows, each exactly once.
 
@@ -332,7 +333,9 @@ class Users:
         a :class:`~clerk_async.bulk.BulkProgress` a few times a second.
         ``dry_run`` checks every row and sends nothing. A bad row is reported
         in the returned :class:`~clerk_async.bulk.BulkReport` and never stops
-        the import.
+        the import. ``report.outcomes`` maps every successful row's key to its
+        user id; for multi-million-row imports pass ``keep_outcomes=False`` to
+        keep memory flat and read that mapping from the journal instead.
         """
         return self._bound.call(
             AsyncUsers.bulk_create,
@@ -342,6 +345,7 @@ class Users:
             on_exists=on_exists,
             progress=progress,
             dry_run=dry_run,
+            keep_outcomes=keep_outcomes,
         )
 
     def export(self, path_or_file: str | os.PathLike[str] | IO[Any]) -> int:
