@@ -5,6 +5,7 @@
     ClerkError
     ├── ClerkConnectionError        the request failed in transport
     │   └── ClerkTimeoutError
+    ├── ClerkDecodeError            a 2xx body that is not what the operation returns
     └── ClerkAPIError               Clerk answered with a non-2xx status
         ├── BadRequestError             400
         ├── AuthenticationError         401
@@ -34,6 +35,7 @@ __all__ = [
     "BadRequestError",
     "ClerkAPIError",
     "ClerkConnectionError",
+    "ClerkDecodeError",
     "ClerkError",
     "ClerkTimeoutError",
     "ConflictError",
@@ -70,6 +72,32 @@ class ClerkConnectionError(ClerkError):
 
 class ClerkTimeoutError(ClerkConnectionError):
     """No complete response within the configured timeout."""
+
+
+class ClerkDecodeError(ClerkError):
+    """A response body could not be turned into what the operation returns.
+
+    Raised for bodies that are not JSON, nest too deeply, exceed
+    ``max_response_bytes``, or hold a value of the wrong type. ``field`` is the
+    full path of the offending value (``saml_accounts[0].saml_connection.id``)
+    when one is known; ``excerpt`` is a short, single-line start of the body.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, method: str = "",
+                 path: str = "", field: str | None = None, excerpt: str = "") -> None:
+        parts = [message]
+        if field:
+            parts.append(f"at {field}")
+        if method:
+            parts.append(f"[{status} {method} {path}]" if status else f"[{method} {path}]")
+        if excerpt:
+            parts.append(f"body: {_shorten(excerpt, 80)}")
+        super().__init__(" ".join(parts))
+        self.status = status
+        self.method = method
+        self.path = path
+        self.field = field
+        self.excerpt = excerpt
 
 
 @attrs.frozen(kw_only=True)
