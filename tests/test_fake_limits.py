@@ -48,18 +48,38 @@ async def test_instance_quota_blocks_until_retry_after(session: aiohttp.ClientSe
         api = _api(session, fake)
         for _ in range(3):
             await api.call("GetUsersCount")
-        clock.advance(4)
+        clock.advance(4.1)
         reply = await api.call("GetUsersCount", expect=429)
+        # The window opens in 5.9 s; Retry-After rounds up, so the block lasts to t=10.1.
         assert reply.code == "too_many_requests" and reply.headers["Retry-After"] == "6"
-        clock.advance(5.5)  # the oldest request has left the window, but the block holds
+        clock.advance(5.95)
+        # t=10.05: all three requests have left the window, so an operation that was
+        # never refused passes...
+        await api.call("GetUserList")
+        # ...but the refused one stays blocked until its Retry-After has passed: only
+        # the block, not the window, can answer 429 here.
         reply = await api.call("GetUsersCount", expect=429)
         assert reply.headers["Retry-After"] == "1"
-        # Other operations only meet the instance quota itself (still full here).
-        await api.call("GetUserList", expect=429)
-        clock.advance(0.5)
+        clock.advance(0.1)
         await api.call("GetUsersCount")
-        assert fake.stats.rate_limited == 3
+        assert fake.stats.rate_limited == 2
         assert fake.stats.requests["GetUsersCount"] == 6
+
+
+async def test_other_operations_meet_only_the_instance_quota(
+    session: aiohttp.ClientSession,
+) -> None:
+    clock = ManualClock()
+    async with FakeClerk(rate_limit="2/10s", clock=clock) as fake:
+        api = _api(session, fake)
+        await api.call("GetUsersCount")
+        await api.call("GetUsersCount")
+        await api.call("GetUsersCount", expect=429)
+        reply = await api.call("GetUserList", expect=429)  # the instance window is full
+        assert reply.headers["Retry-After"] == "10"
+        clock.advance(10)
+        await api.call("GetUserList")
+        await api.call("GetUsersCount")
 
 
 async def test_operation_quota(session: aiohttp.ClientSession) -> None:

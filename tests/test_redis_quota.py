@@ -21,6 +21,8 @@ from clerk_async._ratelimit import SAFETY_MARGIN, Quota, QuotaBackend, instance_
 from clerk_async._redis_quota import RedisQuota
 from clerk_async.testing import FakeClerk
 
+from polling import wait_until
+
 REDIS_BINARY = find_redis_server()
 pytestmark = pytest.mark.skipif(
     REDIS_BINARY is None,
@@ -226,8 +228,10 @@ async def test_429_end_to_end_pauses_another_client(redis_url: str) -> None:
             await a.users.create(external_id="a2")
             third = asyncio.ensure_future(a.users.create(external_id="a3"))
             async with redis.asyncio.Redis.from_url(redis_url) as client:
-                while not [k async for k in client.scan_iter(match="*:block:CreateUser")]:
-                    await asyncio.sleep(0.005)
+                async def blocked() -> bool:
+                    return bool([k async for k in client.scan_iter(match="*:block:CreateUser")])
+
+                await wait_until(blocked, what="the CreateUser block to reach Redis")
             await b.users.create(external_id="b1")
             await third
         assert a.stats["CreateUser"].rate_limited == 1

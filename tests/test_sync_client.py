@@ -26,6 +26,8 @@ from clerk_async.testing import FakeClerk
 from clerk_sync import Clerk
 from clerk_sync._portal import Bound, _Loop
 
+from polling import deadline_passed
+
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL_THREAD = "clerk-sync-portal"
 
@@ -206,13 +208,18 @@ def test_close_while_other_threads_call_never_strands_them(fake: FakeClerk) -> N
     user_id = clerk.users.create(first_name="Race").id
     calls = threading.Semaphore(0)
 
+    started = time.monotonic()
+
     def hammer() -> BaseException:
-        while True:
+        # Bounded: if close() never reaches the callers, fail instead of hammering forever
+        # (the pool's shutdown would otherwise wait on these threads for ever).
+        while not deadline_passed(started, 30):
             try:
                 clerk.users.get(user_id)
             except BaseException as exc:
                 return exc
             calls.release()
+        return TimeoutError("close() did not stop the calling threads within 30 s")
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = [pool.submit(hammer) for _ in range(8)]
