@@ -54,6 +54,19 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def json_parser() -> tuple[str, Any, Any]:
+    """(name, loads, dumps) of the JSON library our client uses: orjson when installed.
+
+    The "bare aiohttp" floor uses the same one, so "ours / bare" compares like
+    with like; ``json.loads`` is reported beside it as a second floor.
+    """
+    try:
+        import orjson
+    except ImportError:
+        return "json.loads", json.loads, lambda obj: json.dumps(obj).encode()
+    return "orjson", orjson.loads, orjson.dumps
+
+
 @dataclass(frozen=True)
 class Server:
     """A running FakeClerk child process."""
@@ -123,6 +136,22 @@ def official_sdk() -> ModuleType | None:
     except ImportError:
         return None
     return clerk_backend_api
+
+
+# How the official SDK's README says to retry: its ``RetryConfig`` with exponential
+# backoff (the SDK's own default intervals), connection errors retried, and
+# ``status_codes_override`` adding 429 to the 5XX it retries by default. A response's
+# Retry-After is then slept as given. This is the best it can be configured.
+OFFICIAL_BEST_RETRY = ('RetryConfig("backoff", BackoffStrategy(500, 60_000, 1.5, 3_600_000), '
+                       'True, status_codes_override=["429", "5XX"])')
+
+
+def official_best_retry_config() -> Any:
+    """The official SDK's documented retry configuration, at its best for a quota (see above)."""
+    from clerk_backend_api.utils import BackoffStrategy, RetryConfig
+
+    return RetryConfig("backoff", BackoffStrategy(500, 60_000, 1.5, 3_600_000), True,
+                       status_codes_override=["429", "5XX"])
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -207,6 +236,27 @@ def full_user_page(n: int = 500) -> bytes:
     template_id = json.loads(text)["id"]
     page = [json.loads(text.replace(template_id, f"user_{i:027d}")) for i in range(n)]
     return json.dumps(page, separators=(",", ":")).encode()
+
+
+def ours_validates_scalars() -> bool:
+    """Whether our decoder rejects wrong scalar types in a user, as pydantic does.
+
+    Probes a few required and optional fields with a value of the wrong type
+    that a lenient decoder would keep; True only when every one is refused.
+    """
+    from clerk_async.models import User
+    from clerk_async.resources._base import decode
+
+    user = _full_user_template()
+    for name, wrong in (("id", 12345), ("created_at", "soon"), ("banned", "yes"),
+                        ("first_name", ["x"])):
+        body = json.dumps([{**user, name: wrong}]).encode()
+        try:
+            decode(body, list[User], "GET", "/users")
+        except Exception:
+            continue
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- canned server

@@ -6,9 +6,10 @@ FakeClerk runs in its own process and enforces ``--rate`` per instance; the
 client paces itself to the same quota (``AsyncClerk(rate_limit=...)``). The
 ideal time is N / (requests per second); a ratio near 1.00 with zero 429s is
 the goal. ``--official`` also runs the same import the way people do it with
-Clerk's official SDK today (``asyncio.gather`` of ``users.create_async``, its
-default retries) against a fresh FakeClerk, and counts the rows that failed
-with 429.
+Clerk's official SDK (``asyncio.gather`` of ``users.create_async``) against a
+fresh FakeClerk, twice: with its defaults (no retry on 429, so a refused row
+fails) and with its documented ``RetryConfig`` at its best for a quota
+(backoff, ``status_codes_override=["429", "5XX"]``, Retry-After honoured).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import time
 from typing import Any
 
-from _common import Server, fake_server, official_sdk, pin
+from _common import Server, fake_server, official_best_retry_config, official_sdk, pin
 
 from clerk_async import AsyncClerk
 from clerk_async._ratelimit import parse_quota
@@ -51,12 +52,21 @@ async def ours(server: Server, n: int, rate: str) -> dict[str, Any]:
     }
 
 
-async def official(server: Server, n: int) -> dict[str, Any]:
-    """``asyncio.gather`` of the official SDK's ``users.create_async``, default retries."""
+CONTENDERS = ("ours", "official-default", "official-configured")
+
+
+async def official(server: Server, n: int, *, configured: bool) -> dict[str, Any]:
+    """``asyncio.gather`` of the official SDK's ``users.create_async``: its default
+    retries, or (``configured``) its documented best ``RetryConfig``."""
     sdk = official_sdk()
     assert sdk is not None, "clerk-backend-api is not installed (pip install -e '.[bench]')"
     before = server.stats()
-    async with sdk.Clerk(bearer_auth=server.secret_key, server_url=server.base_url) as clerk:
+    options: dict[str, Any] = {}
+    if configured:
+        options["retry_config"] = official_best_retry_config()
+    async with sdk.Clerk(
+        bearer_auth=server.secret_key, server_url=server.base_url, **options
+    ) as clerk:
         started = time.perf_counter()
         results = await asyncio.gather(
             *(clerk.users.create_async(**_row("off", i)) for i in range(n)),
@@ -73,10 +83,14 @@ async def official(server: Server, n: int) -> dict[str, Any]:
 
 
 def measure(who: str, n: int, rate: str, latency_ms: float) -> dict[str, Any]:
-    """One import of ``n`` rows by ``who`` ("ours" / "official") against a fresh FakeClerk."""
+    """One import of ``n`` rows by ``who`` (one of :data:`CONTENDERS`) against a fresh
+    FakeClerk."""
+    if who not in CONTENDERS:
+        raise ValueError(f"who must be one of {CONTENDERS}, not {who!r}")
     with fake_server(rate=rate, latency_ms=latency_ms, core=0) as server:
         pin(0, 1)
-        run = ours(server, n, rate) if who == "ours" else official(server, n)
+        run = (ours(server, n, rate) if who == "ours"
+               else official(server, n, configured=who == "official-configured"))
         result = asyncio.run(run)
     result["ideal"] = ideal_seconds(n, rate)
     result["ratio"] = result["elapsed"] / result["ideal"]
@@ -91,10 +105,10 @@ def main() -> None:
     parser.add_argument("--official", action="store_true", help="also run clerk-backend-api")
     args = parser.parse_args()
     print(f"rows={args.n} quota={args.rate} latency={args.latency_ms:g}ms")
-    for who in ("ours", "official") if args.official else ("ours",):
+    for who in CONTENDERS if args.official else ("ours",):
         r = measure(who, args.n, args.rate, args.latency_ms)
         print(
-            f"{who:<8} created={r['created']} failed={r['failed']} (429: {r['failed_429']}) "
+            f"{who:<19} created={r['created']} failed={r['failed']} (429: {r['failed_429']}) "
             f"elapsed={r['elapsed']:.2f}s ideal={r['ideal']:.2f}s ratio={r['ratio']:.3f} "
             f"429 responses={r['rate_limited_responses']}"
         )
