@@ -1,36 +1,217 @@
-"""The README's quickstart runs as written (against FakeClerk via the env vars it documents)."""
+"""The README runs as written: every fenced shell or python block is executed here.
+
+THE CONVENTION (read this before adding to README.md)
+------------------------------------------------------
+* Put a marker on the line just before every ```bash / ```python block:
+
+      <!-- readme: NAME -->            a test in this file runs the block; it reads the
+                                        text with ``block("NAME")`` and is decorated with
+                                        ``@covers("NAME")``.
+      <!-- readme: not-run: REASON -->  the block cannot run offline (needs a Clerk
+                                        account, serves until Ctrl-C, reinstalls the venv,
+                                        ...); REASON says why, in a few words.
+
+* Blocks in other languages (```text, ```toml) are data: no marker needed, though a
+  test may read a named one.
+* Run blocks verbatim. Shell blocks run with ``run_shell`` in a scratch directory
+  where ``.venv`` is the running environment and ``examples/`` the repo's folder,
+  so the README can use ``.venv/bin/...`` and repo-relative paths.
+* ``test_every_block_is_run_or_excused`` fails when a shell/python block has
+  neither a covered NAME nor a not-run REASON, or when a NAME is used twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
 
 from clerk_async.testing import FakeClerk
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RUNNABLE = {"bash", "sh", "shell", "console", "python", "py"}
+BLOCK = re.compile(
+    r"^[ \t]*(?:<!-- readme: (?P<mark>.*?) -->\n)?"
+    r"(?P<indent>[ \t]*)```(?P<lang>[\w-]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+    re.M | re.S,
+)
+COVERED: set[str] = set()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def python_block(heading: str) -> str:
-    text = README.read_text()
-    section = text.split(f"## {heading}\n", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, f"no python block under {heading!r}"
-    return match.group(1)
+def covers(*names: str) -> Callable[[F], F]:
+    """Declares that the decorated test runs these README blocks."""
+
+    def mark(test: F) -> F:
+        COVERED.update(names)
+        return test
+
+    return mark
 
 
-async def test_quickstart_runs_as_written(fake_clerk: FakeClerk) -> None:
-    code = python_block("Quickstart")
-    env = {**os.environ, "CLERK_SECRET_KEY": fake_clerk.secret_key,
-           "CLERK_API_URL": fake_clerk.base_url}
+def blocks() -> list[tuple[str | None, str, str]]:
+    """(marker, language, dedented body) of every fenced block, in order."""
+    found = []
+    for match in BLOCK.finditer(README.read_text()):
+        indent = match["indent"]
+        body = "".join(
+            line[len(indent):] if line.startswith(indent) else line
+            for line in match["body"].splitlines(keepends=True)
+        )
+        found.append((match["mark"], match["lang"], body))
+    return found
+
+
+def block(name: str) -> str:
+    matches = [body for mark, _, body in blocks() if mark == name]
+    assert len(matches) == 1, f"README has {len(matches)} blocks marked {name!r}"
+    return matches[0]
+
+
+def scratch(tmp_path: Path) -> Path:
+    """A directory outside the repo that looks like a checkout to README commands."""
+    (tmp_path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
+    (tmp_path / "examples").symlink_to(ROOT / "examples", target_is_directory=True)
+    return tmp_path
+
+
+def run_shell(script: str, cwd: Path, env: dict[str, str] | None = None,
+              timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env={**os.environ, **(env or {})},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+
+
+def fake_env(fake: FakeClerk) -> dict[str, str]:
+    return {"CLERK_SECRET_KEY": fake.secret_key, "CLERK_API_URL": fake.base_url}
+
+
+async def run_python(code: str, env: dict[str, str], cwd: Path | None = None) -> tuple[str, str]:
+    """Runs ``code`` as a script in a fresh interpreter; fails the test on a non-zero exit."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-W", "error::ResourceWarning", "-c", code, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-W", "error::ResourceWarning", "-c", code, env={**os.environ, **env},
+        cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, err.decode()
-    assert err == b""
-    assert b"404 resource_not_found" in out
+    return out.decode(), err.decode()
+
+
+# --------------------------------------------------------------------------- the convention
+
+
+def test_every_block_is_run_or_excused() -> None:
+    names: list[str] = []
+    for mark, lang, body in blocks():
+        if lang not in RUNNABLE:
+            continue
+        where = body.strip().splitlines()[0] if body.strip() else "(empty block)"
+        assert mark, f"README block starting {where!r} has no <!-- readme: ... --> marker"
+        if mark.startswith("not-run:"):
+            assert mark.removeprefix("not-run:").strip(), f"no reason given for {where!r}"
+            continue
+        assert mark in COVERED, f"README block {mark!r} is not run by any test in {__file__}"
+        names.append(mark)
+    assert len(names) == len(set(names)), f"README block names used twice: {sorted(names)}"
+    assert names, "no README block is run at all"
+
+
+def test_blocks_are_parsed_with_their_markers() -> None:
+    # Guards the parser itself: indented blocks in list items are found and dedented.
+    parsed = {mark: body for mark, _, body in blocks() if mark}
+    assert parsed["pytest-sync"].startswith("# test_signup_sync.py")
+
+
+# --------------------------------------------------------------------------- pytest plugin
+
+PLUGIN_ENV = {"PYTEST_ADDOPTS": "", "PYTEST_PLUGINS": ""}
+UNRELATED_TEST = "def test_unrelated():\n    assert 1 + 1 == 2\n"
+
+
+def plugin_project(tmp_path: Path, *names: str) -> Path:
+    """A user's project outside the repo holding the README snippets verbatim."""
+    project = tmp_path / "userproject"
+    project.mkdir()
+    for name in names:
+        code = block(name)
+        filename = code.splitlines()[0].removeprefix("# ").split(":")[0]
+        (project / filename).write_text(code)
+    (project / "test_unrelated.py").write_text(UNRELATED_TEST)
+    return project
+
+
+def pytest_in(project: Path, *args: str,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args], cwd=project,
+        env={**os.environ, **PLUGIN_ENV, **(env or {})},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+@covers("pytest-async", "pytest-sync")
+def test_plugin_snippets_pass_in_strict_mode(tmp_path: Path) -> None:
+    project = plugin_project(tmp_path, "pytest-async", "pytest-sync")
+    # pytest-asyncio warns until its loop scope is set, and -W error would fail on it.
+    (project / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    result = pytest_in(project, "-q", "-p", "no:cacheprovider", "-W", "error")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+
+
+def without_pytest_asyncio(tmp_path: Path) -> dict[str, str]:
+    """Env where ``import pytest_asyncio`` fails, as in a venv without the package.
+
+    A package shadowing it on PYTHONPATH wins over site-packages (a meta-path
+    blocker would not: pytest's assertion rewriter finds plugin modules first).
+    ``-p no:asyncio`` then stands in for its missing entry point. .ci/run repeats
+    this with a real venv holding only the wheel and pytest.
+    """
+    shim = tmp_path / "shim" / "pytest_asyncio"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'pytest_asyncio'\", name='pytest_asyncio')\n"
+    )
+    return {"PYTHONPATH": str(shim.parent)}
+
+
+@covers("pytest-sync")
+def test_plugin_is_harmless_without_pytest_asyncio(tmp_path: Path) -> None:
+    project = plugin_project(tmp_path, "pytest-sync")
+    result = pytest_in(project, "-q", "-p", "no:cacheprovider", "-p", "no:asyncio",
+                       env=without_pytest_asyncio(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert "Error while loading" not in result.stderr
+
+
+def test_async_fixture_without_pytest_asyncio_says_what_to_install(tmp_path: Path) -> None:
+    project = plugin_project(tmp_path)
+    (project / "test_wants_clerk.py").write_text("def test_x(clerk):\n    pass\n")
+    result = pytest_in(project, "-q", "-p", "no:cacheprovider", "-p", "no:asyncio",
+                       env=without_pytest_asyncio(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 passed, 1 error" in result.stdout
+    assert "needs pytest-asyncio: `pip install pytest-asyncio`" in result.stdout
+
+
+# --------------------------------------------------------------------------- quickstart
+
+
+@covers("quickstart")
+async def test_quickstart_runs_as_written(fake_clerk: FakeClerk) -> None:
+    out, err = await run_python(block("quickstart"), fake_env(fake_clerk))
+    assert err == ""
+    assert "404 resource_not_found" in out
     assert fake_clerk.stats.users == 1
