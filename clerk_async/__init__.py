@@ -8,6 +8,14 @@ See ``clerk_sync.Clerk`` for the blocking twin.
 
 from typing import TYPE_CHECKING, Any
 
+from ._choices import (
+    CreditAction,
+    IdentificationStatus,
+    InvitationStatus,
+    MembershipOrderBy,
+    UserOrderBy,
+)
+
 # Light and always needed: errors, the retry policy, UNSET, the version.
 from ._errors import (
     AuthenticationError,
@@ -78,6 +86,11 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CreditAction",
+    "IdentificationStatus",
+    "InvitationStatus",
+    "MembershipOrderBy",
+    "UserOrderBy",
     "DEFAULT_API_VERSION",
     "DEFAULT_BASE_URL",
     "UNSET",

@@ -31,8 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from clerk_async.testing import FakeClerk
 
 ROOT = Path(__file__).resolve().parents[1]

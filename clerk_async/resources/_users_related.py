@@ -3,6 +3,7 @@ OAuth tokens and trusted devices."""
 
 from __future__ import annotations
 
+from .._choices import CreditAction, InvitationStatus, MembershipOrderBy, check_choice
 from .._types import UNSET, Unset
 from ..models import (
     AdjustCreditBalanceParams,
@@ -46,10 +47,12 @@ class UserRelatedMethods(UserScoped):
         *,
         limit: int | None = None,
         offset: int | None = None,
-        status: str | None = None,
+        status: InvitationStatus | None = None,
     ) -> OrganizationInvitationsWithPublicOrganizationData:
         """Invitations to organizations sent to the user, optionally by status
         (``pending``, ``accepted``, ``revoked``, ``expired``)."""
+        if status is not None:
+            check_choice("status", status, InvitationStatus)
         path = self._user_path(user_id, "/organization_invitations")
         params = query_pairs({**_page(limit, offset), "status": status})
         return await self._send(
@@ -63,11 +66,14 @@ class UserRelatedMethods(UserScoped):
     async def get_instance_organization_memberships(
         self,
         *,
-        order_by: str | None = None,
+        order_by: MembershipOrderBy | None = None,
         limit: int | None = None,
         offset: int | None = None,
     ) -> OrganizationMemberships:
-        """Organization memberships across the whole instance."""
+        """Organization memberships across the whole instance, ordered by ``order_by``
+        (a field with an optional ``+``/``-`` prefix)."""
+        if order_by is not None:
+            check_choice("order_by", order_by, MembershipOrderBy)
         params = query_pairs({"order_by": order_by, **_page(limit, offset)})
         return await self._send(
             "InstanceGetOrganizationMemberships",
@@ -118,7 +124,7 @@ class UserRelatedMethods(UserScoped):
         user_id: str,
         *,
         amount: int,
-        action: str,
+        action: CreditAction,
         idempotency_key: str,
         currency: Unset[str] = UNSET,
         note: Unset[str] = UNSET,
@@ -131,6 +137,7 @@ class UserRelatedMethods(UserScoped):
         """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise ValueError(f"amount must be a positive int (cents), got {amount!r}")
+        check_choice("action", action, CreditAction)
         if not isinstance(idempotency_key, str) or not idempotency_key:
             raise ValueError("idempotency_key must be a non-empty str")
         body = AdjustCreditBalanceParams(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
 
+from .._choices import IdentificationStatus, UserOrderBy, check_choice, check_choices
 from .._pagination import CURSOR_ORDERS, paginate
 from .._types import UNSET, Unset
 from ..models import (
@@ -104,9 +105,11 @@ def _filter_pairs(filters: Mapping[str, Any], method: str) -> list[tuple[str, st
     return list(query_pairs(filters, _MULTI_VALUED))
 
 
-def _check_order(order_by: str | None, starting_after: str | None) -> None:
-    if order_by is not None and not isinstance(order_by, str):
-        raise TypeError(f"order_by must be a str, got {type(order_by).__name__}")
+def _check_order(order_by: UserOrderBy | None, starting_after: str | None) -> None:
+    if order_by is not None:
+        if not isinstance(order_by, str):
+            raise TypeError(f"order_by must be a str, got {type(order_by).__name__}")
+        check_choice("order_by", order_by, UserOrderBy)
     if starting_after is not None:
         path_segment("starting_after", starting_after)
         if order_by is not None and order_by not in CURSOR_ORDERS:
@@ -124,7 +127,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         *,
         limit: int | None = None,
         offset: int | None = None,
-        order_by: str | None = None,
+        order_by: UserOrderBy | None = None,
         starting_after: str | None = None,
         **filters: Unpack[UserFilters],
     ) -> UserList:
@@ -164,7 +167,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         self,
         *,
         page_size: int = 500,
-        order_by: str | None = None,
+        order_by: UserOrderBy | None = None,
         **filters: Unpack[UserFilters],
     ) -> AsyncIterator[User]:
         """Every user matching ``filters``, fetched ``page_size`` at a time.
@@ -203,9 +206,9 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         last_name: Unset[str | None] = UNSET,
         locale: Unset[str | None] = UNSET,
         email_address: Unset[Sequence[str]] = UNSET,
-        email_address_identification_status: Unset[Sequence[str]] = UNSET,
+        email_address_identification_status: Unset[Sequence[IdentificationStatus]] = UNSET,
         phone_number: Unset[Sequence[str]] = UNSET,
-        phone_number_identification_status: Unset[Sequence[str]] = UNSET,
+        phone_number_identification_status: Unset[Sequence[IdentificationStatus]] = UNSET,
         web3_wallet: Unset[Sequence[str]] = UNSET,
         username: Unset[str | None] = UNSET,
         password: Unset[str | None] = UNSET,
@@ -241,6 +244,10 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
 
     async def create_from(self, params: CreateUserParams) -> User:
         """Create a user from a ready :class:`CreateUserParams`."""
+        for name in ("email_address_identification_status", "phone_number_identification_status"):
+            statuses = getattr(params, name)
+            if statuses:
+                check_choices(name, statuses, IdentificationStatus)
         check_metadata(
             public_metadata=params.public_metadata,
             private_metadata=params.private_metadata,

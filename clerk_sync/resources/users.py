@@ -11,7 +11,19 @@ from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 import clerk_async.bulk as bulk
-from clerk_async import UNSET, CreateUserParams, DeletedObject, Unset, User, UserFilters
+from clerk_async import (
+    UNSET,
+    CreateUserParams,
+    CreditAction,
+    DeletedObject,
+    IdentificationStatus,
+    InvitationStatus,
+    MembershipOrderBy,
+    Unset,
+    User,
+    UserFilters,
+    UserOrderBy,
+)
 from clerk_async.models import (
     TOTP,
     CommerceCreditBalance,
@@ -52,7 +64,7 @@ class Users:
         *,
         limit: int | None = None,
         offset: int | None = None,
-        order_by: str | None = None,
+        order_by: UserOrderBy | None = None,
         starting_after: str | None = None,
         **filters: Unpack[UserFilters],
     ) -> UserList:
@@ -80,7 +92,7 @@ class Users:
         self,
         *,
         page_size: int = 500,
-        order_by: str | None = None,
+        order_by: UserOrderBy | None = None,
         **filters: Unpack[UserFilters],
     ) -> Iterator[User]:
         """Every user matching ``filters``, fetched ``page_size`` at a time.
@@ -110,9 +122,9 @@ class Users:
         last_name: Unset[str | None] = UNSET,
         locale: Unset[str | None] = UNSET,
         email_address: Unset[Sequence[str]] = UNSET,
-        email_address_identification_status: Unset[Sequence[str]] = UNSET,
+        email_address_identification_status: Unset[Sequence[IdentificationStatus]] = UNSET,
         phone_number: Unset[Sequence[str]] = UNSET,
-        phone_number_identification_status: Unset[Sequence[str]] = UNSET,
+        phone_number_identification_status: Unset[Sequence[IdentificationStatus]] = UNSET,
         web3_wallet: Unset[Sequence[str]] = UNSET,
         username: Unset[str | None] = UNSET,
         password: Unset[str | None] = UNSET,
@@ -483,7 +495,7 @@ class Users:
         *,
         limit: int | None = None,
         offset: int | None = None,
-        status: str | None = None,
+        status: InvitationStatus | None = None,
     ) -> OrganizationInvitationsWithPublicOrganizationData:
         """Invitations to organizations sent to the user, optionally by status
         (``pending``, ``accepted``, ``revoked``, ``expired``).
@@ -499,11 +511,13 @@ class Users:
     def get_instance_organization_memberships(
         self,
         *,
-        order_by: str | None = None,
+        order_by: MembershipOrderBy | None = None,
         limit: int | None = None,
         offset: int | None = None,
     ) -> OrganizationMemberships:
-        """Organization memberships across the whole instance."""
+        """Organization memberships across the whole instance, ordered by ``order_by``
+        (a field with an optional ``+``/``-`` prefix).
+        """
         return self._bound.call(
             AsyncUsers.get_instance_organization_memberships,
             order_by=order_by,
@@ -543,7 +557,7 @@ class Users:
         user_id: str,
         *,
         amount: int,
-        action: str,
+        action: CreditAction,
         idempotency_key: str,
         currency: Unset[str] = UNSET,
         note: Unset[str] = UNSET,
