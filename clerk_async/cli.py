@@ -29,6 +29,7 @@ from typing import IO, Any
 from ._client import AsyncClerk
 from ._convert import dumps
 from ._errors import ClerkError
+from ._version import __version__
 from .bulk import BulkProgress, BulkReport, count_rows, read_rows
 
 __all__ = ["main"]
@@ -36,6 +37,15 @@ __all__ = ["main"]
 ENV_KEY = "CLERK_SECRET_KEY"
 DEFAULT_FAKE_RATE = "100/10s"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+IMPORT_EXAMPLES = f"""\
+examples:
+  clerk-users import examples/users.csv --dry-run      # check the rows, no key needed
+  export {ENV_KEY}=sk_test_...
+  clerk-users import users.jsonl --journal users.journal --on-exists update
+  clerk-users import examples/users.jsonl --fake       # no Clerk account needed
+"""
 
 
 class UsageError(Exception):
@@ -48,10 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Import and export Clerk users. The secret key is read from "
         f"${ENV_KEY}.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--base-url", default=None,
+        sub.add_argument("--base-url", default=None, metavar="URL",
                          help="API base URL (default: $CLERK_API_URL or Clerk's API)")
         sub.add_argument("--rate", default="auto", metavar="QUOTA",
                          help="client-side pacing: auto (from the key kind), e.g. 1000/10s, "
@@ -61,21 +72,29 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--fake-rate", default=DEFAULT_FAKE_RATE, metavar="QUOTA",
                          help="the embedded fake's quota, e.g. 100/10s (default) or none")
 
-    imp = commands.add_parser("import", help="create a user per row of a .jsonl or .csv file")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--journal", type=Path, default=None,
+    imp = commands.add_parser(
+        "import", help="create a user per row of a .jsonl or .csv file",
+        description="Create a Clerk user per row of FILE, paced under the quota, each row "
+        "at most once (rerun with the same --journal to resume).",
+        epilog=IMPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("file", type=Path,
+                     help="rows to import: .jsonl (one JSON object per line) or .csv "
+                     "(a header of create-parameter names)")
+    imp.add_argument("--journal", type=Path, default=None, metavar="PATH",
                      help="append-only record of finished rows; rerun with it to resume")
-    imp.add_argument("--concurrency", type=int, default=None,
+    imp.add_argument("--concurrency", type=int, default=None, metavar="N",
                      help="requests in flight (default: from the quota)")
     imp.add_argument("--on-exists", choices=("skip", "update", "error"), default="skip",
                      help="when a row's identifier is taken (default: skip)")
-    imp.add_argument("--failures", type=Path, default=None,
+    imp.add_argument("--failures", type=Path, default=None, metavar="PATH",
                      help="where to write failed rows (default: FILE.failures.jsonl)")
-    imp.add_argument("--dry-run", action="store_true", help="check every row, send nothing")
+    imp.add_argument("--dry-run", action="store_true",
+                     help=f"check every row, send nothing (no ${ENV_KEY} needed)")
     common(imp)
 
     exp = commands.add_parser("export", help="write every user as JSONL")
-    exp.add_argument("file", type=Path)
+    exp.add_argument("file", type=Path, help="where to write the users, one JSON object per line")
     common(exp)
     return parser
 
@@ -177,10 +196,11 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
     """An AsyncClerk for the command: to the embedded fake, or to Clerk with the env key."""
     if not args.fake:
         key = os.environ.get(ENV_KEY)
-        if not key:
+        dry_run = getattr(args, "dry_run", False)  # a dry run sends nothing: no key needed
+        if not key and not dry_run:
             raise UsageError(f"set the {ENV_KEY} environment variable to your Clerk secret key")
-        async with AsyncClerk(secret_key=key, base_url=args.base_url,
-                              rate_limit=_rate_limits(args.rate)) as clerk:
+        async with AsyncClerk(secret_key=key or None, base_url=args.base_url,
+                              rate_limit=None if dry_run else _rate_limits(args.rate)) as clerk:
             yield clerk
         return
     if args.base_url:

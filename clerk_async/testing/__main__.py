@@ -14,13 +14,21 @@ from ._server import FakeClerk
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m clerk_async.testing")
+    parser = argparse.ArgumentParser(
+        prog="python -m clerk_async.testing",
+        description="FakeClerk, an in-memory Clerk Backend API (Users) for tests and demos.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve a fake Clerk Backend API on loopback")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8787, help="0 picks a free port")
-    serve.add_argument("--secret-key", default=None, help="default: a generated sk_test_ key")
-    serve.add_argument("--rate", default=None, help="instance quota, e.g. 100/10s")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, loopback only)")
+    serve.add_argument("--port", type=int, default=8787,
+                       help="port to listen on (default: 8787; 0 picks a free port)")
+    serve.add_argument("--secret-key", default=None, metavar="KEY",
+                       help="the key clients must send (default: a generated sk_test_ key)")
+    serve.add_argument("--rate", default=None, metavar="QUOTA",
+                       help="instance quota answered with 429 beyond it, e.g. 100/10s "
+                       "(default: unlimited)")
     serve.add_argument(
         "--op-rate",
         action="append",
@@ -28,11 +36,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OP=QUOTA",
         help="per-operation quota, e.g. CreateUser=20/10s (repeatable)",
     )
-    serve.add_argument("--fault-rate", type=float, default=0.0)
-    serve.add_argument("--fault-kinds", default=",".join(FAULT_KINDS))
-    serve.add_argument("--latency-ms", type=float, default=0.0)
-    serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument("--users", type=int, default=0, help="pre-create this many users")
+    serve.add_argument("--fault-rate", type=float, default=0.0, metavar="P",
+                       help="share of requests (0..1) that fail with an injected fault "
+                       "(default: 0)")
+    serve.add_argument("--fault-kinds", default=",".join(FAULT_KINDS), metavar="KINDS",
+                       help=f"comma-separated faults to draw from (default: all: "
+                       f"{','.join(FAULT_KINDS)})")
+    serve.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                       help="extra delay added to every response, in ms (default: 0)")
+    serve.add_argument("--seed", type=int, default=0,
+                       help="seed for generated ids and faults, for repeatable runs (default: 0)")
+    serve.add_argument("--users", type=int, default=0, metavar="N",
+                       help="pre-create this many users (default: 0)")
     return parser
 
 
