@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
@@ -41,6 +42,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clerk_async import (
     AsyncClerk,
@@ -74,7 +76,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
+MISSING_KEY = (
+    "fastapi_app: CLERK_SECRET_KEY is not set; export your Clerk secret key "
+    "(or a FakeClerk's, see the README) before starting"
+)
+
+
+class RequireSecretKey:
+    """Fails the server's start-up, in one line, when ``CLERK_SECRET_KEY`` is unset.
+
+    Without a key every route would answer 502 "Clerk is unreachable" and hide the
+    cause. This is ASGI middleware rather than a check in ``lifespan`` because an
+    exception there reaches the server log as a whole traceback.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and not os.environ.get("CLERK_SECRET_KEY"):
+            await receive()  # lifespan.startup
+            await send({"type": "lifespan.startup.failed", "message": MISSING_KEY})
+            return
+        await self.app(scope, receive, send)
+
+
 app = FastAPI(title="Clerk users (FastAPI example)", lifespan=lifespan)
+app.add_middleware(RequireSecretKey)
 
 
 def get_clerk(request: Request) -> AsyncClerk:

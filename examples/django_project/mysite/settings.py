@@ -7,6 +7,15 @@ the ``DJANGO_*`` variables below.
 """
 
 import os
+import sys
+
+# Without a key every view would answer "Clerk unreachable" and hide why: refuse
+# to start instead, in one line (settings load first in manage.py, WSGI and ASGI).
+if not os.environ.get("CLERK_SECRET_KEY"):
+    sys.exit(
+        "django_project: CLERK_SECRET_KEY is not set; export your Clerk secret key "
+        "(or a FakeClerk's, see the README) before starting"
+    )
 
 # The fallback is for trying the example locally; set a real one anywhere else.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-example-only")
