@@ -34,7 +34,7 @@ def _client(fake: FakeClerk) -> AsyncClerk:
 
 async def test_faults_give_exactly_one_user_per_row() -> None:
     faults = Faults(rate=0.1, kinds=("500", "503", "drop_after"), seed=11)
-    async with FakeClerk(faults=faults) as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False, faults=faults) as fake, _client(fake) as clerk:
         report = await clerk.users.bulk_create(_rows(240), concurrency=8)
         assert fake.stats.faults_by_kind["drop_after"] > 0
         assert fake.stats.faults_by_kind["500"] + fake.stats.faults_by_kind["503"] > 0
@@ -56,7 +56,7 @@ async def test_faults_give_exactly_one_user_per_row() -> None:
 
 async def test_journal_rerun_skips_finished_rows(tmp_path: Path) -> None:
     journal = tmp_path / "import.journal"
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         first = await clerk.users.bulk_create(_rows(30), journal=journal, concurrency=4)
         assert first.created == 30
         lines = [json.loads(line) for line in journal.read_text().splitlines()]
@@ -79,7 +79,7 @@ async def test_journal_rerun_skips_finished_rows(tmp_path: Path) -> None:
 
 async def test_in_flight_row_created_again_is_recorded_as_existing() -> None:
     # What a rerun after SIGKILL meets: the row exists, the journal doesn't know.
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         user = fake.store.add_user(email_address="u0@example.com")
         report = await clerk.users.bulk_create(_rows(1))
         assert report.existed == 1 and report.created == 0
@@ -89,7 +89,7 @@ async def test_in_flight_row_created_again_is_recorded_as_existing() -> None:
 
 
 async def test_on_exists_modes() -> None:
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         old = fake.store.add_user(email_address="taken@example.com", first_name="Old",
                                   public_metadata={"keep": 1, "plan": "free"})
         row = {"email_address": ["taken@example.com"], "first_name": "New",
@@ -128,7 +128,7 @@ async def test_bad_rows_are_reported_and_good_rows_import() -> None:
         CreateUserParams(email_address=["ok2@example.com"], first_name="P"),
         {"email_address": ["clerk-says-no"]},
     ]
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         report = await clerk.users.bulk_create(rows)
     assert report.created == 2 and report.failed == 6
     by_row = {f.row: f for f in report.failures}
@@ -143,7 +143,7 @@ async def test_bad_rows_are_reported_and_good_rows_import() -> None:
 
 
 async def test_rows_without_identifier_are_not_retried_after_ambiguous_failure() -> None:
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         fake.inject_fault("CreateUser", "drop_after")
         report = await clerk.users.bulk_create([{"first_name": "Nobody"}])
         assert report.unprotected == 1 and report.failed == 1
@@ -152,7 +152,7 @@ async def test_rows_without_identifier_are_not_retried_after_ambiguous_failure()
 
 
 async def test_ambiguous_then_identifier_exists_counts_as_created() -> None:
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         # The create lands but its answer is lost; the lookup then fails too, so the
         # retry meets "identifier exists": that is our own user, not a prior one.
         fake.inject_fault("CreateUser", "drop_after")
@@ -168,7 +168,7 @@ async def test_async_input_progress_and_dry_run() -> None:
             yield row
 
     seen: list[BulkProgress] = []
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         report = await clerk.users.bulk_create(source(), progress=seen.append)
         assert report.created == 20
         assert seen[-1].done == 20 and seen[-1].created == 20 and seen[-1].total is None
@@ -181,7 +181,7 @@ async def test_async_input_progress_and_dry_run() -> None:
 
 
 async def test_export_streams_every_user(tmp_path: Path) -> None:
-    async with FakeClerk() as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         for i in range(620):
             fake.store.add_user(email_address=f"e{i}@example.com")
         target = tmp_path / "users.jsonl"
@@ -197,7 +197,7 @@ async def test_export_streams_every_user(tmp_path: Path) -> None:
 async def test_bulk_update_metadata() -> None:
     faults = Faults(rate=0.2, kinds=("503", "drop_after"), operations={"UpdateUserMetadata"},
                     seed=3)
-    async with FakeClerk(faults=faults) as fake, _client(fake) as clerk:
+    async with FakeClerk(require_identifier=False, faults=faults) as fake, _client(fake) as clerk:
         users = [fake.store.add_user(email_address=f"m{i}@example.com",
                                      public_metadata={"keep": i}) for i in range(30)]
         updates: list[Any] = [(u.id, {"public_metadata": {"plan": "pro"}}) for u in users]

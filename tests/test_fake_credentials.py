@@ -15,7 +15,7 @@ from spec_validation import Api, validated_api
 
 @pytest_asyncio.fixture
 async def fake() -> AsyncIterator[FakeClerk]:
-    async with FakeClerk(seed=11, clock=ManualClock()) as server:
+    async with FakeClerk(require_identifier=False, seed=11, clock=ManualClock()) as server:
         yield server
 
 

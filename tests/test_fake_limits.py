@@ -44,7 +44,7 @@ def test_parse_quota() -> None:
 
 async def test_instance_quota_blocks_until_retry_after(session: aiohttp.ClientSession) -> None:
     clock = ManualClock()
-    async with FakeClerk(rate_limit="3/10s", clock=clock) as fake:
+    async with FakeClerk(require_identifier=False, rate_limit="3/10s", clock=clock) as fake:
         api = _api(session, fake)
         for _ in range(3):
             await api.call("GetUsersCount")
@@ -85,7 +85,8 @@ async def test_other_operations_meet_only_the_instance_quota(
 async def test_operation_quota(session: aiohttp.ClientSession) -> None:
     clock = ManualClock()
     async with FakeClerk(
-        rate_limit="100/10s", operation_limits={"CreateUser": "2/10s"}, clock=clock
+        rate_limit="100/10s", operation_limits={"CreateUser": "2/10s"}, clock=clock,
+        require_identifier=False,
     ) as fake:
         api = _api(session, fake)
         await api.call("CreateUser", json={})
@@ -101,7 +102,10 @@ async def test_operation_quota(session: aiohttp.ClientSession) -> None:
 async def _fault_sequence(seed: int) -> list[int]:
     faults = Faults(rate=0.3, kinds=("500", "502", "503"), seed=seed)
     statuses = []
-    async with FakeClerk(faults=faults) as fake, aiohttp.ClientSession() as session:
+    async with (
+        FakeClerk(require_identifier=False, faults=faults) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         api = _api(session, fake)
         for _ in range(40):
             statuses.append((await api.call("GetUsersCount", expect=None)).status)
@@ -119,7 +123,7 @@ async def test_faults_are_deterministic_per_seed() -> None:
 
 async def test_fault_scope_latency_and_injection(session: aiohttp.ClientSession) -> None:
     faults = Faults(rate=1.0, kinds=("503",), operations={"CreateUser"}, latency_ms=30)
-    async with FakeClerk(faults=faults) as fake:
+    async with FakeClerk(require_identifier=False, faults=faults) as fake:
         api = _api(session, fake)
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -135,7 +139,7 @@ async def test_fault_scope_latency_and_injection(session: aiohttp.ClientSession)
 
 
 async def test_drop_after_applies_the_change(session: aiohttp.ClientSession) -> None:
-    async with FakeClerk() as fake:
+    async with FakeClerk(require_identifier=False) as fake:
         _api(session, fake)
         fake.inject_fault("CreateUser", "drop_after")
         with pytest.raises(aiohttp.ServerDisconnectedError):
@@ -147,7 +151,7 @@ async def test_drop_after_applies_the_change(session: aiohttp.ClientSession) -> 
 
 
 async def test_stats_and_reset(session: aiohttp.ClientSession) -> None:
-    async with FakeClerk() as fake:
+    async with FakeClerk(require_identifier=False) as fake:
         api = _api(session, fake)
         await api.call("CreateUser", json={})
         await api.call("GetUser", "user_nope", expect=404)

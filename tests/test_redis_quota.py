@@ -215,7 +215,9 @@ async def test_repeated_429_episodes_slow_the_shared_rate(
 
 
 async def test_429_end_to_end_pauses_another_client(redis_url: str) -> None:
-    async with FakeClerk(secret_key=SECRET, operation_limits={"CreateUser": "2/1s"}) as fake:
+    async with FakeClerk(
+        require_identifier=False, secret_key=SECRET, operation_limits={"CreateUser": "2/1s"}
+    ) as fake:
         # No proactive quota: only the 429 block is shared.
         qa, qb = RedisQuota(redis_url), RedisQuota(redis_url)
         retry = RetryPolicy(max_attempts=3, deadline=10)
@@ -276,7 +278,9 @@ WORKER = textwrap.dedent(
 
 async def test_four_processes_share_one_quota(redis_url: str) -> None:
     rate, per_process, processes = 40, 50, 4
-    async with FakeClerk(secret_key=SECRET, rate_limit=f"{rate}/1s") as fake:
+    async with FakeClerk(
+        require_identifier=False, secret_key=SECRET, rate_limit=f"{rate}/1s"
+    ) as fake:
         workers = [
             await asyncio.create_subprocess_exec(
                 sys.executable, "-c", WORKER, fake.base_url, SECRET, redis_url,
@@ -309,7 +313,7 @@ async def test_four_processes_share_one_quota(redis_url: str) -> None:
 
 async def test_sync_client_uses_redis_in_its_loop_thread(redis_url: str) -> None:
     quota = RedisQuota(redis_url)
-    async with FakeClerk(secret_key=SECRET) as fake:
+    async with FakeClerk(require_identifier=False, secret_key=SECRET) as fake:
 
         def run() -> float:
             with clerk_sync.Clerk(
@@ -337,7 +341,7 @@ async def test_redis_outage_falls_back_and_recovers(
     own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     quota = RedisQuota(own_redis.url, probe_interval=0.2, timeout=0.5)
-    async with FakeClerk(secret_key=SECRET) as fake, AsyncClerk(
+    async with FakeClerk(require_identifier=False, secret_key=SECRET) as fake, AsyncClerk(
         secret_key=SECRET, base_url=fake.base_url,
         rate_limit=RateLimits(instance="50/1s", backend=quota),
     ) as clerk:
@@ -396,7 +400,7 @@ async def test_redis_absent_from_the_start(caplog: pytest.LogCaptureFixture) -> 
 
 
 async def test_the_secret_key_never_reaches_redis(redis_url: str) -> None:
-    async with FakeClerk(secret_key=SECRET, rate_limit="100/1s") as fake:
+    async with FakeClerk(require_identifier=False, secret_key=SECRET, rate_limit="100/1s") as fake:
         quota = RedisQuota(redis_url)
         async with AsyncClerk(
             secret_key=SECRET, base_url=fake.base_url,

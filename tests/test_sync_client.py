@@ -36,7 +36,7 @@ PORTAL_THREAD = "clerk-sync-portal"
 def fake() -> Iterator[FakeClerk]:
     """One FakeClerk for the module, in its own loop thread (sync tests block theirs)."""
     with start_blocking_portal() as portal:
-        server = FakeClerk()
+        server = FakeClerk(require_identifier=False)
         portal.call(server.start)
         try:
             yield server

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "FakeError",
     "identifier_exists",
+    "identifier_missing",
     "not_found",
     "param_invalid",
     "param_missing",
@@ -75,6 +76,19 @@ def param_unknown(name: str) -> FakeError:
 
 def param_invalid(name: str, why: str, code: str = "form_param_format_invalid") -> FakeError:
     return FakeError(422, code, "is invalid", f"{name}: {why}", {"param_name": name})
+
+
+def identifier_missing() -> FakeError:
+    # What an instance with the usual sign-in settings says to a user without any
+    # identifier: the request is understood but lacks required data, so
+    # form_data_missing (form_identifier_not_found is the sign-in lookup failure).
+    return FakeError(
+        422,
+        "form_data_missing",
+        "missing data",
+        "A user needs at least one identifier: email_address, phone_number, username or "
+        "web3_wallet (or skip_user_requirement=true).",
+    )
 
 
 def identifier_exists(name: str) -> FakeError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._errors import FakeError, param_invalid, param_unknown
 from ._listing import count_users, list_users
@@ -171,11 +172,17 @@ async def set_profile_image(request: web.Request) -> web.StreamResponse:
             "Send the image as multipart/form-data in a field named 'file'.",
             {"param_name": "file"},
         )
-    image: bytes | None = None
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == "file":
-            image = bytes(await part.read())
+    try:
+        image = await _file_part(request)
+    except (HttpProcessingError, ValueError) as exc:
+        # aiohttp's multipart parser raises these on broken part headers; a
+        # client's mistake is a 400, never the server's 500.
+        raise FakeError(
+            400,
+            "malformed_request",
+            "Malformed request body",
+            f"The multipart body cannot be parsed: {type(exc).__name__}.",
+        ) from None
     if not image:
         raise FakeError(
             400,
@@ -188,6 +195,15 @@ async def set_profile_image(request: web.Request) -> web.StreamResponse:
     user.image_url = f"https://img.clerk.com/{store.ids.token(40)}"
     store.touch(user)
     return user_response(store, user)
+
+
+async def _file_part(request: web.Request) -> bytes | None:
+    image: bytes | None = None
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.name == "file":
+            image = bytes(await part.read())
+    return image
 
 
 async def delete_profile_image(request: web.Request) -> web.StreamResponse:

@@ -194,7 +194,7 @@ def list_users(store: Store, query: MultiMapping[str]) -> list[User]:
         limit = 10  # what Clerk does, rather than refusing
     offset = query_int(query, "offset", 0, minimum=0) or 0
     field, desc = _order(query)
-    cursor = query.get("starting_after")
+    cursor = query.get("starting_after") or None  # empty: ignored, like other params
     cursor_key = None
     if cursor is not None:
         if field != "created_at":

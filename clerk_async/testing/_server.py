@@ -73,6 +73,9 @@ _UNAUTHORIZED = FakeError(
     "The secret key in the Authorization header is missing or not valid for this instance.",
 )
 _FAULT_STATUS = {"500": 500, "502": 502, "503": 503}
+# Codes for the errors aiohttp raises itself (unknown route, wrong method, body
+# over the size cap); anything else from it is a generic request_invalid.
+_HTTP_CODES = {404: "resource_not_found", 413: "request_body_too_large"}
 
 
 class FakeClerk:
@@ -81,6 +84,10 @@ class FakeClerk:
     ``async with FakeClerk() as fake:`` serves on a free loopback port;
     point a client at ``fake.base_url`` with ``fake.secret_key``. Seed and inspect
     state through ``fake.store``; read counters from ``fake.stats``.
+
+    ``require_identifier`` (default on) refuses ``POST /users`` without any of
+    email, phone, username or web3 wallet, as an instance with the usual sign-in
+    settings does (422 ``form_data_missing``; ``skip_user_requirement`` lifts it).
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class FakeClerk:
         host: str = "127.0.0.1",
         port: int = 0,
         lockout_seconds: int = 3600,
+        require_identifier: bool = True,
     ) -> None:
         unknown = set(operation_limits or ()) - OPERATIONS
         if unknown:
@@ -104,7 +112,12 @@ class FakeClerk:
         self.secret_key = secret_key or "sk_test_fake_" + "".join(
             random.Random(f"key-{seed}").choices("0123456789abcdefghijklmnopqrstuvwxyz", k=32)
         )
-        self.store = Store(seed=seed, clock=self.clock, lockout_seconds=lockout_seconds)
+        self.store = Store(
+            seed=seed,
+            clock=self.clock,
+            lockout_seconds=lockout_seconds,
+            require_identifier=require_identifier,
+        )
         self.stats = FakeStats(self.store)
         self.quotas = QuotaBook(rate_limit, operation_limits)
         self.fault_plan = FaultPlan(faults)
@@ -133,7 +146,10 @@ class FakeClerk:
     def reset(self) -> None:
         """Forget all users, counters, quota windows and queued faults."""
         self.store.__init__(  # type: ignore[misc]
-            seed=self._seed, clock=self.clock, lockout_seconds=self.store.lockout_seconds
+            seed=self._seed,
+            clock=self.clock,
+            lockout_seconds=self.store.lockout_seconds,
+            require_identifier=self.store.require_identifier,
         )
         self.stats.reset()
         self.quotas.reset()
@@ -208,6 +224,13 @@ class FakeClerk:
         self._traces += 1
         return f"{self._seed & 0xFFFF:04x}{self._traces:028x}"
 
+    def _http_error(self, exc: web.HTTPException, long_message: str) -> web.Response:
+        """aiohttp's HTTP exceptions as Clerk-shaped JSON, keeping headers such as Allow."""
+        code = _HTTP_CODES.get(exc.status, "request_invalid")
+        error = FakeError(exc.status, code, exc.reason, long_message)
+        kept = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+        return _error(error, self._trace_id(), kept)
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
@@ -218,16 +241,7 @@ class FakeClerk:
             try:
                 return await handler(request)  # the router's own 404 / 405
             except web.HTTPException as exc:
-                code = "resource_not_found" if exc.status == 404 else "request_invalid"
-                return _error(
-                    FakeError(
-                        exc.status,
-                        code,
-                        exc.reason,
-                        f"{request.method} {request.path} is not served here.",
-                    ),
-                    self._trace_id(),
-                )
+                return self._http_error(exc, f"{request.method} {request.path} is not served here.")
 
         self.stats.requests[operation] += 1
         if request.headers.get("Authorization") != self._auth:
@@ -264,6 +278,8 @@ class FakeClerk:
             response = await handler(request)
         except FakeError as exc:
             response = _error(exc, self._trace_id())
+        except web.HTTPException as exc:  # aiohttp's own, e.g. 413 from the body size cap
+            response = self._http_error(exc, exc.text or exc.reason)
         if fault == "drop_after" and request.transport is not None:
             # The change is applied; now vanish without answering, as when a
             # proxy or the network fails after the server did the work.

@@ -10,7 +10,14 @@ from typing import Any
 
 from . import _passwords, _totp
 from ._clock import Clock, wall_clock
-from ._errors import FakeError, identifier_exists, not_found, param_invalid, param_missing
+from ._errors import (
+    FakeError,
+    identifier_exists,
+    identifier_missing,
+    not_found,
+    param_invalid,
+    param_missing,
+)
 from ._ids import IdFactory
 from ._model import Email, Phone, User, Wallet
 from ._params import rfc3339_ms
@@ -18,7 +25,8 @@ from ._seeding import SeedingMixin
 
 __all__ = ["Store"]
 
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No whitespace and no control characters (a NUL in an address is refused).
+_EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\Z")
 _PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 _WALLET_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _USERNAME_RE = re.compile(r"^[a-z0-9_-]+$")
@@ -31,10 +39,18 @@ class Store(SeedingMixin):
     """Everything FakeClerk knows. Seed it directly (``add_user``, ``seed_*``) and
     inspect it in assertions (``users``, ``get``, ``find``)."""
 
-    def __init__(self, *, seed: int = 0, clock: Clock = wall_clock, lockout_seconds: int = 3600):
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        clock: Clock = wall_clock,
+        lockout_seconds: int = 3600,
+        require_identifier: bool = True,
+    ):
         self.ids = IdFactory(seed)
         self.clock = clock
         self.lockout_seconds = lockout_seconds
+        self.require_identifier = require_identifier
         self.users: dict[str, User] = {}
         # Unique identifiers, normalised (lower case), each mapped to its user id.
         self.by_email: dict[str, str] = {}
@@ -98,6 +114,12 @@ class Store(SeedingMixin):
         phone_status = self._statuses(body, "phone_number_identification_status", phones)
         username = self._check_username(body.get("username"), None)
         external_id = self._check_external_id(body.get("external_id"), None)
+        if (
+            self.require_identifier
+            and not (emails or phones or wallets or username)
+            and not body.get("skip_user_requirement")
+        ):
+            raise identifier_missing()
         password_hash = self._password_from(body)
         created_at = now
         if body.get("created_at") is not None:
