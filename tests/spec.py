@@ -1,4 +1,4 @@
-"""Reading Clerk's OpenAPI spec in tests: where it is, the 38 operations, and
+"""Reading Clerk's OpenAPI spec in tests: where it is, the 37 operations, and
 example payloads built from its schemas.
 
 The spec stays in ``../shared/clerk-openapi/`` (never copied into the project);

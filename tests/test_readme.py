@@ -27,9 +27,12 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from clerk_async.testing import FakeClerk
 
@@ -81,11 +84,12 @@ def scratch(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_shell(script: str, cwd: Path, env: dict[str, str] | None = None,
-              timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def run_shell(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs a shell block with exactly ``env``; from an async test, use asyncio.to_thread
+    so the test's loop keeps serving a FakeClerk meanwhile."""
     return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=120, check=False,
     )
 
 
@@ -213,3 +217,107 @@ async def test_quickstart_runs_as_written(fake_clerk: FakeClerk) -> None:
     assert err == ""
     assert "404 resource_not_found" in out
     assert fake_clerk.stats.users == 1
+
+
+def in_async_main(fragment: str, prelude: str = "") -> str:
+    """A script running a README fragment that uses ``await`` and a ``clerk``."""
+    body = textwrap.indent(prelude + fragment, "        ")
+    return (
+        "import asyncio\nfrom clerk_async import AsyncClerk\n\n"
+        "async def main() -> None:\n    async with AsyncClerk() as clerk:\n"
+        f"{body}\nasyncio.run(main())\n"
+    )
+
+
+# --------------------------------------------------------------------------- getting started
+
+
+@covers("try-import")
+def test_try_it_without_an_account(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    result = run_shell(block("try-import"), scratch(tmp_path), env)
+    assert result.returncode == 0, result.stderr
+    assert "validated (dry run)         50" in result.stdout
+    assert "created                    300" in result.stdout
+
+
+# --------------------------------------------------------------------------- frameworks
+
+
+@covers("fastapi-app")
+async def test_fastapi_snippet_serves_a_user(
+    fake_clerk: FakeClerk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asgi_lifespan
+    import httpx
+
+    for name, value in fake_env(fake_clerk).items():
+        monkeypatch.setenv(name, value)
+    user = fake_clerk.store.add_user(email_address="api@example.com")
+    namespace: dict[str, Any] = {"__name__": "readme_fastapi"}
+    exec(compile(block("fastapi-app"), "README.md", "exec"), namespace)
+    app = namespace["app"]
+    async with asgi_lifespan.LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            response = await http.get(f"/users/{user.id}")
+    assert response.status_code == 200
+    assert response.json() == {"id": user.id}
+
+
+@covers("sync-client")
+async def test_sync_client_snippet(fake_clerk: FakeClerk) -> None:
+    out, err = await run_python(block("sync-client"), fake_env(fake_clerk))
+    assert err == ""
+    (user,) = fake_clerk.store.users
+    assert out == f"{user}\n"
+
+
+# --------------------------------------------------------------------------- quotas
+
+
+@covers("rate-limits", "redis-quota")
+@pytest.mark.parametrize("name", ["rate-limits", "redis-quota"])
+async def test_quota_snippets_construct_clients_quietly(fake_clerk: FakeClerk, name: str) -> None:
+    # Constructing a client opens nothing, so these run without Redis or a loop.
+    out, err = await run_python(block(name), fake_env(fake_clerk))
+    assert (out, err) == ("", "")
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+@covers("bulk-python")
+async def test_bulk_python_snippet(fake_clerk: FakeClerk, tmp_path: Path) -> None:
+    rows = 'rows = [{"email_address": ["b1@example.com"]}, {"email_address": ["b2@example.com"]}]\n'
+    out, err = await run_python(in_async_main(block("bulk-python"), rows),
+                                fake_env(fake_clerk), cwd=tmp_path)
+    assert err == ""
+    assert out == "2 0 0 []\n"
+    assert len((tmp_path / "users.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "import.journal").is_file()
+
+
+@covers("bulk-cli")
+async def test_bulk_cli_snippet(tmp_path: Path) -> None:
+    # An sk_live_ key paces the CLI at 1000 requests / 10 s instead of 100.
+    async with FakeClerk(secret_key="sk_live_readme_bulk") as fake:
+        result = await asyncio.to_thread(
+            run_shell, block("bulk-cli"), scratch(tmp_path), {**os.environ, **fake_env(fake)}
+        )
+    assert result.returncode == 0, result.stderr
+    assert "created                     50" in result.stdout
+    assert "Exported 50 users to all-users.jsonl" in result.stdout
+    assert len((tmp_path / "all-users.jsonl").read_text().splitlines()) == 50
+
+
+# --------------------------------------------------------------------------- FakeClerk
+
+
+@covers("fake-in-code")
+async def test_fake_in_code_snippet() -> None:
+    out, err = await run_python(block("fake-in-code"), {})
+    assert err == ""
+    count, stats = out.splitlines()
+    assert count == "1"
+    assert "'GetUsersCount': 1" in stats

@@ -1,4 +1,4 @@
-"""Every one of the 38 operations sends what the spec says and decodes what it returns.
+"""Every one of the 37 operations sends what the spec says and decodes what it returns.
 
 For each row of the operation table, the SDK method is called with every
 parameter and body property the spec lists (sample values), the request is
