@@ -111,20 +111,47 @@ async def run_python(code: str, env: dict[str, str], cwd: Path | None = None) ->
 # --------------------------------------------------------------------------- the convention
 
 
-def test_every_block_is_run_or_excused() -> None:
-    names: list[str] = []
-    for mark, lang, body in blocks():
+def unexcused(found: list[tuple[str | None, str, str]], covered: set[str]) -> list[str]:
+    """What breaks the convention in ``found`` (the output of :func:`blocks`)."""
+    problems, names = [], []
+    for mark, lang, body in found:
         if lang not in RUNNABLE:
             continue
         where = body.strip().splitlines()[0] if body.strip() else "(empty block)"
-        assert mark, f"README block starting {where!r} has no <!-- readme: ... --> marker"
-        if mark.startswith("not-run:"):
-            assert mark.removeprefix("not-run:").strip(), f"no reason given for {where!r}"
-            continue
-        assert mark in COVERED, f"README block {mark!r} is not run by any test in {__file__}"
-        names.append(mark)
-    assert len(names) == len(set(names)), f"README block names used twice: {sorted(names)}"
-    assert names, "no README block is run at all"
+        if not mark:
+            problems.append(f"block starting {where!r} has no <!-- readme: ... --> marker")
+        elif mark.startswith("not-run:"):
+            if not mark.removeprefix("not-run:").strip():
+                problems.append(f"no reason given for the not-run block {where!r}")
+        elif mark not in covered:
+            problems.append(f"block {mark!r} is not run by any @covers test in {__file__}")
+        else:
+            names.append(mark)
+    problems += [f"block name {name!r} used twice" for name in set(names) if names.count(name) > 1]
+    return problems
+
+
+def test_every_block_is_run_or_excused() -> None:
+    assert unexcused(blocks(), COVERED) == []
+    assert len(COVERED) > 5, "no README block is run at all"
+
+
+def test_the_convention_check_catches_each_mistake() -> None:
+    found = [
+        (None, "bash", "echo unmarked\n"),
+        ("not-run:  ", "python", "print('no reason')\n"),
+        ("nobody-runs-me", "bash", "true\n"),
+        ("twice", "bash", "true\n"),
+        ("twice", "python", "pass\n"),
+        (None, "text", "a tree, not code\n"),
+        ("not-run: needs a Clerk account", "bash", "true\n"),
+    ]
+    assert unexcused(found, {"twice"}) == [
+        "block starting 'echo unmarked' has no <!-- readme: ... --> marker",
+        "no reason given for the not-run block \"print('no reason')\"",
+        f"block 'nobody-runs-me' is not run by any @covers test in {__file__}",
+        "block name 'twice' used twice",
+    ]
 
 
 def test_blocks_are_parsed_with_their_markers() -> None:
