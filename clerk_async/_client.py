@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
-from ._ratelimit import (
-    Limiter,
-    LocalLimiter,
-    Quota,
-    QuotaBackend,
-    RateLimits,
-    instance_key_id,
-    parse_quota,
-)
+from ._auth import Secret, secret_from
+from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits, parse_quota
 from ._retry import RetryPolicy
 from ._stats import ClientStats
-from ._transport import Clock, Sleep, Transport, check_base_url, key_kind
+from ._transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    CallOptions,
+    Clock,
+    HttpSender,
+    Sleep,
+    Transport,
+    check_base_url,
+    check_headers,
+)
+from ._types import UNSET, UnsetType
 from .resources.users import Users
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
@@ -55,7 +59,10 @@ class AsyncClerk:
     ``$CLERK_API_URL`` or Clerk's production API. ``timeout`` is per attempt,
     in seconds. ``retry=None`` disables retries. ``rate_limit`` paces requests
     under Clerk's quota (``"auto"`` picks it from the key kind; ``None`` turns
-    pacing off).
+    pacing off). ``default_headers`` go with every request;
+    ``max_response_bytes`` caps a response body (64 MiB by default), enforced
+    while it streams in. :meth:`with_options` makes a view with other
+    per-call settings.
     """
 
     def __init__(
@@ -67,57 +74,86 @@ class AsyncClerk:
         rate_limit: RateLimitSetting = "auto",
         api_version: str = DEFAULT_API_VERSION,
         *,
+        default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         log_bodies: bool = False,
     ) -> None:
-        if secret_key is None:
-            secret_key = os.environ.get("CLERK_SECRET_KEY") or None
+        secret = secret_from(secret_key)
         if base_url is None:
             base_url = os.environ.get("CLERK_API_URL") or DEFAULT_BASE_URL
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
         if not isinstance(api_version, str) or not api_version:
             raise ValueError("api_version must be a non-empty str such as '2025-11-10'")
+        options = CallOptions(
+            timeout=_check_timeout(timeout),
+            retry=_check_retry(retry),
+            max_response_bytes=_check_max_bytes(max_response_bytes),
+        )
         url = check_base_url(base_url)
         self.base_url = str(url)
         self.rate_limit = rate_limit
         limits = _rate_limits(rate_limit)
-
-        quota = limits.resolve_instance(key_kind(secret_key)) if limits else None
-        limiter: Limiter | None = None
-        if limits is not None:
-            if isinstance(limits.backend, QuotaBackend):
-                # A shared backend needs the quotas, and an identity for this
-                # Clerk instance that is not the key itself.
-                limits.backend.configure(
-                    quota, limits.resolve_operations(), instance_key_id(secret_key)
-                )
-            limiter = limits.backend or LocalLimiter(
-                quota,
-                limits.resolve_operations(),
-                clock=clock or time.monotonic,
-                sleep=sleep or asyncio.sleep,
-            )
+        quota = limits.resolve_instance(secret.kind if secret else None) if limits else None
         self._transport = Transport(
             base_url=url,
-            secret_key=secret_key,
-            api_version=api_version,
-            timeout=float(timeout),
-            retry=retry,
+            sender=HttpSender(
+                secret=secret,
+                api_version=api_version,
+                default_headers=check_headers("default_headers", default_headers),
+            ),
+            options=options,
             sleep=sleep,
             clock=clock,
             log_bodies=log_bodies,
-            limiter=limiter,
+            limiter=_limiter(limits, quota, secret, clock, sleep),
             instance_quota=quota,
         )
         self.users = Users(self._transport)
+        self._parent: AsyncClerk | None = None
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | UnsetType | None = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int | None = None,
+    ) -> AsyncClerk:
+        """A view of this client with other per-call settings.
+
+        The view shares the session, the rate limiter and ``stats`` with this
+        client and costs next to nothing to make, so make one per route or
+        call: ``await clerk.with_options(timeout=2.0).users.get(user_id)``.
+        Settings not given are inherited; ``retry=None`` turns retries off.
+        ``extra_headers`` are added to the client's ``default_headers``. A
+        call's deadline (``retry.deadline``, or ``timeout`` when retries are
+        off) bounds the whole call, waiting for the quota included: a call
+        whose slot lies beyond it raises :class:`RateLimitError` at once,
+        without sending. Closing a view closes nothing; close the client.
+        """
+        changes: dict[str, Any] = {}
+        if timeout is not None:
+            changes["timeout"] = _check_timeout(timeout)
+        if retry is not UNSET:
+            changes["retry"] = _check_retry(retry)
+        if extra_headers is not None:
+            changes["extra_headers"] = {
+                **self._transport.options.extra_headers,
+                **check_headers("extra_headers", extra_headers),
+            }
+        if max_response_bytes is not None:
+            changes["max_response_bytes"] = _check_max_bytes(max_response_bytes)
+        view = object.__new__(AsyncClerk)
+        view.__dict__.update(self.__dict__)
+        view._transport = self._transport.with_options(**changes)
+        view.users = Users(view._transport)
+        view._parent = self._parent or self
+        return view
 
     @property
     def api_version(self) -> str:
-        return self._transport.api_version
+        return self._transport.sender.api_version  # type: ignore[attr-defined, no-any-return]
 
     @property
     def timeout(self) -> float:
@@ -126,6 +162,10 @@ class AsyncClerk:
     @property
     def retry(self) -> RetryPolicy | None:
         return self._transport.retry
+
+    @property
+    def max_response_bytes(self) -> int:
+        return self._transport.options.max_response_bytes
 
     @property
     def quota(self) -> Quota | None:
@@ -146,12 +186,19 @@ class AsyncClerk:
         return self._transport.closed
 
     def __repr__(self) -> str:
-        key = self._transport.key_kind
+        key = getattr(self._transport.sender, "key_kind", None)
         shown = f"{key}…" if key else "missing"
-        return f"<AsyncClerk base_url={self.base_url!r} secret_key={shown}>"
+        view = " (options view)" if self._parent is not None else ""
+        return f"<AsyncClerk base_url={self.base_url!r} secret_key={shown}{view}>"
 
     async def aclose(self) -> None:
-        """Close the HTTP session. Safe to call twice; later calls raise."""
+        """Close the HTTP session. Safe to call twice; later calls raise.
+
+        On a :meth:`with_options` view this does nothing: the view only
+        borrows its client's session.
+        """
+        if self._parent is not None:
+            return
         await self._transport.aclose()
         if isinstance(self.limiter, QuotaBackend):
             # Its connections belong to this loop (the sync facade's thread, say).
@@ -167,3 +214,44 @@ class AsyncClerk:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def _check_retry(retry: object) -> RetryPolicy | None:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise TypeError(f"retry must be a RetryPolicy or None, got {type(retry).__name__}")
+    return retry
+
+
+def _check_max_bytes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_response_bytes must be a positive int, got {value!r}")
+    return value
+
+
+def _limiter(
+    limits: RateLimits | None,
+    quota: Quota | None,
+    secret: Secret | None,
+    clock: Clock | None,
+    sleep: Sleep | None,
+) -> Limiter | None:
+    if limits is None:
+        return None
+    if isinstance(limits.backend, QuotaBackend):
+        # A shared backend needs the quotas, and an identity for this Clerk
+        # instance that is not the key itself.
+        limits.backend.configure(
+            quota, limits.resolve_operations(), secret.instance_id if secret else "nokey"
+        )
+    return limits.backend or LocalLimiter(
+        quota,
+        limits.resolve_operations(),
+        clock=clock or time.monotonic,
+        sleep=sleep or asyncio.sleep,
+    )

@@ -13,7 +13,6 @@ scalars are passed through as decoded, without a per-element copy.
 
 from __future__ import annotations
 
-import json
 import math
 import types
 import typing
@@ -23,15 +22,10 @@ from typing import Any, TypeVar, Union
 import attrs
 import cattrs
 
+from ._json import dumps, loads
 from ._types import UNSET, UnsetType
 from .models import VERIFICATION_BY_OBJECT, UnknownVerification, Verification
 from .models.requests import REQUEST_MODELS
-
-_orjson: types.ModuleType | None
-try:  # orjson is optional (the ``fast`` extra)
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised only without orjson
-    _orjson = None
 
 __all__ = [
     "check_json_value",
@@ -46,33 +40,7 @@ __all__ = [
 T = TypeVar("T")
 
 # --------------------------------------------------------------------------- JSON
-
-
-if _orjson is not None:
-    _orjson_loads = _orjson.loads
-    _orjson_dumps = _orjson.dumps
-
-    def loads(data: bytes | str) -> Any:
-        """Decode JSON text (bytes or str)."""
-        return _orjson_loads(data)
-
-    def dumps(obj: Any) -> bytes:
-        """Encode *obj* as compact UTF-8 JSON."""
-        encoded: bytes = _orjson_dumps(obj)
-        return encoded
-
-else:  # pragma: no cover - exercised only without orjson
-    _json_loads = json.loads
-    _json_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-    def loads(data: bytes | str) -> Any:
-        """Decode JSON text (bytes or str)."""
-        return _json_loads(data)
-
-    def dumps(obj: Any) -> bytes:
-        """Encode *obj* as compact UTF-8 JSON."""
-        return _json_encoder.encode(obj).encode("utf-8")
-
+# Parsing and encoding live in ._json (the one guarded parser); re-exported here.
 
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1  # orjson's range: i64 and u64

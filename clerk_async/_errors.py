@@ -23,7 +23,6 @@ Every message is one line a person can act on and never contains the secret key.
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -264,13 +263,18 @@ def error_for_response(
 ) -> ClerkAPIError:
     """Build the right :class:`ClerkAPIError` subclass for an error response.
 
-    A body that is not Clerk's JSON error shape (a proxy's HTML page, say)
-    still gives the class for the status, with the text kept in ``body``.
+    A body that is not Clerk's JSON error shape (a proxy's HTML page, say, or
+    JSON nested too deeply to parse safely) still gives the class for the
+    status, with the text kept in ``body``: the status is what retries and
+    callers act on.
     """
+    # Imported here: ._json raises ClerkDecodeError, defined above.
+    from ._json import loads
+
     text = body.decode("utf-8", errors="replace")
     try:
-        payload = json.loads(text) if text else None
-    except ValueError:
+        payload = loads(body) if body else None
+    except ValueError:  # the guarded parser turns RecursionError into this too
         payload = None
     details, trace_id = _parse_details(payload)
     if trace_id is None:

@@ -8,8 +8,10 @@ limiter here does two things:
 * proactive: a GCRA scheduler per quota hands out evenly spaced slots,
   first come first served, so a well-behaved client never sees a 429;
 * reactive: a 429 blocks its operation for every task of the client until the
-  ``Retry-After`` passes, and repeated 429s (someone else spends the same
-  quota) lower the local rate multiplicatively; it recovers additively.
+  ``Retry-After`` passes, and repeated 429 episodes (someone else spends the
+  same quota) lower the rate multiplicatively; it recovers additively. The
+  rule (:data:`AIMD`) and the lateness slack (:data:`LATENESS_SLACK`) are
+  defined here once; :mod:`._redis_quota` passes them to its scripts.
 
 The logic takes its clock and sleep as arguments, so tests run it in virtual
 time. Other backends (e.g. Redis, shared by many processes) implement the
@@ -19,7 +21,6 @@ small :class:`Limiter` protocol.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,13 +28,20 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ._auth import instance_key_id
+
 __all__ = [
+    "AIMD",
+    "LATENESS_SLACK",
+    "Aimd",
     "Limiter",
     "LocalLimiter",
     "Quota",
     "QuotaBackend",
+    "QuotaWaitTooLong",
     "RateLimits",
     "instance_key_id",
+    "lateness_slack",
     "parse_quota",
 ]
 
@@ -48,6 +56,67 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, Non
 SAFETY_MARGIN = 0.02
 #: Lowest fraction of the configured rate that repeated 429s can push us to.
 MIN_RATE_FACTOR = 0.05
+#: A waiter woken a little late must not push every later slot back (over
+#: thousands of requests that lateness would add up): lateness up to this
+#: fraction of the quota's period (a quarter of the safety margin) is absorbed;
+#: the rest of the margin still covers network jitter within Clerk's window.
+LATENESS_SLACK = SAFETY_MARGIN / 4
+#: Instance period used for AIMD recovery when only operations have quotas.
+DEFAULT_AIMD_PERIOD = 10.0
+
+
+def lateness_slack(quota: Quota) -> float:
+    """Seconds of lateness a granted slot may absorb without delaying the next."""
+    return LATENESS_SLACK * quota.period
+
+
+class QuotaWaitTooLong(Exception):
+    """The next slot is ``wait`` seconds away, beyond the caller's ``max_wait``.
+
+    Raised by :meth:`Limiter.acquire` at once, before waiting and without
+    taking the slot; the transport turns it into a :class:`RateLimitError`.
+    """
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"next slot in {wait:.3f}s")
+        self.wait = wait
+
+
+@attrs.frozen
+class Aimd:
+    """How the rate reacts to 429s that pacing did not prevent (both limiters use it).
+
+    A lone 429 episode can be jitter; a second one within ``window`` periods
+    of the previous means someone else spends the same quota, so the rate is
+    multiplied by ``decrease`` (never below ``floor``). It then regains
+    ``recovery`` of the full rate per quota period. An *episode* is a 429
+    that arrives when the operation is not already blocked (the others are
+    the echo of requests in flight when the first came).
+    """
+
+    decrease: float = 0.5
+    recovery: float = 0.1
+    floor: float = MIN_RATE_FACTOR
+    window: float = 3.0
+
+    def factor(self, now: float, lowered_at: float | None, factor_then: float,
+               period: float) -> float:
+        """The rate factor at ``now``, recovering since it was lowered at ``lowered_at``."""
+        if lowered_at is None:
+            return 1.0
+        return min(1.0, factor_then + self.recovery * (now - lowered_at) / period)
+
+    def lowers(self, now: float, last_episode: float | None, period: float) -> bool:
+        """Whether an episode at ``now`` lowers the rate."""
+        return last_episode is not None and now - last_episode <= self.window * period
+
+    def forget_after(self, period: float) -> float:
+        """Seconds after which an episode leaves no trace (full recovery, window passed)."""
+        return (1.0 / self.recovery + self.window) * period
+
+
+#: The one AIMD rule of the SDK (the Redis scripts take it as arguments).
+AIMD = Aimd()
 
 
 @attrs.frozen
@@ -92,11 +161,13 @@ class Limiter(Protocol):
     """What the transport needs from a rate limiter.
 
     ``acquire`` waits until ``operation`` may send one request and returns the
-    seconds it waited; ``block`` tells it Clerk refused ``operation`` for
-    ``seconds``, so that every waiter holds back until then.
+    seconds it waited; when the slot lies more than ``max_wait`` seconds away
+    it raises :class:`QuotaWaitTooLong` at once instead (without taking the
+    slot). ``block`` tells it Clerk refused ``operation`` for ``seconds``, so
+    that every waiter holds back until then.
     """
 
-    async def acquire(self, operation: str) -> float: ...
+    async def acquire(self, operation: str, max_wait: float | None = None) -> float: ...
 
     async def block(self, operation: str, seconds: float) -> None: ...
 
@@ -120,19 +191,6 @@ class QuotaBackend(Limiter, Protocol):
     async def aclose(self) -> None: ...
 
 
-def instance_key_id(secret_key: str | None) -> str:
-    """A short, stable name for the Clerk instance behind ``secret_key``.
-
-    Clients that share a key share a quota, so shared limiters key their
-    state by this. It is a truncated SHA-256 of the key under a fixed label:
-    enough to tell instances apart, useless for recovering the key.
-    """
-    if not secret_key:
-        return "nokey"
-    digest = hashlib.sha256(b"clerk-users/quota-instance\x00" + secret_key.encode())
-    return digest.hexdigest()[:24]
-
-
 @attrs.define
 class _Schedule:
     """GCRA state of one quota: the theoretical arrival time of the next request."""
@@ -151,11 +209,7 @@ class _Schedule:
         return max(0.0, self.tat - tolerance - now)
 
     def commit(self, now: float, factor: float) -> None:
-        # A waiter woken a little late must not push every later slot back
-        # (over thousands of requests that lateness would add up): up to a
-        # quarter of the safety margin of lateness is absorbed; the rest of
-        # the margin still covers network jitter within Clerk's window.
-        slack = SAFETY_MARGIN * self.quota.period / 4
+        slack = lateness_slack(self.quota)
         start = now if self.tat is None else max(self.tat, now - slack)
         self.tat = start + self._interval(factor)
 
@@ -175,17 +229,20 @@ class LocalLimiter:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        aimd: Aimd = AIMD,
     ) -> None:
         self._instance = _Schedule(instance) if instance else None
         self._operations = {op: _Schedule(q) for op, q in (operations or {}).items()}
         self._op_locks: dict[str, asyncio.Lock] = {}
+        self._queued: dict[str, int] = {}
         self._blocked_until: dict[str, float] = {}
         self._clock = clock
         self._sleep = sleep
-        self._factor = 1.0
-        self._last_429: float | None = None
+        self._aimd = aimd
+        self._period = self._instance.quota.period if self._instance else DEFAULT_AIMD_PERIOD
+        self._lowered_at: float | None = None
+        self._factor_then = 1.0
         self._last_episode: float | None = None
-        self._factor_at_429 = 1.0
 
     @property
     def rate_factor(self) -> float:
@@ -193,18 +250,42 @@ class LocalLimiter:
         return self._current_factor(self._clock())
 
     def _current_factor(self, now: float) -> float:
-        if self._last_429 is None:
-            return 1.0
-        period = self._instance.quota.period if self._instance else 10.0
-        recovered = 0.1 * (now - self._last_429) / period
-        return min(1.0, self._factor_at_429 + recovered)
+        return self._aimd.factor(now, self._lowered_at, self._factor_then, self._period)
 
-    async def acquire(self, operation: str) -> float:
+    def _next_slot(self, operation: str, now: float, ahead: int) -> float:
+        """Seconds until ``operation`` could send after the ``ahead`` waiters before it."""
+        factor = self._current_factor(now)
+        wait = max(0.0, self._blocked_until.get(operation, 0.0) - now)
+        for schedule in (self._operations.get(operation), self._instance):
+            if schedule is not None:
+                own = schedule.wait_for(now, factor) + ahead * schedule._interval(factor)
+                wait = max(wait, own)
+        return wait
+
+    async def acquire(self, operation: str, max_wait: float | None = None) -> float:
         started = self._clock()
+        if max_wait is not None:
+            # Refuse at once what cannot be served in time, before queueing.
+            eta = self._next_slot(operation, started, self._queued.get(operation, 0))
+            if eta > max_wait:
+                raise QuotaWaitTooLong(eta)
         lock = self._op_locks.get(operation)
         if lock is None:
             lock = self._op_locks[operation] = asyncio.Lock()
-        async with lock:
+        # Counts every caller inside acquire (queued or holding the lock).
+        self._queued[operation] = self._queued.get(operation, 0) + 1
+        try:
+            await lock.acquire()
+        except BaseException:
+            self._queued[operation] -= 1
+            raise
+        try:
+            if max_wait is not None:
+                # Those ahead may have been slower than foreseen (a 429 block).
+                now = self._clock()
+                eta = self._next_slot(operation, now, 0)
+                if eta > max_wait - (now - started):
+                    raise QuotaWaitTooLong(eta)
             await self._wait_block(operation)
             schedule = self._operations.get(operation)
             if schedule is not None:
@@ -215,6 +296,9 @@ class LocalLimiter:
                     self._instance.commit(self._clock(), self._current_factor(self._clock()))
             if schedule is not None:
                 schedule.commit(self._clock(), self._current_factor(self._clock()))
+        finally:
+            self._queued[operation] -= 1
+            lock.release()
         return self._clock() - started
 
     async def _wait_block(self, operation: str) -> None:
@@ -241,13 +325,11 @@ class LocalLimiter:
             self._blocked_until[operation] = until
         if previous > now:
             return  # the echo of requests already in flight when the first 429 came
-        # A lone 429 can be jitter; a second episode soon after means someone
-        # else spends this quota too: then decrease multiplicatively, from
-        # wherever additive recovery had got to.
-        period = self._instance.quota.period if self._instance else 10.0
-        if self._last_episode is not None and now - self._last_episode <= 3 * period:
-            self._factor_at_429 = max(MIN_RATE_FACTOR, self._current_factor(now) * 0.5)
-            self._last_429 = now
+        if self._aimd.lowers(now, self._last_episode, self._period):
+            self._factor_then = max(
+                self._aimd.floor, self._current_factor(now) * self._aimd.decrease
+            )
+            self._lowered_at = now
         self._last_episode = now
 
 

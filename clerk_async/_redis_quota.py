@@ -11,8 +11,10 @@ quota to itself; run ten workers and together they send ten times too much.
   long and asks again. Time comes from ``redis.call('TIME')``, so the
   processes' clocks never have to agree;
 * a 429 seen by any process is written as a key that expires with the
-  ``Retry-After`` (PX), which every acquire checks first; repeated 429 episodes
-  halve a shared rate factor that recovers additively (AIMD), as locally;
+  ``Retry-After``, which every acquire checks first; repeated 429 episodes
+  lower a shared rate factor that recovers additively, by the same rule
+  (:data:`~clerk_async._ratelimit.AIMD`, passed to the script as arguments)
+  and with the same lateness slack as :class:`~clerk_async.LocalLimiter`;
 * keys are named by a digest of the secret key (never the key itself) plus
   the operation, under one hash tag so that a Redis Cluster keeps each
   instance's keys in one slot.
@@ -30,13 +32,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._ratelimit import MIN_RATE_FACTOR, SAFETY_MARGIN, LocalLimiter, Quota
+from ._ratelimit import (
+    AIMD,
+    DEFAULT_AIMD_PERIOD,
+    SAFETY_MARGIN,
+    Aimd,
+    Clock,
+    LocalLimiter,
+    Quota,
+    QuotaWaitTooLong,
+    Sleep,
+    lateness_slack,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -46,28 +58,42 @@ __all__ = ["RedisQuota"]
 
 logger = logging.getLogger("clerk_async")
 
-#: Instance period used for AIMD recovery when only operations have quotas,
-#: matching LocalLimiter.
-_DEFAULT_AIMD_PERIOD = 10.0
+# Time in both scripts: ARGV's ``now`` (ms) when the caller injected a clock
+# (tests in virtual time), else Redis's own TIME, so that the processes'
+# clocks never have to agree. Blocks are stored as their end time rather
+# than read from PTTL for the same reason; the PX only cleans up.
+_NOW_LUA = """
+local function clock(arg)
+  if arg and arg ~= '' then
+    return tonumber(arg)
+  end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+-- The AIMD rule of clerk_async._ratelimit.Aimd.factor; r = recovery per period.
+local function factor_at(aimd, now, r, period)
+  if not aimd[1] then
+    return 1
+  end
+  return math.min(1, tonumber(aimd[2]) + r * (now - tonumber(aimd[1])) / period)
+end
+"""
 
 # KEYS: 1 block key of the operation, 2 AIMD hash of the instance,
 #       3 instance schedule, 4 operation schedule.
-# ARGV: 1-3 instance interval ms (0 = no quota), burst, slack ms;
-#       4-6 the same for the operation; 7 AIMD recovery period ms.
+# ARGV: 1-3 instance interval ms (0 = no quota), burst, lateness slack ms;
+#       4-6 the same for the operation; 7 AIMD period ms; 8 AIMD recovery;
+#       9 now ms or ''.
 # Returns 0 when a slot was taken, else the microseconds to wait before
 # asking again (an integer: Redis truncates Lua numbers to integers).
-_ACQUIRE_LUA = """
-local blocked = redis.call('PTTL', KEYS[1])
-if blocked > 0 then
-  return blocked * 1000
+_ACQUIRE_LUA = _NOW_LUA + """
+local now = clock(ARGV[9])
+local blocked = tonumber(redis.call('GET', KEYS[1]))
+if blocked and blocked > now then
+  return math.max(1, math.ceil((blocked - now) * 1000))
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local factor = 1
 local aimd = redis.call('HMGET', KEYS[2], 'at', 'factor')
-if aimd[1] then
-  factor = math.min(1, tonumber(aimd[2]) + 0.1 * (now - tonumber(aimd[1])) / tonumber(ARGV[7]))
-end
+local factor = factor_at(aimd, now, tonumber(ARGV[8]), tonumber(ARGV[7]))
 local wait = 0
 local plan = {}
 for i = 0, 1 do
@@ -88,8 +114,8 @@ end
 for _, p in ipairs(plan) do
   local start = now
   if p[2] then
-    -- A caller that woke a little late does not push later slots back (up
-    -- to half the safety margin), as in LocalLimiter.
+    -- A caller that woke a little late does not push later slots back, up
+    -- to the lateness slack (LATENESS_SLACK of the period, as LocalLimiter).
     start = math.max(p[2], now - p[5])
   end
   local tat = start + p[3]
@@ -100,30 +126,34 @@ return 0
 """
 
 # KEYS: 1 block key of the operation, 2 AIMD hash of the instance.
-# ARGV: 1 block ms, 2 AIMD recovery period ms, 3 lowest rate factor.
-_BLOCK_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local remaining = redis.call('PTTL', KEYS[1])
-local ms = tonumber(ARGV[1])
-if ms > remaining then
-  redis.call('SET', KEYS[1], '1', 'PX', ms)
+# ARGV: 1 block ms, 2 AIMD period ms, 3 AIMD recovery, 4 decrease, 5 floor,
+#       6 episode window (periods), 7 forget-after ms, 8 now ms or ''.
+_BLOCK_LUA = _NOW_LUA + """
+local now = clock(ARGV[8])
+local ends = now + tonumber(ARGV[1])
+local previous = tonumber(redis.call('GET', KEYS[1])) or 0
+if ends > previous then
+  redis.call('SET', KEYS[1], string.format('%.3f', ends), 'PX',
+             math.ceil(tonumber(ARGV[1])) + 1000)
 end
-if remaining <= 0 then
-  -- A new episode of 429s, not the echo of requests already in flight:
-  -- someone outside this schedule spends the quota, so slow down.
-  local period = tonumber(ARGV[2])
-  local factor = 1
-  local aimd = redis.call('HMGET', KEYS[2], 'at', 'factor')
-  if aimd[1] then
-    factor = math.min(1, tonumber(aimd[2]) + 0.1 * (now - tonumber(aimd[1])) / period)
-  end
-  factor = math.max(tonumber(ARGV[3]), factor * 0.5)
+if previous > now then
+  -- The echo of requests already in flight when the episode's first 429 came.
+  return 0
+end
+-- A new episode. Aimd.lowers: only a second one within the window means
+-- someone outside this schedule spends the quota; then slow down.
+local period = tonumber(ARGV[2])
+local aimd = redis.call('HMGET', KEYS[2], 'at', 'factor', 'episode')
+local last = tonumber(aimd[3])
+if last and now - last <= tonumber(ARGV[6]) * period then
+  local factor = factor_at(aimd, now, tonumber(ARGV[3]), period)
+  factor = math.max(tonumber(ARGV[5]), factor * tonumber(ARGV[4]))
   redis.call('HSET', KEYS[2], 'at', string.format('%.3f', now),
              'factor', string.format('%.6f', factor))
-  -- Fully recovered after at most 10 periods; then the hash is noise.
-  redis.call('PEXPIRE', KEYS[2], math.ceil(10 * period) + 1000)
 end
+redis.call('HSET', KEYS[2], 'episode', string.format('%.3f', now))
+-- Past full recovery and the episode window, the hash is noise.
+redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[7])))
 return 0
 """
 
@@ -146,7 +176,7 @@ class _Config:
         self.instance = instance
         self.operations = dict(operations)
         self.key_id = key_id
-        period = instance.period if instance else _DEFAULT_AIMD_PERIOD
+        period = instance.period if instance else DEFAULT_AIMD_PERIOD
         self.aimd_period_ms = period * 1000
         self.instance_args = _quota_args(instance, jitter)
         self.op_args = {op: _quota_args(q, jitter) for op, q in self.operations.items()}
@@ -164,7 +194,7 @@ def _quota_args(quota: Quota | None, jitter: float) -> tuple[float, int, float]:
     """Slot interval, burst and slack (ms) of ``quota``, as the script takes them."""
     if quota is None:
         return _NO_QUOTA
-    slack = SAFETY_MARGIN * quota.period / 2
+    slack = lateness_slack(quota)
     # Clerk counts requests when they arrive, and the delay from a slot granted
     # here to its request arriving there varies (between processes, hosts,
     # scheduler hiccups) by up to ``jitter``. Any ``requests`` consecutive
@@ -180,7 +210,9 @@ def _quota_args(quota: Quota | None, jitter: float) -> tuple[float, int, float]:
 class _LoopState:
     """Everything bound to one event loop: the Redis client, scripts, locks, fallback."""
 
-    def __init__(self, client: Redis, owned: bool, config: _Config) -> None:
+    def __init__(
+        self, client: Redis, owned: bool, config: _Config, quota: RedisQuota
+    ) -> None:
         self.client = client
         self.owned = owned
         self.acquire_script: AsyncScript = client.register_script(_ACQUIRE_LUA)
@@ -188,7 +220,11 @@ class _LoopState:
         # Per-operation FIFO inside the process, as LocalLimiter: only the
         # head waiter polls Redis, the others queue behind it for free.
         self.locks: dict[str, asyncio.Lock] = {}
-        self.local = LocalLimiter(config.instance, config.operations)
+        self.queued: dict[str, int] = {}
+        self.local = LocalLimiter(
+            config.instance, config.operations,
+            clock=quota._clock, sleep=quota._sleep, aimd=quota.aimd,
+        )
 
     def lock(self, operation: str) -> asyncio.Lock:
         lock = self.locks.get(operation)
@@ -214,6 +250,11 @@ class RedisQuota:
     quota in any window. ``probe_interval`` is how often, in seconds, Redis is
     tried again while it is unreachable.
 
+    ``clock`` (seconds) and ``sleep`` replace Redis's TIME and asyncio's sleep,
+    for tests in virtual time; every process sharing the quota must then
+    share that clock. ``aimd`` is the rule for 429 episodes (the SDK's one
+    rule by default, as :class:`~clerk_async.LocalLimiter`).
+
     ``prefix`` starts every key. Pass the quota to a client as
     ``AsyncClerk(rate_limit=RateLimits(..., backend=RedisQuota(url)))``; the
     client tells it the quotas and the instance. One RedisQuota may serve
@@ -228,6 +269,9 @@ class RedisQuota:
         timeout: float = 1.0,
         probe_interval: float = 5.0,
         jitter: float = 0.05,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        aimd: Aimd = AIMD,
     ) -> None:
         try:
             import redis.asyncio  # noqa: F401 - only to fail early and clearly
@@ -245,6 +289,10 @@ class RedisQuota:
         self.timeout = float(timeout)
         self.probe_interval = float(probe_interval)
         self.jitter = float(jitter)
+        self.aimd = aimd
+        self._injected_clock = clock
+        self._clock: Clock = clock or time.monotonic
+        self._sleep: Sleep = sleep or asyncio.sleep
         self._config: _Config | None = None
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
@@ -318,53 +366,82 @@ class RedisQuota:
                     retry=Retry(NoBackoff(), 1),
                 )
                 owned = True
-            state = self._states[loop] = _LoopState(client, owned, config)
+            state = self._states[loop] = _LoopState(client, owned, config, self)
         return state
 
     # -- the Limiter protocol ----------------------------------------------------------
 
-    async def acquire(self, operation: str) -> float:
-        """Wait for a slot of ``operation`` in the shared schedule; return the seconds waited."""
+    async def acquire(self, operation: str, max_wait: float | None = None) -> float:
+        """Wait for a slot of ``operation`` in the shared schedule; return the seconds waited.
+
+        With ``max_wait``, a slot further away raises :class:`QuotaWaitTooLong`
+        at once, before waiting and without taking it.
+        """
         config = self._configured()
-        started = time.monotonic()
+        started = self._clock()
         state = self._state(config)
         if self._should_try_redis():
             # While Redis is down, the one caller let through here is the probe.
             probing = self._down
-            async with state.lock(operation):
-                # Waiters queued behind one that found Redis gone go local at
-                # once rather than each waiting for their own failure.
-                if probing or not self._down:
-                    try:
-                        await self._acquire_redis(config, state, operation)
-                    except _redis_errors() as exc:
-                        self._went_down(exc)
-                    else:
-                        self._came_back()
-                        return time.monotonic() - started
-        await state.local.acquire(operation)
-        return time.monotonic() - started
+            ahead = state.queued.get(operation, 0)
+            if max_wait is not None and ahead:
+                # Those queued here each take at least one slot first.
+                interval = max(config.instance_args[0], config.op_args.get(
+                    operation, _NO_QUOTA)[0]) / 1000
+                if ahead * interval > max_wait:
+                    raise QuotaWaitTooLong(ahead * interval)
+            state.queued[operation] = ahead + 1
+            try:
+                async with state.lock(operation):
+                    # Waiters queued behind one that found Redis gone go local at
+                    # once rather than each waiting for their own failure.
+                    if probing or not self._down:
+                        try:
+                            await self._acquire_redis(
+                                config, state, operation, started, max_wait
+                            )
+                        except _redis_errors() as exc:
+                            self._went_down(exc)
+                        else:
+                            self._came_back()
+                            return self._clock() - started
+            finally:
+                state.queued[operation] -= 1
+        if max_wait is not None:
+            max_wait = max(0.0, max_wait - (self._clock() - started))
+        await state.local.acquire(operation, max_wait)
+        return self._clock() - started
 
-    async def _acquire_redis(self, config: _Config, state: _LoopState, operation: str) -> None:
+    def _now_arg(self) -> str:
+        return "" if self._injected_clock is None else f"{self._clock() * 1000:.3f}"
+
+    async def _acquire_redis(
+        self, config: _Config, state: _LoopState, operation: str, started: float,
+        max_wait: float | None,
+    ) -> None:
         keys = [
             self._key(config, "block", operation),
             self._key(config, "aimd"),
             self._key(config, "tat"),
             self._key(config, "tat", "op", operation),
         ]
-        args = (
+        fixed = (
             *config.instance_args,
             *config.op_args.get(operation, _NO_QUOTA),
             config.aimd_period_ms,
+            self.aimd.recovery,
         )
         while True:
-            wait_us = int(await state.acquire_script(keys=keys, args=args))
+            wait_us = int(await state.acquire_script(keys=keys, args=(*fixed, self._now_arg())))
             if wait_us <= 0:
                 return
             # Health is confirmed by every answer; a recovery is noticed here
             # rather than only after the slot is granted.
             self._came_back()
-            await asyncio.sleep(wait_us / 1_000_000)
+            wait = wait_us / 1_000_000
+            if max_wait is not None and wait > max_wait - (self._clock() - started):
+                raise QuotaWaitTooLong(wait)
+            await self._sleep(wait)
 
     async def block(self, operation: str, seconds: float) -> None:
         """Hold ``operation`` back for ``seconds`` in every process (Clerk answered 429)."""
@@ -374,10 +451,16 @@ class RedisQuota:
         await state.local.block(operation, seconds)
         if seconds <= 0 or not self._should_try_redis():
             return
+        aimd = self.aimd
+        period_ms = config.aimd_period_ms
         try:
             await state.block_script(
                 keys=[self._key(config, "block", operation), self._key(config, "aimd")],
-                args=(max(1, math.ceil(seconds * 1000)), config.aimd_period_ms, MIN_RATE_FACTOR),
+                args=(
+                    seconds * 1000, period_ms, aimd.recovery, aimd.decrease, aimd.floor,
+                    aimd.window, aimd.forget_after(period_ms / 1000) * 1000 + 1000,
+                    self._now_arg(),
+                ),
             )
         except _redis_errors() as exc:
             self._went_down(exc)
@@ -399,7 +482,7 @@ class RedisQuota:
     def _should_try_redis(self) -> bool:
         if not self._down:
             return True
-        now = time.monotonic()
+        now = self._clock()
         if now < self._next_probe:
             return False
         # This caller probes; the others stay local until the probe answers.
@@ -407,7 +490,7 @@ class RedisQuota:
         return True
 
     def _went_down(self, exc: BaseException) -> None:
-        self._next_probe = time.monotonic() + self.probe_interval
+        self._next_probe = self._clock() + self.probe_interval
         if not self._down:
             self._down = True
             logger.warning(

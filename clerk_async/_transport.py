@@ -1,8 +1,13 @@
-"""The one place that talks HTTP: session lifecycle, attempts, retries, logging.
+"""The one place that talks HTTP: a retry and pacing loop over a single-attempt sender.
 
-Everything above this module deals in paths, query pairs and body bytes;
-everything below is aiohttp. Retry decisions come from :mod:`._retry`; error
-objects from :mod:`._errors`.
+:class:`Transport` is the loop: pacing, deadlines, retries, stats and logging,
+with no aiohttp in it, so it is unit-tested with a fake :class:`Sender`.
+:class:`HttpSender` makes exactly one attempt with aiohttp: it never follows
+redirects, caps the body while it streams in, and turns transport failures
+into :class:`ClerkConnectionError` whose cause is a sanitised copy (the
+original's frames hold the request headers, key included).
+
+Everything above this module deals in paths, query pairs and body bytes.
 """
 
 from __future__ import annotations
@@ -12,26 +17,43 @@ import ipaddress
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import aiohttp
 import attrs
 from yarl import URL
 
+from ._auth import Secret
 from ._errors import (
     ClerkAPIError,
     ClerkConnectionError,
     ClerkError,
     ClerkTimeoutError,
+    ErrorDetail,
+    RateLimitError,
     error_for_response,
 )
-from ._ratelimit import Limiter, Quota
+from ._json import too_large
+from ._ratelimit import Limiter, Quota, QuotaWaitTooLong
 from ._retry import Attempt, RetryPolicy
 from ._stats import ClientStats
 from ._version import __version__
 
-__all__ = ["Clock", "Sleep", "Transport", "check_base_url", "key_kind"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "CallOptions",
+    "Clock",
+    "HttpSender",
+    "Request",
+    "Response",
+    "Sender",
+    "Sleep",
+    "Transport",
+    "TransportCause",
+    "check_base_url",
+    "check_headers",
+]
 
 logger = logging.getLogger("clerk_async")
 
@@ -44,36 +66,13 @@ FormFactory = Callable[[], aiohttp.FormData]
 #: 429s do not use up ``max_attempts``, but this many times it at most, so a
 #: server that keeps refusing cannot hold a caller until the deadline.
 RATE_LIMITED_ATTEMPTS_FACTOR = 5
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 USER_AGENT = f"clerk-users-python/{__version__} aiohttp/{aiohttp.__version__}"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-class _Secret:
-    """Holds the key so that no repr, log line or rendered local can show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'" + self.kind + "…'"
-
-    @property
-    def kind(self) -> str:
-        return key_kind(self._value) or "sk_"
-
-
-def key_kind(secret_key: str | None) -> str | None:
-    """``"sk_live_"`` / ``"sk_test_"`` for a key of that kind; never more of the key."""
-    for prefix in ("sk_live_", "sk_test_"):
-        if secret_key and secret_key.startswith(prefix):
-            return prefix
-    return None
+#: Headers the SDK owns: a caller overriding them would break auth or decoding.
+_RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
 
 
 def _is_loopback(host: str) -> bool:
@@ -100,59 +99,121 @@ def check_base_url(base_url: str) -> URL:
     return url
 
 
-@attrs.define(kw_only=True)
-class _Outcome:
-    error: ClerkError
-    attempt: Attempt
+def check_headers(name: str, headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Validate caller-supplied headers (``default_headers``, ``extra_headers``)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"{name} must be a mapping of str to str, got {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for key, value in headers.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"{name} keys and values must be str, got {key!r}: {value!r}")
+        if key.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"{name} must not set {key!r}: the client sets it itself")
+        if any(c in key + value for c in "\r\n"):
+            raise ValueError(f"{name}[{key!r}] must not contain line breaks")
+        checked[key] = value
+    return checked
 
 
-class Transport:
-    """An aiohttp session plus the retry loop, shared by every resource of a client."""
+# -- one attempt -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Request:
+    """Everything one attempt needs; ``headers`` never holds the secret key."""
+
+    method: str
+    url: URL
+    log_path: str
+    body: bytes | None = None
+    form: FormFactory | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    timeout: float = 30.0
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+@attrs.frozen(kw_only=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Sender(Protocol):
+    """Makes one attempt. Transport failures raise :class:`ClerkConnectionError`."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def ready(self) -> None:
+        """Raise :class:`ClerkError` when no request can be made (closed, no key)."""
+
+    async def send(self, request: Request) -> Response: ...
+
+    async def aclose(self) -> None: ...
+
+
+class TransportCause(Exception):
+    """What aiohttp reported, as text only: the type and message, never its frames.
+
+    Chained as ``__cause__`` of connection errors in place of aiohttp's own
+    exception, whose traceback frames hold the request headers (the key).
+    """
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+
+
+def _connection_error(
+    cls: type[ClerkConnectionError], what: str, exc: BaseException, request: Request,
+    *, sent: bool, permanent: bool = False,
+) -> ClerkConnectionError:
+    reason = type(exc).__name__
+    try:
+        detail = str(exc)
+    except Exception:  # some aiohttp errors cannot render when half-built
+        detail = ""
+    message = f"{what} [{request.method} {request.log_path}]: {reason}"
+    if detail:
+        message += f": {detail}"
+    error = cls(message, method=request.method, path=request.log_path, request_sent=sent)
+    error.__cause__ = TransportCause(f"{type(exc).__module__}.{type(exc).__qualname__}", detail)
+    # Read by the retry loop: retrying cannot help (e.g. a bad certificate).
+    error._permanent = permanent  # type: ignore[attr-defined]
+    return error
+
+
+class HttpSender:
+    """The aiohttp session (created lazily in the running loop) and one attempt with it."""
 
     def __init__(
         self,
         *,
-        base_url: URL,
-        secret_key: str | None,
+        secret: Secret | None,
         api_version: str,
-        timeout: float,
-        retry: RetryPolicy | None,
-        sleep: Sleep | None = None,
-        clock: Clock | None = None,
-        log_bodies: bool = False,
+        default_headers: Mapping[str, str] | None = None,
         connection_limit: int = 100,
-        limiter: Limiter | None = None,
-        instance_quota: Quota | None = None,
     ) -> None:
-        self._base = str(base_url)
-        self._base_path = base_url.raw_path.rstrip("/")
-        self._secret = _Secret(secret_key) if secret_key else None
+        self._secret = secret
         self.api_version = api_version
-        self.timeout = timeout
-        self.retry = retry
-        self._sleep: Sleep = sleep or asyncio.sleep
-        self._clock: Clock = clock or time.monotonic
-        self._log_bodies = log_bodies
+        self._default_headers = dict(default_headers or {})
         self._connection_limit = connection_limit
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._rng = random.Random()
-        self.limiter = limiter
-        #: The instance quota the limiter paces to (None: no pacing).
-        self.instance_quota = instance_quota
-        self.stats = ClientStats()
 
     @property
     def key_kind(self) -> str | None:
-        """``"sk_test_"`` / ``"sk_live_"`` (never the key itself), or None if unset."""
         return self._secret.kind if self._secret else None
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def _session_for_call(self) -> aiohttp.ClientSession:
+    def ready(self) -> None:
         if self._closed:
             raise ClerkError("This Clerk client is closed; create a new one to make requests")
         if self._secret is None:
@@ -160,16 +221,22 @@ class Transport:
                 "No Clerk secret key: pass secret_key=... or set the CLERK_SECRET_KEY "
                 "environment variable"
             )
+
+    def _session_for_call(self) -> aiohttp.ClientSession:
+        self.ready()
+        assert self._secret is not None
         loop = asyncio.get_running_loop()
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                # The key lives only in the session's defaults, never in a local
+                # of a frame a traceback could render.
                 headers={
-                    "Authorization": "Bearer " + self._secret.reveal(),
-                    "Clerk-API-Version": self.api_version,
                     "User-Agent": USER_AGENT,
                     "Accept": "application/json",
+                    **self._default_headers,
+                    "Authorization": "Bearer " + self._secret.reveal(),
+                    "Clerk-API-Version": self.api_version,
                 },
                 raise_for_status=False,
                 auto_decompress=True,
@@ -188,6 +255,176 @@ class Transport:
         if session is not None and not session.closed:
             await session.close()
 
+    async def send(self, request: Request) -> Response:
+        session = self._session_for_call()
+        data: Any = request.form() if request.form is not None else request.body
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                data=data,
+                headers=dict(request.headers) or None,
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+                # Clerk never redirects API calls: following one would re-send
+                # the body (passwords included) wherever the server says.
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                # Copy: aiohttp's header view dies with the response.
+                headers = dict(response.headers)
+                body = await _read_capped(response, request, status)
+                return Response(status=status, headers=headers, body=body)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _connection_error(
+                ClerkTimeoutError, "timed out connecting to Clerk", exc, request, sent=False
+            ) from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise _connection_error(
+                ClerkTimeoutError, "timed out waiting for Clerk", exc, request, sent=True
+            ) from None
+        except aiohttp.ClientSSLError as exc:
+            # Not retried: a certificate problem will not fix itself.
+            raise _connection_error(
+                ClerkConnectionError, "TLS failure talking to Clerk", exc, request, sent=False,
+                permanent=True,
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise _connection_error(
+                ClerkConnectionError, "could not connect to Clerk", exc, request, sent=False
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _connection_error(
+                ClerkConnectionError, "connection to Clerk failed", exc, request, sent=True
+            ) from None
+
+
+async def _read_capped(response: aiohttp.ClientResponse, request: Request, status: int) -> bytes:
+    """The body, refusing it as soon as it is known to exceed ``request.max_bytes``."""
+    limit = request.max_bytes
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise too_large(limit, status=status, method=request.method, path=request.log_path)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await response.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            # Leaving the ``async with`` drops the connection mid-body.
+            raise too_large(
+                limit, status=status, method=request.method, path=request.log_path,
+                head=chunks[0] if chunks else chunk,
+            )
+        chunks.append(chunk)
+
+
+# -- the loop ----------------------------------------------------------------------------
+
+
+def _redirect_error(response: Response, method: str, path: str) -> ClerkAPIError:
+    location = response.headers.get("Location") or response.headers.get("location") or "-"
+    detail = ErrorDetail(
+        code="unexpected_redirect",
+        message=f"Clerk API calls are never redirected; not following Location: {location}",
+    )
+    return ClerkAPIError(
+        status=response.status, errors=[detail], clerk_trace_id=None,
+        headers=response.headers, body=response.body.decode("utf-8", errors="replace"),
+        method=method, path=path,
+    )
+
+
+def _quota_error(wait: float, budget: float, method: str, path: str) -> RateLimitError:
+    detail = ErrorDetail(
+        code="quota_wait_exceeds_deadline",
+        message=(
+            f"the next request slot of the quota is {wait:.3f}s away, beyond the call's "
+            f"{budget:g}s deadline; nothing was sent"
+        ),
+    )
+    return RateLimitError(
+        status=429, errors=[detail], clerk_trace_id=None, headers={}, body="",
+        retry_after=wait, method=method, path=path,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class CallOptions:
+    """The per-call settings a :meth:`Transport.with_options` view overrides."""
+
+    timeout: float
+    retry: RetryPolicy | None
+    extra_headers: Mapping[str, str] = attrs.field(factory=dict)
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+    @property
+    def budget(self) -> float:
+        """Seconds one call may take in all, quota wait included."""
+        return self.retry.deadline if self.retry is not None else self.timeout
+
+
+class Transport:
+    """The retry and pacing loop, shared by every resource of a client.
+
+    A view made by :meth:`with_options` shares the sender (session), limiter
+    and stats of its parent and differs only in its :class:`CallOptions`.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: URL,
+        sender: Sender,
+        options: CallOptions,
+        sleep: Sleep | None = None,
+        clock: Clock | None = None,
+        log_bodies: bool = False,
+        limiter: Limiter | None = None,
+        instance_quota: Quota | None = None,
+        stats: ClientStats | None = None,
+    ) -> None:
+        self._base = str(base_url)
+        self._base_path = base_url.raw_path.rstrip("/")
+        self.sender = sender
+        self.options = options
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._clock: Clock = clock or time.monotonic
+        self._log_bodies = log_bodies
+        self._rng = random.Random()
+        self.limiter = limiter
+        #: The instance quota the limiter paces to (None: no pacing).
+        self.instance_quota = instance_quota
+        self.stats = stats if stats is not None else ClientStats()
+
+    def with_options(self, **changes: Any) -> Transport:
+        """A view with some :class:`CallOptions` changed; everything else is shared."""
+        view = object.__new__(Transport)
+        view.__dict__.update(self.__dict__)
+        view.options = attrs.evolve(self.options, **changes)
+        return view
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeout
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        return self.options.retry
+
+    @property
+    def closed(self) -> bool:
+        return self.sender.closed
+
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        # For tests that check the pool is reused: the sender owns it.
+        return getattr(self.sender, "_session", None)
+
+    async def aclose(self) -> None:
+        await self.sender.aclose()
+
     async def request(
         self,
         operation: str,
@@ -204,39 +441,70 @@ class Transport:
         ``operation`` is Clerk's operationId: quotas, 429 blocks and stats are
         kept per operation. ``path`` is already percent-encoded and relative
         to the base URL. ``idempotent`` marks a POST that Clerk deduplicates
-        (an idempotency key), so it may be repeated like a GET.
+        (an idempotency key), so it may be repeated like a GET. The whole
+        call, quota waits included, ends within the options' budget (the retry
+        deadline, or the timeout when retries are off).
         """
-        session = self._session_for_call()
-        policy = self.retry
+        self.sender.ready()
+        options = self.options
+        policy = options.retry
         url = URL(self._base + path, encoded=True)
         if params:
             url = url.extend_query(params)
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers = dict(options.extra_headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         log_path = self._base_path + path
         started = self._clock()
+        deadline = started + options.budget
         stats = self.stats[operation]
         limiter = self.limiter
         attempt_no = rate_limited = 0
         while True:
             if limiter is not None:
-                stats.quota_wait += await limiter.acquire(operation)
+                try:
+                    stats.quota_wait += await limiter.acquire(
+                        operation, max_wait=max(0.0, deadline - self._clock())
+                    )
+                except QuotaWaitTooLong as exc:
+                    raise _quota_error(exc.wait, options.budget, method, log_path) from None
+            remaining = deadline - self._clock()
             stats.requests += 1
             stats.retries += attempt_no > 0
             attempt_no += 1
             attempt_started = time.perf_counter()
-            outcome = await self._attempt(session, method, url, log_path, body, form, headers)
-            if isinstance(outcome, tuple):
-                self._log(method, log_path, outcome[0], attempt_started, attempt_no, None, body)
-                return outcome[1]
-            error = outcome.error
-            self._log(
-                method, log_path,
-                error.status if isinstance(error, ClerkAPIError) else None,
-                attempt_started, attempt_no,
-                error.clerk_trace_id if isinstance(error, ClerkAPIError) else None,
-                body,
+            request = Request(
+                method=method, url=url, log_path=log_path, body=body, form=form,
+                headers=headers, max_bytes=options.max_response_bytes,
+                # Never past the call's deadline, however long one attempt may be.
+                timeout=max(0.001, min(options.timeout, remaining)),
             )
-            if outcome.attempt.status == 429:
+            try:
+                response = await self.sender.send(request)
+            except ClerkConnectionError as exc:
+                self._log(method, log_path, None, attempt_started, attempt_no, None, body)
+                if getattr(exc, "_permanent", False):
+                    raise
+                error: ClerkError = exc
+                attempt = Attempt(request_sent=exc.request_sent)
+            else:
+                status = response.status
+                if status < 300:
+                    self._log(method, log_path, status, attempt_started, attempt_no, None, body)
+                    return response.body
+                if status < 400:
+                    api_error = _redirect_error(response, method, log_path)
+                else:
+                    api_error = error_for_response(
+                        status, response.headers, response.body, method=method, path=log_path
+                    )
+                self._log(
+                    method, log_path, status, attempt_started, attempt_no,
+                    api_error.clerk_trace_id, body,
+                )
+                error = api_error
+                attempt = Attempt(status=status, retry_after=api_error.retry_after)
+            if attempt.status == 429:
                 # Not the caller's fault and surely not acted on: a 429 does not
                 # use up an attempt, only time (bounded by the deadline).
                 stats.rate_limited += 1
@@ -245,83 +513,17 @@ class Transport:
                 policy is None
                 or attempt_no - rate_limited >= policy.max_attempts
                 or rate_limited >= policy.max_attempts * RATE_LIMITED_ATTEMPTS_FACTOR
-                or not outcome.attempt.retryable(policy, policy.may_repeat(method, idempotent))
+                or not attempt.retryable(policy, policy.may_repeat(method, idempotent))
             ):
                 raise error
-            delay = outcome.attempt.delay(policy, attempt_no - rate_limited or 1, self._rng)
-            if self._clock() - started + delay > policy.deadline:
+            delay = attempt.delay(policy, attempt_no - rate_limited or 1, self._rng)
+            if self._clock() + delay > deadline:
                 raise error
-            if outcome.attempt.status == 429 and limiter is not None:
+            if attempt.status == 429 and limiter is not None:
                 # Every task of this client now waits out the block in acquire().
                 await limiter.block(operation, delay)
             else:
                 await self._sleep(delay)
-
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        log_path: str,
-        body: bytes | None,
-        form: FormFactory | None,
-        headers: dict[str, str] | None,
-    ) -> tuple[int, bytes] | _Outcome:
-        data: Any = form() if form is not None else body
-        try:
-            async with session.request(method, url, data=data, headers=headers) as response:
-                payload = await response.read()
-                status = response.status
-                if status < 300:
-                    return status, payload
-                # Copy: aiohttp's header view dies with the response.
-                error = error_for_response(
-                    status, dict(response.headers), payload, method=method, path=log_path
-                )
-                return _Outcome(
-                    error=error, attempt=Attempt(status=status, retry_after=error.retry_after)
-                )
-        except aiohttp.ConnectionTimeoutError as exc:
-            return self._transport_failure(
-                ClerkTimeoutError, "timed out connecting to Clerk", exc, method, log_path,
-                sent=False,
-            )
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            return self._transport_failure(
-                ClerkTimeoutError, "timed out waiting for Clerk", exc, method, log_path, sent=True
-            )
-        except aiohttp.ClientSSLError:
-            raise  # a certificate problem will not fix itself on retry
-        except aiohttp.ClientConnectorError as exc:
-            return self._transport_failure(
-                ClerkConnectionError, "could not connect to Clerk", exc, method, log_path,
-                sent=False,
-            )
-        except (aiohttp.ClientError, OSError) as exc:
-            return self._transport_failure(
-                ClerkConnectionError, "connection to Clerk failed", exc, method, log_path,
-                sent=True,
-            )
-
-    @staticmethod
-    def _transport_failure(
-        cls: type[ClerkConnectionError],
-        what: str,
-        exc: BaseException,
-        method: str,
-        path: str,
-        *,
-        sent: bool,
-    ) -> _Outcome:
-        reason = type(exc).__name__
-        try:
-            detail = str(exc)
-        except Exception:  # some aiohttp errors cannot render when half-built
-            detail = ""
-        message = f"{what} [{method} {path}]: {reason}" + (f": {detail}" if detail else "")
-        error = cls(message, method=method, path=path, request_sent=sent)
-        error.__cause__ = exc
-        return _Outcome(error=error, attempt=Attempt(request_sent=sent))
 
     def _log(
         self,

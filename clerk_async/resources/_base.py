@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 from attrs import AttrsInstance
 
-from .._convert import check_json_value, dumps, loads, structure, to_body
+from .._convert import check_json_value, dumps, structure, to_body
 from .._errors import ClerkError
+from .._json import parse_response
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
 from ..models import User
@@ -138,8 +139,9 @@ class Resource:
 
 def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
     """Decode a 2xx body; a body we cannot read is a :class:`ClerkError`, not a KeyError."""
+    data = parse_response(payload, method=method, path=path)
     try:
-        return structure(loads(payload), cls)
+        return structure(data, cls)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         name = getattr(cls, "__name__", str(cls))
         problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
