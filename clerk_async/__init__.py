@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ._redis_quota import RedisQuota
     from ._stats import ClientStats, OperationStats
     from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
+    from .resources._users_related import OAuthAccessTokenPage
     from .resources.users import UserFilters, Users
 
 # The client, quotas, models and resources pull in aiohttp, asyncio, cattrs and ~80
@@ -65,6 +66,7 @@ _LAZY = {
     "DeletedObject": ".models",
     "UpdateUserParams": ".models",
     "User": ".models",
+    "OAuthAccessTokenPage": ".resources._users_related",
     "UserFilters": ".resources.users",
     "Users": ".resources.users",
 }
@@ -110,6 +112,7 @@ __all__ = [
     "Limiter",
     "LocalLimiter",
     "NotFoundError",
+    "OAuthAccessTokenPage",
     "OperationStats",
     "PaymentRequiredError",
     "PermissionDeniedError",

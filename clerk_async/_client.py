@@ -124,7 +124,7 @@ class AsyncClerk:
 
         The view shares the session, the rate limiter and ``stats`` with this
         client and costs next to nothing to make, so make one per route or
-        call: ``await clerk.with_options(timeout=2.0).users.get(user_id)``.
+        call, e.g. ``clerk.with_options(timeout=2.0).users.get(user_id)``.
         Settings not given are inherited; ``retry=None`` turns retries off.
         ``extra_headers`` are added to the client's ``default_headers``. A
         call's deadline (``retry.deadline``, or ``timeout`` when retries are

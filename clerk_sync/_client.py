@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
-from clerk_async import DEFAULT_API_VERSION, AsyncClerk, ClientStats, Limiter, Quota, RetryPolicy
+from clerk_async import (
+    DEFAULT_API_VERSION,
+    UNSET,
+    AsyncClerk,
+    ClientStats,
+    Limiter,
+    Quota,
+    RetryPolicy,
+    UnsetType,
+)
 from clerk_async._client import RateLimitSetting
-from clerk_async._transport import Clock, Sleep
+from clerk_async._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, Sleep
 from clerk_sync._portal import ClientBase
 from clerk_sync.resources.users import Users
 
@@ -34,6 +44,8 @@ class Clerk(ClientBase):
         rate_limit: RateLimitSetting = "auto",
         api_version: str = DEFAULT_API_VERSION,
         *,
+        default_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         log_bodies: bool = False,
@@ -47,35 +59,73 @@ class Clerk(ClientBase):
                 retry,
                 rate_limit,
                 api_version,
+                default_headers=default_headers,
+                max_response_bytes=max_response_bytes,
                 sleep=sleep,
                 clock=clock,
                 log_bodies=log_bodies,
             )
         )
+        self._attach()
+
+    def _attach(self) -> None:
         self.users = Users(self._bind(lambda client: client.users))
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | UnsetType | None = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int | None = None,
+    ) -> Clerk:
+        """A view of this client with other per-call settings.
+
+        The view shares the session, the rate limiter and ``stats`` with this
+        client and costs next to nothing to make, so make one per route or
+        call, e.g. ``clerk.with_options(timeout=2.0).users.get(user_id)``.
+        Settings not given are inherited; ``retry=None`` turns retries off.
+        ``extra_headers`` are added to the client's ``default_headers``. A
+        call's deadline (``retry.deadline``, or ``timeout`` when retries are
+        off) bounds the whole call, waiting for the quota included: a call
+        whose slot lies beyond it raises :class:`RateLimitError` at once,
+        without sending. Closing a view closes nothing; close the client.
+        """
+        derive = partial(
+            AsyncClerk.with_options,
+            timeout=timeout,
+            retry=retry,
+            extra_headers=extra_headers,
+            max_response_bytes=max_response_bytes,
+        )
+        return self._view(derive)
 
     @property
     def api_version(self) -> str:
-        return self._runner.client.api_version
+        return self._async.api_version
 
     @property
     def limiter(self) -> Limiter | None:
-        return self._runner.client.limiter
+        return self._async.limiter
+
+    @property
+    def max_response_bytes(self) -> int:
+        return self._async.max_response_bytes
 
     @property
     def quota(self) -> Quota | None:
         """The instance quota requests are paced to, or None when pacing is off."""
-        return self._runner.client.quota
+        return self._async.quota
 
     @property
     def retry(self) -> RetryPolicy | None:
-        return self._runner.client.retry
+        return self._async.retry
 
     @property
     def stats(self) -> ClientStats:
         """Requests, retries, 429s and seconds spent waiting for quota, per operation."""
-        return self._runner.client.stats
+        return self._async.stats
 
     @property
     def timeout(self) -> float:
-        return self._runner.client.timeout
+        return self._async.timeout

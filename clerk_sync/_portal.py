@@ -13,6 +13,7 @@ inside it, which would throw the connection pool away between calls.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import sys
 import threading
@@ -40,6 +41,10 @@ CLOSED_MESSAGE = "This Clerk client is closed; create a new one to make requests
 #: How many items of an async generator one call into the loop fetches when the
 #: method has no ``page_size`` to go by.
 DEFAULT_BATCH = 100
+#: How long an interrupted caller waits for its task to finish cancelling.
+CANCEL_WAIT = 5.0
+#: The cancel message marking a task cancelled because its caller was interrupted.
+INTERRUPTED = "clerk_sync: the calling thread was interrupted"
 
 class _Loop:
     """A started portal, its asyncio loop, and the async client that lives there."""
@@ -73,12 +78,22 @@ class _Loop:
         than doubled the facade's cost (benchmarks/bench_sync_overhead.py).
         call_soon_threadsafe runs ``_start`` in a copy of the caller's context,
         and the task inherits it, so context variables reach the call.
+
+        When the wait is interrupted (Ctrl-C, or any other exception raised
+        in this thread), the task is cancelled in the loop before the
+        exception goes on: the request is abandoned, and one still waiting
+        for its quota slot is never sent.
         """
         done: Future[T] = Future()
         self.pending.add(done)
         try:
             self.aio.call_soon_threadsafe(_start, self.aio, thunk, done)
-            return done.result()
+            try:
+                return done.result()
+            except BaseException:
+                if not done.done():
+                    self._cancel(done)
+                raise
         except RuntimeError:
             # "Event loop is closed": a close() from another thread won the race.
             if self.stopped:
@@ -87,10 +102,24 @@ class _Loop:
         finally:
             self.pending.discard(done)
 
+    def _cancel(self, done: Future[Any]) -> None:
+        """Cancel the task behind ``done`` in the loop and wait (briefly) until it ended."""
+        # Runs after ``_start`` (the loop keeps the order of these callbacks),
+        # so the task exists by then.
+        with suppress(RuntimeError):  # the loop is already closed
+            self.aio.call_soon_threadsafe(_cancel_task, done)
+            # A second Ctrl-C here ends the wait; the cancellation still goes on.
+            with suppress(BaseException):
+                done.exception(timeout=CANCEL_WAIT)
+
     def fail_pending(self) -> None:
         for done in list(self.pending):
             with suppress(InvalidStateError):
                 done.set_exception(ClerkError(CLOSED_MESSAGE))
+
+
+#: Tasks of calls in flight, by their result future (for cancelling them).
+_tasks: weakref.WeakKeyDictionary[Future[Any], asyncio.Task[None]] = weakref.WeakKeyDictionary()
 
 
 def _start(
@@ -98,7 +127,13 @@ def _start(
 ) -> None:
     # The coroutine is made here, in the loop, so that a call stranded by a
     # shutdown leaves no never-awaited coroutine behind.
-    aio.create_task(_drive(thunk, done))
+    _tasks[done] = aio.create_task(_drive(thunk, done))
+
+
+def _cancel_task(done: Future[Any]) -> None:
+    task = _tasks.pop(done, None)
+    if task is not None:
+        task.cancel(INTERRUPTED)
 
 
 async def _drive(thunk: Callable[[], Awaitable[T]], done: Future[T]) -> None:
@@ -106,16 +141,26 @@ async def _drive(thunk: Callable[[], Awaitable[T]], done: Future[T]) -> None:
     # loop iteration per call.
     try:
         result = await thunk()
-    except asyncio.CancelledError:
-        # Only the loop shutting down cancels these tasks.
-        done.set_exception(ClerkError(CLOSED_MESSAGE))
-        raise
+    except asyncio.CancelledError as exc:
+        # The caller was interrupted, or the loop is shutting down.
+        interrupted = INTERRUPTED in exc.args
+        with suppress(InvalidStateError):
+            done.set_exception(
+                asyncio.CancelledError(INTERRUPTED) if interrupted
+                else ClerkError(CLOSED_MESSAGE)
+            )
+        if not interrupted:
+            raise
     except BaseException as exc:
-        done.set_exception(exc)
+        with suppress(InvalidStateError):
+            done.set_exception(exc)
         if not isinstance(exc, Exception):
             raise
     else:
-        done.set_result(result)
+        with suppress(InvalidStateError):
+            done.set_result(result)
+    finally:
+        _tasks.pop(done, None)
 
 
 def _boot() -> tuple[int, asyncio.AbstractEventLoop]:
@@ -360,13 +405,47 @@ class Bound(Generic[R]):
 
 
 class ClientBase:
-    """Lifecycle of a generated sync client: lazy start, close, ``with``."""
+    """Lifecycle of a generated sync client: lazy start, close, ``with``, option views."""
 
     def __init__(self, factory: Callable[[], AsyncClerk]) -> None:
         self._runner = Runner(factory)
+        # For a with_options view: the async view of the runner's client.
+        self._derive: Callable[[AsyncClerk], AsyncClerk] | None = None
+
+    def _attach(self) -> None:
+        """Bind the resources (the generated client overrides this)."""
 
     def _bind(self, get: Callable[[AsyncClerk], R]) -> Bound[R]:
-        return Bound(self._runner, get)
+        derive = self._derive
+        if derive is None:
+            return Bound(self._runner, get)
+        return Bound(self._runner, lambda client: get(derive(client)))
+
+    def _view(self: C, derive: Callable[[AsyncClerk], AsyncClerk]) -> C:
+        """A client sharing this one's loop thread whose calls go through ``derive(client)``."""
+        view = copy.copy(self)
+        parent = self._derive
+        # One async view per async client (a fork rebuilds the client), made
+        # on first use; the tuple is replaced whole, so threads may race here.
+        cached: tuple[AsyncClerk | None, AsyncClerk | None] = (None, None)
+
+        def get(client: AsyncClerk) -> AsyncClerk:
+            nonlocal cached
+            seen, made = cached
+            if seen is not client or made is None:
+                made = derive(parent(client) if parent is not None else client)
+                cached = (client, made)
+            return made
+
+        view._derive = get
+        view._attach()
+        return view
+
+    @property
+    def _async(self) -> AsyncClerk:
+        """The async client (or view) whose settings this client reports."""
+        client = self._runner.client
+        return client if self._derive is None else self._derive(client)
 
     @property
     def base_url(self) -> str:
@@ -377,8 +456,12 @@ class ClientBase:
         return self._runner.closed
 
     def close(self) -> None:
-        """Close the HTTP session and stop the loop thread. Safe to call twice."""
-        self._runner.close()
+        """Close the HTTP session and stop the loop thread. Safe to call twice.
+
+        On a :meth:`with_options` view this does nothing: close the client.
+        """
+        if self._derive is None:
+            self._runner.close()
 
     def __enter__(self: C) -> C:
         return self
@@ -393,5 +476,5 @@ class ClientBase:
 
     def __repr__(self) -> str:
         # The async repr already hides the key; only the class name differs.
-        text = repr(self._runner.client)
+        text = repr(self._async)
         return text.replace("AsyncClerk", type(self).__name__, 1)

@@ -545,12 +545,18 @@ def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> s
         "partial", [client_cls.__name__, *(p.forward() for p in params)], "            "
     ).lstrip()
     lines.append(f"        super().__init__(\n            {factory}\n        )")
+    lines.append("        self._attach()")
+    lines.append("")
+    lines.append("    def _attach(self) -> None:")
     for attr, cls, _ in resources:
         bind = f"self._bind(lambda client: client.{attr})"
         lines.append(f"        self.{attr} = {cls.__name__}({bind})")
     own = [(n, f) for n, f in public_async_methods(client_cls) if n not in HAND_WRITTEN]
     if own:
         lines.append("        self._own = self._bind(lambda client: client)")
+    for name, fn in view_methods(client_cls):
+        lines.append("")
+        lines.append(render_view_method(name, fn, client_cls.__name__, imports))
     for name, value in sorted(vars(client_cls).items()):
         if name.startswith("_") or name in HAND_WRITTEN or not isinstance(value, property):
             continue
@@ -565,7 +571,7 @@ def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> s
         doc = render_doc(value.__doc__, "        ")
         if doc:
             lines.append(doc)
-        lines.append(f"        return self._runner.client.{name}")
+        lines.append(f"        return self._async.{name}")
     for name, fn in own:
         lines.append("")
         lines.append(render_method(name, fn, client_cls.__name__, "_own", imports))
@@ -574,6 +580,42 @@ def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> s
     text += '\n__all__ = ["Clerk"]\n\n\n'
     text += "\n".join(lines) + "\n"
     return text
+
+
+def view_methods(client_cls: type) -> list[tuple[str, Callable[..., Any]]]:
+    """Public plain methods of the client that return another client (``with_options``)."""
+    found = []
+    for name, value in sorted(vars(client_cls).items()):
+        if name.startswith("_") or not inspect.isfunction(value) or is_async_method(value):
+            continue
+        returns = inspect.signature(value, eval_str=False).return_annotation
+        if returns == client_cls.__name__:
+            found.append((name, value))
+    return found
+
+
+def render_view_method(
+    name: str, fn: Callable[..., Any], client_name: str, imports: Imports
+) -> str:
+    """A method returning a sync view whose calls go through ``fn`` on the async client."""
+    where = f"{client_name}.{name}"
+    params, _ = params_of(fn)
+    for param in params:
+        for text in (param.annotation, param.default):
+            for used in names_in(text) if text else ():
+                resolve(used, fn.__globals__, imports, where)
+    parts = [render_def(name, params, "Clerk")]
+    doc = render_doc(fn.__doc__, "        ")
+    if doc:
+        parts.append(doc)
+    derive = render_call(
+        "derive = partial",
+        [f"{client_name}.{name}", *(f"{p.name}={p.name}" for p in params)],
+        "        ",
+    )
+    parts.append(derive)
+    parts.append("        return self._view(derive)")
+    return "\n".join(parts)
 
 
 def render_resources_init(resources: list[tuple[str, type, str]]) -> str:

@@ -334,7 +334,7 @@ async def test_undecodable_success_body_is_a_clerk_error(
     with pytest.raises(ClerkError, match="could not be read as User: missing field 'id'"):
         await api.users.get("user_1")
     mocked.get(USER_URL, body=b"<html>not json</html>", content_type="text/html")
-    with pytest.raises(ClerkDecodeError, match=r"not valid JSON.*GET /v1/users/user_1.*<html>"):
+    with pytest.raises(ClerkDecodeError, match=r"not valid JSON.*GET /users/user_1.*<html>"):
         await api.users.get("user_1")
 
 

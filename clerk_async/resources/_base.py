@@ -32,6 +32,19 @@ __all__ = [
 T = TypeVar("T")
 
 _FORBIDDEN_IN_ID = frozenset("/?#\\")
+#: Literal segments of Clerk's ``/users`` routes. An id spelled like one would
+#: reach another operation (``users.get("count")`` is GetUsersCount), so none
+#: is accepted as an id. tests/test_route_names.py keeps this in step with the spec.
+ROUTE_SEGMENTS = frozenset(
+    {
+        "backup_code", "ban", "billing", "count", "credits", "email_address",
+        "external_accounts", "lock", "metadata", "mfa", "oauth_access_tokens",
+        "organization_invitations", "organization_memberships", "passkeys", "password",
+        "phone_number", "profile_image", "remove_password", "set_compromised",
+        "subscription", "totp", "trusted_devices", "unban", "unlock", "unset_compromised",
+        "verify_password", "verify_totp", "web3_wallets",
+    }
+)
 
 
 def path_segment(name: str, value: object) -> str:
@@ -42,6 +55,11 @@ def path_segment(name: str, value: object) -> str:
         raise ValueError(f"{name} must not be empty")
     if value in (".", ".."):
         raise ValueError(f"{name} must not be {value!r}")
+    if value in ROUTE_SEGMENTS:
+        raise ValueError(
+            f"{name} must not be {value!r}: that is the name of another Clerk route, "
+            "not an id"
+        )
     for char in value:
         if char in _FORBIDDEN_IN_ID or char.isspace() or not char.isprintable():
             raise ValueError(f"{name} contains a character not allowed in an id: {char!r}")
@@ -139,7 +157,11 @@ class Resource:
 
 def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
     """Decode a 2xx body; a body we cannot read is a :class:`ClerkError`, not a KeyError."""
-    data = parse_response(payload, method=method, path=path)
+    return structure_checked(parse_response(payload, method=method, path=path), cls, method, path)
+
+
+def structure_checked(data: object, cls: type[T], method: str, path: str) -> T:
+    """Structure decoded JSON as ``cls``; a mismatch is a :class:`ClerkError`, not a KeyError."""
     try:
         return structure(data, cls)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

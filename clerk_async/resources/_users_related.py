@@ -3,6 +3,8 @@ OAuth tokens and trusted devices."""
 
 from __future__ import annotations
 
+import attrs
+
 from .._choices import CreditAction, InvitationStatus, MembershipOrderBy, check_choice
 from .._types import UNSET, Unset
 from ..models import (
@@ -16,9 +18,24 @@ from ..models import (
     TrustedDevice,
     TrustedDeviceList,
 )
-from ._base import UserScoped, check_limit, check_offset, path_segment, query_pairs
+from ._base import (
+    UserScoped,
+    check_limit,
+    check_offset,
+    path_segment,
+    query_pairs,
+    structure_checked,
+)
 
-__all__ = ["UserRelatedMethods"]
+__all__ = ["OAuthAccessTokenPage", "UserRelatedMethods"]
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class OAuthAccessTokenPage:
+    """One page of a user's OAuth access tokens and how many there are in all."""
+
+    data: list[OAuthAccessToken]
+    total_count: int
 
 
 def _page(limit: int | None, offset: int | None) -> dict[str, int | None]:
@@ -91,15 +108,26 @@ class UserRelatedMethods(UserScoped):
         paginated: bool | None = None,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> list[OAuthAccessToken]:
-        """The user's OAuth access tokens for ``provider`` (e.g. ``"oauth_google"``)."""
+    ) -> list[OAuthAccessToken] | OAuthAccessTokenPage:
+        """The user's OAuth access tokens for ``provider`` (e.g. ``"oauth_google"``).
+
+        A list by default; with ``paginated=True`` an :class:`OAuthAccessTokenPage`
+        (``data`` and ``total_count``), which ``limit``/``offset`` walk. Clerk
+        answers either as a bare list or as ``{data, total_count}``; both
+        shapes are read either way.
+        """
+        if paginated is not None and not isinstance(paginated, bool):
+            raise TypeError(f"paginated must be a bool, got {type(paginated).__name__}")
         suffix = "/oauth_access_tokens/" + path_segment("provider", provider)
         path = self._user_path(user_id, suffix)
         params = query_pairs({"paginated": paginated, **_page(limit, offset)})
-        tokens: list[OAuthAccessToken] = await self._send(
-            "GetOAuthAccessToken", "GET", path, list[OAuthAccessToken], params=params
-        )
-        return tokens
+        raw = await self._send("GetOAuthAccessToken", "GET", path, object, params=params)
+        if isinstance(raw, dict):
+            page = structure_checked(raw, OAuthAccessTokenPage, "GET", path)
+        else:
+            tokens = structure_checked(raw, list[OAuthAccessToken], "GET", path)
+            page = OAuthAccessTokenPage(data=tokens, total_count=(offset or 0) + len(tokens))
+        return page if paginated else page.data
 
     async def get_billing_subscription(self, user_id: str) -> CommerceSubscription:
         """The user's billing subscription."""

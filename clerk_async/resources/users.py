@@ -191,7 +191,8 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
             return page
 
         use_cursor = order_by is None or order_by in CURSOR_ORDERS
-        async for user in paginate(fetch, page_size=page_size, use_cursor=use_cursor):
+        pages = paginate(fetch, page_size=page_size, use_cursor=use_cursor, what="GET /users")
+        async for user in pages:
             yield user
 
     async def get(self, user_id: str) -> User:

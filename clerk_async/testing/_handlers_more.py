@@ -125,8 +125,9 @@ async def get_oauth_access_token(request: web.Request) -> web.StreamResponse:
     wanted = {provider, f"oauth_{provider}", provider.removeprefix("oauth_")}
     tokens = [t.render() for t in user.oauth_tokens if t.provider in wanted]
     if query_bool(request.query, "paginated"):
+        # What Clerk's own SDKs expect from paginated=true: an envelope.
         limit, offset = _page(request)
-        tokens = tokens[offset : offset + limit]
+        return json_response({"data": tokens[offset : offset + limit], "total_count": len(tokens)})
     return json_response(tokens)
 
 

@@ -19,6 +19,7 @@ from clerk_async import (
     IdentificationStatus,
     InvitationStatus,
     MembershipOrderBy,
+    OAuthAccessTokenPage,
     Unset,
     User,
     UserFilters,
@@ -533,8 +534,14 @@ class Users:
         paginated: bool | None = None,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> builtins.list[OAuthAccessToken]:
-        """The user's OAuth access tokens for ``provider`` (e.g. ``"oauth_google"``)."""
+    ) -> builtins.list[OAuthAccessToken] | OAuthAccessTokenPage:
+        """The user's OAuth access tokens for ``provider`` (e.g. ``"oauth_google"``).
+
+        A list by default; with ``paginated=True`` an :class:`OAuthAccessTokenPage`
+        (``data`` and ``total_count``), which ``limit``/``offset`` walk. Clerk
+        answers either as a bare list or as ``{data, total_count}``; both
+        shapes are read either way.
+        """
         return self._bound.call(
             AsyncUsers.get_oauth_access_token,
             user_id,
