@@ -170,7 +170,7 @@ class TransportCause(Exception):
 def _connection_error(
     cls: type[ClerkConnectionError], what: str, exc: BaseException, request: Request,
     *, sent: bool, permanent: bool = False,
-) -> ClerkConnectionError:
+) -> tuple[ClerkConnectionError, TransportCause]:
     reason = type(exc).__name__
     try:
         detail = str(exc)
@@ -180,10 +180,9 @@ def _connection_error(
     if detail:
         message += f": {detail}"
     error = cls(message, method=request.method, path=request.log_path, request_sent=sent)
-    error.__cause__ = TransportCause(f"{type(exc).__module__}.{type(exc).__qualname__}", detail)
     # Read by the retry loop: retrying cannot help (e.g. a bad certificate).
     error._permanent = permanent  # type: ignore[attr-defined]
-    return error
+    return error, TransportCause(f"{type(exc).__module__}.{type(exc).__qualname__}", detail)
 
 
 class HttpSender:
@@ -275,27 +274,30 @@ class HttpSender:
                 body = await _read_capped(response, request, status)
                 return Response(status=status, headers=headers, body=body)
         except aiohttp.ConnectionTimeoutError as exc:
-            raise _connection_error(
+            failure = _connection_error(
                 ClerkTimeoutError, "timed out connecting to Clerk", exc, request, sent=False
-            ) from None
+            )
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise _connection_error(
+            failure = _connection_error(
                 ClerkTimeoutError, "timed out waiting for Clerk", exc, request, sent=True
-            ) from None
+            )
         except aiohttp.ClientSSLError as exc:
             # Not retried: a certificate problem will not fix itself.
-            raise _connection_error(
+            failure = _connection_error(
                 ClerkConnectionError, "TLS failure talking to Clerk", exc, request, sent=False,
                 permanent=True,
-            ) from None
+            )
         except aiohttp.ClientConnectorError as exc:
-            raise _connection_error(
+            failure = _connection_error(
                 ClerkConnectionError, "could not connect to Clerk", exc, request, sent=False
-            ) from None
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            raise _connection_error(
+            failure = _connection_error(
                 ClerkConnectionError, "connection to Clerk failed", exc, request, sent=True
-            ) from None
+            )
+        # Raised here, outside the handlers, so that aiohttp's exception is
+        # not even the implicit ``__context__``: only the sanitised cause is.
+        raise failure[0] from failure[1]
 
 
 async def _read_capped(response: aiohttp.ClientResponse, request: Request, status: int) -> bytes:
