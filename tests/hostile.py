@@ -6,6 +6,8 @@ test can prove what the client sent, what it did not send, and where.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -13,7 +15,9 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-__all__ = ["Hostile", "Seen"]
+__all__ = ["WAIT", "Hostile", "Seen", "ServerThread"]
+
+WAIT = 10.0  # an upper bound for events that happen at once; never reached when green
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -96,3 +100,31 @@ def json_handler(payload: Any, status: int = 200, **headers: str) -> Handler:
         return web.json_response(payload, status=status, headers=headers)
 
     return handler
+
+
+class ServerThread:
+    """A Hostile server running in its own event loop thread."""
+
+    def __init__(self, routes: dict[tuple[str, str], Any]) -> None:
+        self.server = Hostile(routes)
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with self.server:
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> Hostile:
+        self._thread.start()
+        assert self._ready.wait(WAIT)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(WAIT)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hostile import Hostile, json_handler
 
 import clerk_async._json as json_module
 from clerk_async import (
@@ -29,7 +30,6 @@ from clerk_async._transport import TransportCause
 from clerk_async.resources._base import ROUTE_SEGMENTS
 
 from factories import user_json
-from hostile import Hostile, json_handler
 from spec import spec as load_spec
 
 KEY = "sk_test_HOSTILEsecretKEY0123456789abcdef"
@@ -99,10 +99,10 @@ async def drip(request: web.Request) -> web.StreamResponse:
 
 
 async def test_slow_drip_ends_in_a_timeout_with_a_sanitised_cause() -> None:
-    async with Hostile({("GET", "/v1/users/user_1"): drip}) as server:
-        async with client(server, timeout=0.3, retry=None) as api:
-            with pytest.raises(ClerkTimeoutError) as caught:
-                await api.users.get("user_1")
+    route = {("GET", "/v1/users/user_1"): drip}
+    async with Hostile(route) as server, client(server, timeout=0.3, retry=None) as api:
+        with pytest.raises(ClerkTimeoutError) as caught:
+            await api.users.get("user_1")
     cause = caught.value.__cause__
     assert isinstance(cause, TransportCause)
     assert cause.__traceback__ is None
@@ -194,12 +194,11 @@ async def test_streamed_body_is_cut_at_the_cap() -> None:
 @pytest.mark.parametrize("order_by", [None, "-updated_at"])
 async def test_iter_stops_on_a_page_that_repeats(order_by: str | None) -> None:
     page = [user_json("user_a"), user_json("user_b")]
-    async with Hostile({("GET", "/v1/users"): json_handler(page)}) as server:
-        async with client(server) as api:
-            seen = []
-            with pytest.raises(ClerkDecodeError, match=r"page 2 .*did not advance.*'user_"):
-                async for user in api.users.iter(page_size=2, order_by=order_by):
-                    seen.append(user.id)
+    seen = []
+    async with Hostile({("GET", "/v1/users"): json_handler(page)}) as server, client(server) as api:
+        with pytest.raises(ClerkDecodeError, match=r"page 2 .*did not advance.*'user_"):
+            async for user in api.users.iter(page_size=2, order_by=order_by):
+                seen.append(user.id)
     assert seen == ["user_a", "user_b"]
     assert server.count("GET", "/v1/users") == 2
 

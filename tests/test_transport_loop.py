@@ -1,0 +1,161 @@
+"""The retry and pacing loop alone, over a fake single-attempt sender (no aiohttp)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from yarl import URL
+
+from clerk_async import (
+    ClerkAPIError,
+    ClerkConnectionError,
+    ClerkError,
+    ClerkTimeoutError,
+    RetryPolicy,
+    ServerError,
+)
+from clerk_async._ratelimit import LocalLimiter, Quota
+from clerk_async._transport import CallOptions, Request, Response, Transport
+
+from factories import VirtualClock
+
+Outcome = Response | ClerkConnectionError
+
+
+class FakeSender:
+    """Answers each attempt with the next scripted outcome and records the requests."""
+
+    def __init__(self, outcomes: Sequence[Outcome]) -> None:
+        self.outcomes = list(outcomes)
+        self.requests: list[Request] = []
+        self.closed = False
+
+    def ready(self) -> None:
+        if self.closed:
+            raise ClerkError("closed")
+
+    async def send(self, request: Request) -> Response:
+        self.requests.append(request)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, ClerkConnectionError):
+            raise outcome
+        return outcome
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def ok(body: bytes = b"{}") -> Response:
+    return Response(status=200, headers={}, body=body)
+
+
+def status(code: int, **headers: str) -> Response:
+    return Response(status=code, headers=headers, body=b'{"errors": []}')
+
+
+def dropped(sent: bool = True) -> ClerkConnectionError:
+    return ClerkConnectionError("dropped", request_sent=sent)
+
+
+def transport(
+    outcomes: Sequence[Outcome], clock: VirtualClock, *, retry: RetryPolicy | None = None,
+    timeout: float = 30.0, limiter: LocalLimiter | None = None,
+) -> tuple[Transport, FakeSender]:
+    sender = FakeSender(outcomes)
+    policy = retry if retry is not None else RetryPolicy(max_attempts=4, base_delay=1.0)
+    return Transport(
+        base_url=URL("https://api.example.test/v1"), sender=sender,
+        options=CallOptions(timeout=timeout, retry=policy), sleep=clock.sleep, clock=clock,
+        limiter=limiter,
+    ), sender
+
+
+async def test_success_returns_the_body() -> None:
+    loop, sender = transport([ok(b"[1]")], VirtualClock())
+    assert await loop.request("GetUser", "GET", "/users/u") == b"[1]"
+    request = sender.requests[0]
+    assert str(request.url) == "https://api.example.test/v1/users/u"
+    assert request.log_path == "/v1/users/u" and request.timeout == 30.0
+
+
+async def test_get_retried_after_503_and_dropped_connection() -> None:
+    clock = VirtualClock()
+    loop, sender = transport([status(503), dropped(), ok()], clock)
+    assert await loop.request("GetUser", "GET", "/users/u") == b"{}"
+    assert len(sender.requests) == 3
+    assert loop.stats["GetUser"].retries == 2 and len(clock.sleeps) == 2
+
+
+async def test_post_not_retried_once_it_may_have_been_sent() -> None:
+    loop, sender = transport([dropped(sent=True), ok()], VirtualClock())
+    with pytest.raises(ClerkConnectionError):
+        await loop.request("CreateUser", "POST", "/users", body=b"{}")
+    assert len(sender.requests) == 1
+    loop, sender = transport([dropped(sent=False), ok()], VirtualClock())
+    assert await loop.request("CreateUser", "POST", "/users", body=b"{}") == b"{}"
+    assert sender.requests[0].headers["Content-Type"] == "application/json"
+
+
+async def test_permanent_transport_failures_are_not_retried() -> None:
+    failure = dropped(sent=False)
+    failure._permanent = True  # type: ignore[attr-defined]
+    loop, sender = transport([failure, ok()], VirtualClock())
+    with pytest.raises(ClerkConnectionError):
+        await loop.request("GetUser", "GET", "/users/u")
+    assert len(sender.requests) == 1
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+async def test_redirects_are_errors_never_retried(code: int) -> None:
+    loop, sender = transport([status(code, Location="https://evil.test/x"), ok()], VirtualClock())
+    with pytest.raises(ClerkAPIError, match=rf"{code} unexpected_redirect.*https://evil.test/x"):
+        await loop.request("GetUser", "GET", "/users/u")
+    assert len(sender.requests) == 1
+
+
+async def test_attempt_timeouts_shrink_to_the_deadline() -> None:
+    clock = VirtualClock()
+    policy = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=1.0, deadline=4.0)
+    timeouts = [ClerkTimeoutError("slow", request_sent=False) for _ in range(5)]
+    loop, sender = transport(timeouts, clock, retry=policy, timeout=3.0)
+
+    async def send(request: Request) -> Response:
+        sender.requests.append(request)
+        clock.now += request.timeout  # each attempt uses its whole timeout
+        raise sender.outcomes.pop(0)
+
+    sender.send = send  # type: ignore[method-assign]
+    with pytest.raises(ClerkTimeoutError):
+        await loop.request("GetUser", "GET", "/users/u")
+    assert sender.requests[0].timeout == 3.0
+    assert all(r.timeout <= 4.0 - 3.0 for r in sender.requests[1:])
+    assert clock.now <= 4.0 + 1e-9
+
+
+async def test_429_blocks_the_operation_in_the_limiter() -> None:
+    clock = VirtualClock()
+    limiter = LocalLimiter(Quota(100, 10.0), clock=clock, sleep=clock.sleep)
+    loop, _ = transport([status(429, **{"Retry-After": "3"}), ok()], clock, limiter=limiter)
+    assert await loop.request("GetUser", "GET", "/users/u") == b"{}"
+    assert loop.stats["GetUser"].rate_limited == 1
+    assert clock.now >= 3.0
+
+
+async def test_views_share_sender_and_stats_but_not_options() -> None:
+    loop, sender = transport([ok(), ok()], VirtualClock())
+    view = loop.with_options(timeout=1.5, extra_headers={"X-A": "1"})
+    await view.request("GetUser", "GET", "/users/u")
+    await loop.request("GetUser", "GET", "/users/u")
+    assert [r.timeout for r in sender.requests] == [1.5, 30.0]
+    assert [dict(r.headers) for r in sender.requests] == [{"X-A": "1"}, {}]
+    assert view.stats is loop.stats and loop.stats["GetUser"].requests == 2
+    await view.aclose()
+    assert loop.closed
+
+
+async def test_5xx_for_post_is_final() -> None:
+    loop, sender = transport([status(502), ok()], VirtualClock())
+    with pytest.raises(ServerError):
+        await loop.request("CreateUser", "POST", "/users", body=b"{}")
+    assert len(sender.requests) == 1
