@@ -523,18 +523,23 @@ CLIENT_DOC = '''A blocking client for Clerk's Backend API, the twin of :class:`A
     '''
 
 
+def imported_params(fn: Callable[..., Any], imports: Imports, where: str) -> list[Param]:
+    """``fn``'s parameters, with every name their annotations and defaults use imported."""
+    params, _ = params_of(fn)
+    for param in params:
+        for text in (param.annotation, param.default):
+            for used in names_in(text) if text else ():
+                resolve(used, fn.__globals__, imports, where)
+    return params
+
+
 def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> str:
     imports = Imports()
     imports.add("functools", "partial")
     imports.add("clerk_sync._portal", "ClientBase")
     resolve(client_cls.__name__, vars(sys.modules[client_cls.__module__]), imports, "client")
     init = client_cls.__init__  # type: ignore[misc]
-    where = f"{client_cls.__name__}.__init__"
-    params, _ = params_of(init)
-    for param in params:
-        for text in (param.annotation, param.default):
-            for used in names_in(text) if text else ():
-                resolve(used, init.__globals__, imports, where)
+    params = imported_params(init, imports, f"{client_cls.__name__}.__init__")
     lines = ["class Clerk(ClientBase):", f'    """{CLIENT_DOC}"""', ""]
     for attr, cls, module in resources:
         imports.add(module, cls.__name__)
@@ -598,12 +603,7 @@ def render_view_method(
     name: str, fn: Callable[..., Any], client_name: str, imports: Imports
 ) -> str:
     """A method returning a sync view whose calls go through ``fn`` on the async client."""
-    where = f"{client_name}.{name}"
-    params, _ = params_of(fn)
-    for param in params:
-        for text in (param.annotation, param.default):
-            for used in names_in(text) if text else ():
-                resolve(used, fn.__globals__, imports, where)
+    params = imported_params(fn, imports, f"{client_name}.{name}")
     parts = [render_def(name, params, "Clerk")]
     doc = render_doc(fn.__doc__, "        ")
     if doc:
