@@ -118,20 +118,17 @@ class _Loop:
                 done.set_exception(ClerkError(CLOSED_MESSAGE))
 
 
-#: Tasks of calls in flight, by their result future (for cancelling them).
-_tasks: weakref.WeakKeyDictionary[Future[Any], asyncio.Task[None]] = weakref.WeakKeyDictionary()
-
-
 def _start(
     aio: asyncio.AbstractEventLoop, thunk: Callable[[], Awaitable[T]], done: Future[T]
 ) -> None:
     # The coroutine is made here, in the loop, so that a call stranded by a
     # shutdown leaves no never-awaited coroutine behind.
-    _tasks[done] = aio.create_task(_drive(thunk, done))
+    # Kept on the future (cheaper than a registry) for an interrupted caller.
+    done._clerk_task = aio.create_task(_drive(thunk, done))  # type: ignore[attr-defined]
 
 
 def _cancel_task(done: Future[Any]) -> None:
-    task = _tasks.pop(done, None)
+    task: asyncio.Task[None] | None = getattr(done, "_clerk_task", None)
     if task is not None:
         task.cancel(INTERRUPTED)
 
@@ -160,7 +157,7 @@ async def _drive(thunk: Callable[[], Awaitable[T]], done: Future[T]) -> None:
         with suppress(InvalidStateError):
             done.set_result(result)
     finally:
-        _tasks.pop(done, None)
+        done._clerk_task = None  # type: ignore[attr-defined]  # no task <-> future cycle
 
 
 def _boot() -> tuple[int, asyncio.AbstractEventLoop]:
