@@ -168,31 +168,3 @@ def test_sync_with_options_view() -> None:
     assert second["X-Debug"] == "1" and second["X-More"] == "m"
     assert "X-Debug" not in plain
 
-
-async def test_readme_fastapi_block_with_a_budget_runs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import re
-    from pathlib import Path
-
-    import asgi_lifespan
-    import httpx
-
-    from clerk_async.testing import FakeClerk
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Using it from FastAPI\n", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match and "with_options(timeout=2.0" in match.group(1)
-    namespace: dict[str, object] = {}
-    async with FakeClerk() as fake:
-        user = fake.store.add_user(email_address="r@example.com", first_name="Ada")
-        monkeypatch.setenv("CLERK_SECRET_KEY", fake.secret_key)
-        monkeypatch.setenv("CLERK_API_URL", fake.base_url)
-        exec(compile(match.group(1), "README.md", "exec"), namespace)
-        app = namespace["app"]
-        async with asgi_lifespan.LifespanManager(app) as manager:  # type: ignore[arg-type]
-            transport = httpx.ASGITransport(app=manager.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
-                answer = await http.get(f"/users/{user.id}/name")
-    assert answer.status_code == 200 and answer.json() == {"name": "Ada"}

@@ -280,7 +280,7 @@ async def test_fastapi_snippet_serves_a_user(
 
     for name, value in fake_env(fake_clerk).items():
         monkeypatch.setenv(name, value)
-    user = fake_clerk.store.add_user(email_address="api@example.com")
+    user = fake_clerk.store.add_user(email_address="api@example.com", first_name="Ada")
     namespace: dict[str, Any] = {"__name__": "readme_fastapi"}
     exec(compile(block("fastapi-app"), "README.md", "exec"), namespace)
     app = namespace["app"]
@@ -288,8 +288,10 @@ async def test_fastapi_snippet_serves_a_user(
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
             response = await http.get(f"/users/{user.id}")
+            budgeted = await http.get(f"/users/{user.id}/name")  # the 2 s route
     assert response.status_code == 200
     assert response.json() == {"id": user.id}
+    assert budgeted.status_code == 200 and budgeted.json() == {"name": "Ada"}
 
 
 @covers("sync-client")
