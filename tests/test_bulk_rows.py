@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from clerk_async import UNSET, CreateUserParams
-from clerk_async._bulk_rows import RowError, count_rows, params_from_row, read_rows, row_key
+from clerk_async.bulk import RowError, count_rows, read_rows, row_keys
+from clerk_async.bulk._rows import params_from_row
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -95,9 +96,10 @@ def test_row_checks_name_the_field(row: dict[str, object], field: str) -> None:
 def test_keys_and_lenient_values() -> None:
     params = params_from_row({"email_address": "one@example.com", "last_name": None})
     assert params.email_address == ["one@example.com"] and params.last_name is None
-    assert row_key(params, 7) == "one@example.com"
-    assert row_key(CreateUserParams(external_id="e1", email_address=["x@y.z"]), 1) == "e1"
-    assert row_key(CreateUserParams(first_name="n"), 9) == "#9"
+    assert row_keys(params, 7) == ["email:one@example.com"]
+    both = CreateUserParams(external_id="e1", email_address=["X@y.z"], username="Ann")
+    assert row_keys(both, 1) == ["external_id:e1", "email:x@y.z", "username:ann"]
+    assert row_keys(CreateUserParams(first_name="n"), 9) == ["row:9"]
     ready = CreateUserParams(email_address=["p@example.com"])
     assert params_from_row(ready) is ready
 

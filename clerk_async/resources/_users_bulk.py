@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterable, Iterable
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, Any, cast
 
 from .. import bulk
 from ._base import UserScoped
-
-if TYPE_CHECKING:
-    from .users import Users
 
 __all__ = ["UserBulkMethods"]
 
@@ -37,17 +34,26 @@ class UserBulkMethods(UserScoped):
 
         ``rows`` are dicts of CreateUser fields or :class:`CreateUserParams`
         (or ``(row_number, row)`` pairs as :func:`clerk_async.bulk.read_rows`
-        yields), from a plain or async iterable read lazily. A row's key is its
-        ``external_id``, else its first email, else ``#<row number>``.
+        yields), or Clerk user objects as :meth:`export` writes them, from a
+        plain or async iterable read lazily. A row's key is its first typed
+        identifier (``external_id:…``, ``email:…``, ``phone:…``,
+        ``username:…``), else ``row:<row number>``.
 
-        After an ambiguous failure (timeout, dropped connection, 5xx) the user
-        is looked up by the row's unique identifiers before any retry. A row
-        whose identifier already exists follows ``on_exists``: ``"skip"``
-        reports it as existing, ``"update"`` patches the user from the row
-        and merges its metadata, ``"error"`` reports it as failed.
+        Every row ends in exactly one outcome that is true of Clerk's final
+        state, under any faults and across kills and reruns. After an
+        ambiguous failure (timeout, dropped connection, 5xx) the user is
+        looked up by the row's identifiers and counts as created by this row
+        only if Clerk stamped it after the row's first attempt; otherwise,
+        and whenever an identifier is taken, the row follows ``on_exists``:
+        ``"skip"`` reports it as existing, ``"update"`` patches the user from
+        the row and merges its metadata, ``"error"`` reports it as failed.
 
-        ``journal`` names an append-only JSONL file of finished rows; rerun
-        with the same file to skip them after a crash. ``concurrency``
+        ``journal`` names an SQLite file recording each row's intent and
+        outcome; rerun with the same file to skip finished rows and to check
+        rows a killed run left in flight. It is locked while the run uses it
+        (:class:`~clerk_async.bulk.JournalLockedError` for a second run).
+        Authentication errors or Clerk being unreachable or failing stop the
+        run with :class:`~clerk_async.bulk.SystemicError`. ``concurrency``
         defaults from the client's quota (16 without one). ``progress`` gets
         a :class:`~clerk_async.bulk.BulkProgress` a few times a second.
         ``dry_run`` checks every row and sends nothing. A bad row is reported
@@ -57,7 +63,8 @@ class UserBulkMethods(UserScoped):
         keep memory flat and read that mapping from the journal instead.
         """
         return await bulk.bulk_create(
-            cast("Users", self), rows, concurrency=concurrency, journal=journal,
+            cast("bulk.Users", self), rows, context=self._bulk_context(),
+            concurrency=concurrency, journal=journal,
             on_exists=on_exists, progress=progress, dry_run=dry_run,
             keep_outcomes=keep_outcomes,
         )
@@ -68,7 +75,7 @@ class UserBulkMethods(UserScoped):
         Takes a path (created or overwritten) or an open file (text or binary;
         left open). Users are fetched a page at a time, so memory stays flat.
         """
-        return await bulk.export(cast("Users", self), path_or_file)
+        return await bulk.export(cast("bulk.Users", self), path_or_file)
 
     async def bulk_update_metadata(
         self,
@@ -84,5 +91,13 @@ class UserBulkMethods(UserScoped):
         ``updated`` and lists each failure by user id.
         """
         return await bulk.bulk_update_metadata(
-            cast("Users", self), updates, concurrency=concurrency
+            cast("bulk.Users", self), updates, context=self._bulk_context(),
+            concurrency=concurrency,
+        )
+
+    def _bulk_context(self) -> bulk.BulkContext:
+        transport = self._transport
+        return bulk.BulkContext(
+            quota=transport.instance_quota, retry=transport.retry, stats=transport.stats,
+            server_clock=transport.server_clock, sleep=transport._sleep,
         )

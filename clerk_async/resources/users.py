@@ -288,7 +288,9 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         """Change the given fields of a user; fields left out stay as they are."""
         path = "/users/" + path_segment("user_id", user_id)
         params = UpdateUserParams(**_lists(given(locals(), exclude=("self", "user_id", "path"))))
-        return await self._send("UpdateUser", "PATCH", path, User, body=params)
+        # Setting the same fields to the same values twice changes nothing, so
+        # the transport may repeat this PATCH after a timeout or a 5xx.
+        return await self._send("UpdateUser", "PATCH", path, User, body=params, idempotent=True)
 
     async def delete(self, user_id: str) -> DeletedObject:
         """Delete a user for good."""

@@ -13,12 +13,17 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-__all__ = ["FAULT_KINDS", "FaultPlan", "Faults"]
+__all__ = ["ALL_FAULT_KINDS", "EXTRA_FAULT_KINDS", "FAULT_KINDS", "FaultPlan", "Faults"]
 
 #: "500"/"502"/"503": answered before the handler runs (nothing changes).
 #: "drop_after": the handler runs and its change is kept, then the connection is
 #: closed without a response, the worst case for a client deciding on a retry.
 FAULT_KINDS = ("500", "502", "503", "drop_after")
+#: Opt-in kinds (not in the default mix, so seeded schedules stay as they were):
+#: "500_after": the handler runs and its change is kept, then a 500 is answered;
+#: "429": answered as rate limited (Retry-After: 1) before the handler runs.
+EXTRA_FAULT_KINDS = ("500_after", "429")
+ALL_FAULT_KINDS = FAULT_KINDS + EXTRA_FAULT_KINDS
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,9 @@ class Faults:
             raise ValueError("Faults.rate must be between 0 and 1")
         if self.latency_ms < 0:
             raise ValueError("Faults.latency_ms must not be negative")
-        unknown = set(self.kinds) - set(FAULT_KINDS)
+        unknown = set(self.kinds) - set(ALL_FAULT_KINDS)
         if unknown or not self.kinds:
-            raise ValueError(f"Faults.kinds must be a non-empty subset of {FAULT_KINDS}")
+            raise ValueError(f"Faults.kinds must be a non-empty subset of {ALL_FAULT_KINDS}")
 
 
 @dataclass
@@ -57,7 +62,7 @@ class FaultPlan:
     def inject(self, operation: str, *kinds: str | None) -> None:
         """Give the next requests to ``operation`` these faults, in order (None: no fault)."""
         for kind in kinds:
-            if kind is not None and kind not in FAULT_KINDS:
+            if kind is not None and kind not in ALL_FAULT_KINDS:
                 raise ValueError(f"unknown fault kind {kind!r}")
         self._queued.setdefault(operation, deque()).extend(kinds)
 

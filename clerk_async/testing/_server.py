@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from types import TracebackType
 from typing import Any
 
@@ -233,6 +234,13 @@ class FakeClerk:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await self._dispatch(request, handler)
+        # Clerk's clock, as real Clerk sends it: clients compare it with the
+        # created_at stamps of this fake (which read the same, possibly manual, clock).
+        response.headers["Date"] = formatdate(self.clock(), usegmt=True)
+        return response
+
+    async def _dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route
         operation = self._operation_of.get(route)
         if operation is None:
@@ -266,6 +274,13 @@ class FakeClerk:
         if fault is not None:
             self.stats.faults += 1
             self.stats.faults_by_kind[fault] += 1
+            if fault == "429":
+                self.stats.rate_limited += 1
+                limited = FakeError(
+                    429, "too_many_requests", "Too many requests",
+                    "Injected fault: rate limited.", {"retry_after": 1},
+                )
+                return _error(limited, self._trace_id(), {"Retry-After": "1"})
             if fault in _FAULT_STATUS:
                 failed = FakeError(
                     _FAULT_STATUS[fault],
@@ -280,6 +295,13 @@ class FakeClerk:
             response = _error(exc, self._trace_id())
         except web.HTTPException as exc:  # aiohttp's own, e.g. 413 from the body size cap
             response = self._http_error(exc, exc.text or exc.reason)
+        if fault == "500_after":
+            # The change is kept, yet the client hears a server error.
+            failed = FakeError(
+                500, "internal_clerk_error", "Oops, an unexpected error occurred",
+                "Injected fault: the fake failed after doing the work.",
+            )
+            return _error(failed, self._trace_id())
         if fault == "drop_after" and request.transport is not None:
             # The change is applied; now vanish without answering, as when a
             # proxy or the network fails after the server did the work.

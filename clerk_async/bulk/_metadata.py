@@ -1,24 +1,20 @@
-"""Bulk operations that need no identity lookups: metadata merges and export."""
+"""Merging metadata into many users at once (``users.bulk_update_metadata``)."""
 
 from __future__ import annotations
 
-import asyncio
-import io
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any
+from typing import Any
 
-from ._bulk_common import BulkReport, aiter_any, check_concurrency, run_pool
-from ._bulk_rows import RowError
-from ._convert import check_json_value, dumps, unstructure
-from ._errors import ClerkError
+from .._convert import check_json_value
+from .._errors import ClerkError
+from ._pool import aiter_any, check_concurrency, run_pool
+from ._protocol import BulkContext, Users
+from ._report import BulkReport
+from ._rows import RowError
 
-if TYPE_CHECKING:
-    from .bulk import MetadataUpdate
-    from .resources.users import Users
+__all__ = ["MetadataUpdate", "bulk_update_metadata"]
 
-__all__ = ["bulk_update_metadata", "export"]
-
+MetadataUpdate = tuple[str, Mapping[str, Any]]
 _METADATA = ("public_metadata", "private_metadata", "unsafe_metadata")
 
 
@@ -42,14 +38,21 @@ def _metadata_of(update: object) -> tuple[str, dict[str, Any]]:
     return user_id, {k: dict(v) for k, v in values.items() if v is not None}
 
 
+def _raw_update_key(update: object, number: int) -> str:
+    if isinstance(update, tuple) and update and isinstance(update[0], str) and update[0]:
+        return update[0]
+    return f"#{number}"
+
+
 async def bulk_update_metadata(
     users: Users,
     updates: Iterable[MetadataUpdate] | AsyncIterable[MetadataUpdate],
     *,
+    context: BulkContext | None = None,
     concurrency: int | None = None,
 ) -> BulkReport:
     """The engine behind ``clerk.users.bulk_update_metadata``."""
-    workers = check_concurrency(concurrency, users._transport)
+    workers = check_concurrency(concurrency, (context or BulkContext()).quota)
     report = BulkReport()
 
     async def source() -> AsyncIterator[tuple[int, str, dict[str, Any]]]:
@@ -76,42 +79,3 @@ async def bulk_update_metadata(
 
     await run_pool(source(), handle, workers)
     return report
-
-
-def _raw_update_key(update: object, number: int) -> str:
-    if isinstance(update, tuple) and update and isinstance(update[0], str) and update[0]:
-        return update[0]
-    return f"#{number}"
-
-
-
-
-async def export(users: Users, target: str | os.PathLike[str] | IO[Any]) -> int:
-    """The engine behind ``clerk.users.export``: every user as one JSON line."""
-    if isinstance(target, str | os.PathLike):
-        handle: IO[Any] = await asyncio.to_thread(open, target, "wb")
-        try:
-            return await _export_to(users, handle, text=False)
-        finally:
-            await asyncio.to_thread(handle.close)
-    return await _export_to(users, target, text=isinstance(target, io.TextIOBase))
-
-
-async def _export_to(users: Users, handle: IO[Any], *, text: bool) -> int:
-    count = 0
-    lines: list[bytes] = []
-
-    def write(chunk: list[bytes]) -> None:
-        data = b"".join(chunk)
-        handle.write(data.decode("utf-8") if text else data)
-
-    async for user in users.iter():
-        lines.append(dumps(unstructure(user)) + b"\n")
-        count += 1
-        if len(lines) >= 500:
-            await asyncio.to_thread(write, lines)
-            lines = []
-    if lines:
-        await asyncio.to_thread(write, lines)
-    await asyncio.to_thread(handle.flush)
-    return count

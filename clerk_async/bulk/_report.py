@@ -1,17 +1,15 @@
-"""What every bulk operation shares: the report types and a bounded worker pool."""
+"""What a bulk run reports: per-row outcomes, failures, progress snapshots."""
 
 from __future__ import annotations
 
-import asyncio
-import math
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
-from ._bulk_rows import RowError
-from ._errors import ClerkAPIError, ClerkConnectionError, ClerkTimeoutError
-from ._transport import Transport
+from .._errors import ClerkAPIError, ClerkConnectionError, ClerkTimeoutError
+from ._rows import RowError
 
 __all__ = [
     "BulkFailure",
@@ -19,14 +17,8 @@ __all__ = [
     "BulkProgress",
     "BulkReport",
     "ProgressCallback",
-    "aiter_any",
-    "check_concurrency",
-    "default_concurrency",
     "error_fields",
-    "run_pool",
 ]
-
-T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -59,7 +51,9 @@ class BulkReport:
 
     ``validated`` counts rows a ``dry_run`` checked without sending;
     ``unprotected`` counts rows that had no unique identifier (see the module
-    notes on why they matter).
+    notes on why they matter). ``not_transferable`` counts, per kind, what
+    rows read from a Clerk export carried that no import can recreate (a
+    password hash, TOTP, backup codes): those users need to set it again.
     """
 
     created: int = 0
@@ -70,6 +64,7 @@ class BulkReport:
     validated: int = 0
     unprotected: int = 0
     failures: list[BulkFailure] = attrs.field(factory=list)
+    not_transferable: Counter[str] = attrs.field(factory=Counter)
     #: Every successful row with its user id (the mapping a migration needs),
     #: unless the run was started with ``keep_outcomes=False``.
     outcomes: list[BulkOutcome] = attrs.field(factory=list)
@@ -111,67 +106,6 @@ class BulkProgress:
 ProgressCallback = Callable[[BulkProgress], object]
 
 
-def default_concurrency(transport: Transport) -> int:
-    """Enough requests in flight to use the quota at ~0.5 s per request, within 4..64."""
-    quota = transport.instance_quota
-    if quota is None:
-        return 16
-    return int(max(4, min(64, math.ceil(quota.requests / quota.period * 0.5))))
-
-
-def check_concurrency(concurrency: int | None, transport: Transport) -> int:
-    if concurrency is None:
-        return default_concurrency(transport)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-    return concurrency
-
-
-async def aiter_any(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-        return
-    for count, item in enumerate(items):
-        yield item
-        if count % 256 == 255:
-            await asyncio.sleep(0)  # a long run of skipped rows must not starve the loop
-
-
-async def run_pool(source: AsyncIterator[T], handle: Callable[[T], Awaitable[None]],
-                concurrency: int) -> None:
-    """Run ``handle`` on every item with at most ``concurrency`` in flight.
-
-    The queue holds a couple of items per worker: enough to keep them busy,
-    never enough to pull a large input into memory.
-    """
-    queue: asyncio.Queue[T | None] = asyncio.Queue(maxsize=concurrency * 2)
-
-    async def worker() -> None:
-        while (item := await queue.get()) is not None:
-            await handle(item)
-
-    async def produce() -> None:
-        async for item in source:
-            await queue.put(item)
-        for _ in range(concurrency):
-            await queue.put(None)
-
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    tasks = [asyncio.create_task(produce()), *workers]
-    try:
-        # A failing worker must also stop the producer, which may be blocked on
-        # a full queue that nobody else will drain.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 def error_fields(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, ClerkAPIError):
         detail = exc.errors[0] if exc.errors else None
@@ -182,4 +116,5 @@ def error_fields(exc: BaseException) -> tuple[str, str]:
         return kind, str(exc)
     if isinstance(exc, RowError):
         return "invalid_row", exc.message
-    return type(exc).__name__, str(exc)
+    code = getattr(exc, "code", None)
+    return (code if isinstance(code, str) else type(exc).__name__), str(exc)

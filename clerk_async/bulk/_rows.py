@@ -1,36 +1,37 @@
-"""Import rows: reading JSONL and CSV files, checking each row, naming it.
+"""Import rows: checking each row, and naming it by its identifiers.
 
 A row is checked completely before anything is sent for it, so one bad row
 costs no request and never stops the rest of the import. Problems are
 reported as :class:`RowError` with the field at fault.
+
+A row's *keys* are typed (``external_id:…``, ``email:…``, ``phone:…``,
+``username:…``, ``web3_wallet:…``, or ``row:N`` without any), so an email that
+happens to equal another row's external_id never names the same row. Its
+*identity* is all of its keys together: the journal matches a row by every
+identifier it carries, not by the first one.
 """
 
 from __future__ import annotations
 
-import csv
-import os
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from ._convert import check_json_value, loads
-from ._types import UNSET
-from .models import CreateUserParams
+from .._convert import check_json_value, dumps
+from .._types import UNSET
+from ..models import CreateUserParams
 
 __all__ = [
     "CREATE_FIELDS",
     "IDENTIFIER_FIELDS",
+    "MAX_FIELD_CHARS",
     "RowError",
-    "count_rows",
     "identifiers",
+    "identity",
     "params_from_row",
-    "read_rows",
-    "row_key",
+    "row_keys",
 ]
-
-PathLike = str | os.PathLike[str]
 
 
 class RowError(ValueError):
@@ -60,6 +61,21 @@ _NULLABLE = frozenset(
 )
 #: Fields Clerk keeps unique per instance, in the order lookups try them.
 IDENTIFIER_FIELDS = ("external_id", "email_address", "phone_number", "username", "web3_wallet")
+#: The typed-key prefix of each identifier field.
+KEY_KINDS = {"external_id": "external_id", "email_address": "email",
+             "phone_number": "phone", "username": "username", "web3_wallet": "web3_wallet"}
+#: Clerk compares these case-insensitively, so the keys do too.
+_CASELESS = frozenset({"email_address", "username", "web3_wallet"})
+#: No Clerk text field is anywhere near this long; a longer one is a broken row.
+MAX_FIELD_CHARS = 65_536
+
+
+def _check_text(name: str, text: str) -> str:
+    if "\x00" in text:
+        raise RowError(name, "contains a NUL character")
+    if len(text) > MAX_FIELD_CHARS:
+        raise RowError(name, f"is longer than {MAX_FIELD_CHARS} characters ({len(text)})")
+    return text
 
 
 def _check_value(name: str, kind: str, value: Any) -> Any:
@@ -71,7 +87,7 @@ def _check_value(name: str, kind: str, value: Any) -> Any:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise RowError(name, f"must be a list of strings, got {type(value).__name__}")
-        return list(items)
+        return [_check_text(name, i) for i in items]
     if kind == "metadata":
         if not isinstance(value, Mapping):
             raise RowError(name, f"must be a JSON object, got {type(value).__name__}")
@@ -90,7 +106,7 @@ def _check_value(name: str, kind: str, value: Any) -> Any:
         return value
     if not isinstance(value, str):
         raise RowError(name, f"must be a string, got {type(value).__name__}")
-    return value
+    return _check_text(name, value)
 
 
 def params_from_row(row: Mapping[str, Any] | CreateUserParams) -> CreateUserParams:
@@ -133,114 +149,17 @@ def identifiers(params: CreateUserParams) -> list[tuple[str, list[str]]]:
     return found
 
 
-def row_key(params: CreateUserParams | None, row_number: int) -> str:
-    """The row's journal key: its external_id, else its first email, else ``#<row>``."""
+def row_keys(params: CreateUserParams | None, row_number: int) -> list[str]:
+    """The row's typed keys, most telling first; ``["row:N"]`` when it has no identifier."""
+    keys = []
     if params is not None:
-        if isinstance(params.external_id, str) and params.external_id:
-            return params.external_id
-        emails = params.email_address
-        if isinstance(emails, list) and emails:
-            return emails[0]
-    return f"#{row_number}"
+        for name, values in identifiers(params):
+            for value in values:
+                text = value.lower() if name in _CASELESS else value
+                keys.append(f"{KEY_KINDS[name]}:{text}")
+    return keys or [f"row:{row_number}"]
 
 
-# --------------------------------------------------------------------------- files
-
-
-def _is_csv(path: PathLike) -> bool:
-    return str(path).lower().endswith(".csv")
-
-
-def read_rows(path: PathLike) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """Yield ``(line number, row)`` from a ``.jsonl`` or ``.csv`` file, lazily.
-
-    The row number is the line the row starts on (for CSV the header is line
-    1). A line that cannot be read as a row yields a :class:`RowError` in
-    place of the dict, so the caller can report it and carry on.
-    """
-    if _is_csv(path):
-        yield from _read_csv(path)
-    else:
-        yield from _read_jsonl(path)
-
-
-def _read_jsonl(path: PathLike) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = loads(line)
-            except ValueError as exc:
-                yield number, RowError(None, f"not valid JSON: {exc}")
-                continue
-            if not isinstance(value, dict):
-                yield number, RowError(None, f"a row must be a JSON object, got {value!r:.40}")
-                continue
-            yield number, value
-
-
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
-
-
-def _cell(name: str, text: str) -> Any:
-    kind = CREATE_FIELDS.get(name)
-    if kind is None:
-        raise RowError(name, "unknown column (not a CreateUser parameter)")
-    if kind == "list":
-        return [item.strip() for item in text.split(";") if item.strip()]
-    if kind == "metadata":
-        try:
-            return loads(text)
-        except ValueError as exc:
-            raise RowError(name, f"is not valid JSON: {exc}") from None
-    if kind == "bool":
-        lowered = text.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise RowError(name, f"must be true or false, got {text!r}")
-    if kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise RowError(name, f"must be an integer, got {text!r}") from None
-    return text
-
-
-def _read_csv(path: PathLike) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return
-        names = [h.strip() for h in header]
-        start = reader.line_num + 1
-        for record in reader:
-            number, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) > len(names):
-                yield number, RowError(None, f"has {len(record)} cells, header has {len(names)}")
-                continue
-            try:
-                # An empty cell means "not given", so leaving a column blank never
-                # sends an empty string Clerk would reject.
-                row = {n: _cell(n, c) for n, c in zip(names, record, strict=False) if c != ""}
-            except RowError as exc:
-                yield number, exc
-                continue
-            yield number, row
-
-
-def count_rows(path: PathLike) -> int:
-    """How many rows :func:`read_rows` will yield (for a progress total)."""
-    if _is_csv(path):
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            return sum(1 for record in reader if any(c.strip() for c in record))
-    with open(Path(path), "rb") as handle:
-        return sum(1 for line in handle if line.strip())
+def identity(keys: list[str]) -> str:
+    """One string for all of a row's keys, independent of their order in the row."""
+    return dumps(sorted(set(keys))).decode("utf-8")

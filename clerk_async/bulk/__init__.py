@@ -1,0 +1,61 @@
+"""Bulk work on users: import (``bulk_create``), export, metadata changes.
+
+**The invariant.** After any run, under any faults, kill or rerun, every row
+is in exactly one outcome class, each outcome is true of Clerk's final state,
+and the journal never marks a row done that Clerk does not reflect. How the
+importer keeps it is told in :mod:`clerk_async.bulk._bulk_import`.
+
+Layout (data flows one way, nothing here imports :mod:`clerk_async.resources`):
+``_rows`` checks rows and names them by typed keys, ``_files`` reads JSONL and
+CSV files, ``_export_rows`` maps exported Clerk users to create rows,
+``_journal`` is the SQLite journal, ``_report`` the report types, ``_pool``
+the worker pool, ``_bulk_import`` the importer, ``_export`` and ``_metadata``
+the other two bulk jobs. They are typed against the small
+:class:`~clerk_async.bulk._protocol.Users` protocol and get the client's
+quota, retry policy, stats and clock in a :class:`BulkContext`.
+"""
+
+from __future__ import annotations
+
+from ._bulk_import import OnExists, RowInput, RowValue, SystemicError, bulk_create
+from ._export import ExportTargetError, check_export_target, export
+from ._export_rows import NOT_TRANSFERABLE, is_user_object, user_to_create_row
+from ._files import InputFileError, check_input, count_rows, read_rows
+from ._journal import JournalError, JournalLockedError, check_journal_path, read_journal
+from ._metadata import MetadataUpdate, bulk_update_metadata
+from ._protocol import BulkContext, Users
+from ._report import BulkFailure, BulkOutcome, BulkProgress, BulkReport, ProgressCallback
+from ._rows import RowError, row_keys
+
+__all__ = [
+    "NOT_TRANSFERABLE",
+    "BulkContext",
+    "BulkFailure",
+    "BulkOutcome",
+    "BulkProgress",
+    "BulkReport",
+    "ExportTargetError",
+    "InputFileError",
+    "JournalError",
+    "JournalLockedError",
+    "MetadataUpdate",
+    "OnExists",
+    "ProgressCallback",
+    "RowError",
+    "RowInput",
+    "RowValue",
+    "SystemicError",
+    "Users",
+    "bulk_create",
+    "bulk_update_metadata",
+    "check_export_target",
+    "check_input",
+    "check_journal_path",
+    "count_rows",
+    "export",
+    "is_user_object",
+    "read_journal",
+    "read_rows",
+    "row_keys",
+    "user_to_create_row",
+]
