@@ -7,7 +7,11 @@
 
 The secret key is read from ``CLERK_SECRET_KEY`` only: a flag would leave it
 in shell history and process listings. Exit status: 0 when every row made
-it, 1 when some rows failed, 2 for usage errors (bad flags, no key, no file).
+it, 1 when some rows failed, 2 for usage and path errors (bad flags, no key,
+an unusable file, journal or failures path, a journal in use by another
+import; all checked before the first request), 3 when the run stopped on a
+systemic failure (a refused key, Clerk unreachable or failing) with the
+journal consistent, so the same command resumes.
 
 ``--fake`` serves an in-process FakeClerk with a development instance's quota
 (100 requests / 10 s, so ~300 demo users take about 30 s); ``--fake-rate``
@@ -30,13 +34,25 @@ from ._client import AsyncClerk
 from ._convert import dumps
 from ._errors import ClerkError
 from ._version import __version__
-from .bulk import BulkProgress, BulkReport, count_rows, read_rows
+from .bulk import (
+    BulkProgress,
+    BulkReport,
+    ExportTargetError,
+    InputFileError,
+    JournalError,
+    SystemicError,
+    check_export_target,
+    check_input,
+    check_journal_path,
+    count_rows,
+    read_rows,
+)
 
 __all__ = ["main"]
 
 ENV_KEY = "CLERK_SECRET_KEY"
 DEFAULT_FAKE_RATE = "100/10s"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SYSTEMIC = 0, 1, 2, 3
 
 
 IMPORT_EXAMPLES = f"""\
@@ -91,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="where to write failed rows (default: FILE.failures.jsonl)")
     imp.add_argument("--dry-run", action="store_true",
                      help=f"check every row, send nothing (no ${ENV_KEY} needed)")
+    imp.add_argument("--encoding", default=None,
+                     help="text encoding of a CSV file (default: utf-8), e.g. cp1252")
     common(imp)
 
     exp = commands.add_parser("export", help="write every user as JSONL")
@@ -168,6 +186,11 @@ def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | No
     lines = [f"Import of {file}", "-" * 32]
     lines += [f"  {name:<20}{value:>10}" for name, value in rows]
     lines.append("-" * 32)
+    if report.not_transferable:
+        # Clerk never exports these; say so rather than drop them silently.
+        lost = ", ".join(f"{kind} ({count} users)"
+                         for kind, count in sorted(report.not_transferable.items()))
+        lines.append(f"  not transferable from the export, to be set up again: {lost}")
     rate = sent / elapsed if elapsed > 0 else 0.0
     lines.append(f"  elapsed {elapsed:.1f} s, {rate:.1f} users/s")
     if failures is not None:
@@ -223,33 +246,71 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
             yield clerk
 
 
-async def _import(args: argparse.Namespace) -> int:
+def _writable_file(path: Path, what: str) -> None:
+    """A file we will create or overwrite later: refuse it now if that cannot work."""
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a directory; give a file name")
+    parent = path.resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path}: directory {parent} does not exist")
+    if not os.access(path if path.exists() else parent, os.W_OK):
+        raise UsageError(f"{what} {path} is not writable")
+
+
+def _check_import_paths(args: argparse.Namespace) -> Path:
+    """Every path problem, before the first request; returns the failures path."""
     file: Path = args.file
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
+    if not os.access(file, os.R_OK):
+        raise UsageError(f"{file} is not readable")
+    try:
+        check_input(file, args.encoding)
+        if args.journal is not None:
+            check_journal_path(str(args.journal))
+    except (InputFileError, JournalError) as exc:
+        raise UsageError(str(exc)) from None
+    failures: Path = args.failures or file.with_name(file.name + ".failures.jsonl")
+    _writable_file(failures, "--failures")
+    return failures
+
+
+async def _import(args: argparse.Namespace) -> int:
+    file: Path = args.file
+    failures = _check_import_paths(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    total = await asyncio.to_thread(count_rows, file)
+    total = await asyncio.to_thread(count_rows, file, encoding=args.encoding)
     bar = ProgressBar(sys.stderr)
     started = time.monotonic()
     async with _client(args) as clerk:
-        report = await clerk.users.bulk_create(
-            read_rows(file), concurrency=args.concurrency, journal=args.journal,
-            on_exists=args.on_exists, progress=_with_total(bar, total), dry_run=args.dry_run,
-            # Files can hold millions of rows: the journal, not memory, keeps the ids.
-            keep_outcomes=False,
-        )
+        try:
+            report = await clerk.users.bulk_create(
+                read_rows(file, encoding=args.encoding), concurrency=args.concurrency,
+                journal=args.journal, on_exists=args.on_exists,
+                progress=_with_total(bar, total), dry_run=args.dry_run,
+                # Files can hold millions of rows: the journal, not memory, keeps the ids.
+                keep_outcomes=False,
+            )
+        except JournalError as exc:  # e.g. in use by another import
+            raise UsageError(str(exc)) from None
     elapsed = time.monotonic() - started
     final = BulkProgress(report.done, total, report.created, report.failed,
                          (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
                          clerk.stats.quota_wait, existed=report.existed,
                          updated=report.updated, skipped=report.skipped_from_journal)
     bar(final, final=True)
-    failures = None
+    written: Path | None = None
+    problem = None
     if report.failures:
-        failures = args.failures or file.with_name(file.name + ".failures.jsonl")
-        await asyncio.to_thread(_write_failures, failures, report)
-    print(_summary(file, report, elapsed, failures))
+        try:
+            await asyncio.to_thread(_write_failures, failures, report)
+            written = failures
+        except OSError as exc:
+            problem = f"clerk-users: could not write failed rows to {failures}: {exc.strerror}"
+    print(_summary(file, report, elapsed, written))
+    if problem:
+        print(problem, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -270,6 +331,10 @@ def _write_failures(path: Path, report: BulkReport) -> None:
 
 
 async def _export(args: argparse.Namespace) -> int:
+    try:
+        check_export_target(args.file)
+    except ExportTargetError as exc:
+        raise UsageError(str(exc)) from None
     async with _client(args) as clerk:
         count = await clerk.users.export(args.file)
     print(f"Exported {count} users to {args.file}")
@@ -289,11 +354,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"clerk-users: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SystemicError as exc:
+        print(f"clerk-users: {exc}; rerun the same command to resume", file=sys.stderr)
+        return EXIT_SYSTEMIC
     except ClerkError as exc:
-        # Fatal for the whole run (a wrong key, Clerk unreachable); row-level
-        # errors never get here, they go to the report.
+        # Fatal for the whole run (e.g. an export meeting a wrong key or an
+        # unreachable Clerk); an import's row-level errors never get here.
         print(f"clerk-users: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_SYSTEMIC
     except KeyboardInterrupt:
         print("\nclerk-users: interrupted; rerun with the same --journal to resume",
               file=sys.stderr)

@@ -89,10 +89,11 @@ async def test_wrong_key_stops_the_run_without_echoing_it(tmp_path: Path) -> Non
             env=_env(secret), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         out, err = await child.communicate()
-    assert child.returncode == 1
+    assert child.returncode == 3
     assert "authentication_invalid" in err.decode()
+    assert len(err.decode().strip().splitlines()) == 1  # one clear line
     assert secret not in out.decode() + err.decode()
-    assert fake.stats.requests["CreateUser"] <= 16  # stopped, not 20 identical failures
+    assert fake.stats.requests["CreateUser"] == 0  # stopped before any row was sent
 
 
 async def test_sigkill_mid_import_then_rerun_gives_exactly_n_users(tmp_path: Path) -> None:
