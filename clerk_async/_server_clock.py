@@ -41,6 +41,13 @@ class ServerClock:
         if self._offset is None or offset > self._offset:
             self._offset = offset
 
+    def observe_stamp(self, stamp_ms: int, received_at: float | None = None) -> None:
+        """Record a timestamp Clerk set on a change it made for us (e.g. a new user's
+        ``updated_at``): a millisecond-precise lower bound, tighter than ``Date``."""
+        offset = stamp_ms / 1000 - (received_at if received_at is not None else self._clock())
+        if self._offset is None or offset > self._offset:
+            self._offset = offset
+
     @property
     def known(self) -> bool:
         return self._offset is not None

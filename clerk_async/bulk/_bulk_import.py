@@ -8,8 +8,9 @@ journal never marks a row done that Clerk does not reflect.
 How it holds, given that Clerk's create call has no idempotency key:
 
 * **Ownership after ambiguity.** Before a create is sent, an *intent* with
-  Clerk's clock (a lower bound read from its ``Date`` headers, see
-  :mod:`clerk_async._server_clock`) is committed to the journal. After an
+  Clerk's clock (a lower bound read from its ``Date`` headers and sharpened
+  by the stamps on the users it creates, see :mod:`clerk_async._server_clock`)
+  is committed to the journal. After an
   ambiguous failure (5xx, timeout, dropped connection) the user is looked up
   by the row's identifiers, and counts as created *by this row* only if it
   carries all of them, no other row of the journal is done with it, and Clerk
@@ -428,6 +429,8 @@ class _Importer:
             except (ClerkError, ValueError, TypeError) as exc:
                 raise _RowFailed(exc, at_risk=ambiguous) from exc
             self.fine()
+            # Clerk stamped this user just now: a sharper reading of its clock.
+            self.context.server_clock.observe_stamp(user.updated_at)
             return "created", user.id
         assert last is not None
         if ambiguous and ids:
@@ -449,13 +452,15 @@ class _Importer:
         """Whether ``user``, found after an ambiguous create, is this row's creation."""
         if not _carries_all(user, row.params):
             return False
+        # A row with its own created_at gets that stamp, so updated_at must show
+        # when the user came to be; any other row's change to the user would
+        # move it too, hence the stricter claim check for those rows.
+        custom = isinstance(row.params.created_at, str)
+        rivals = DONE_STATES if custom else frozenset({"created"})
         if self.journal is not None and self.journal.claimed_by_other(
-                user.id, row.identity, row.number):
+                user.id, row.identity, row.number, states=rivals):
             return False
         if since is not None and since >= 0:
-            # A row with its own created_at gets that stamp; updated_at then
-            # shows when the user came to be.
-            custom = isinstance(row.params.created_at, str)
             stamp = user.updated_at if custom else user.created_at
             return stamp >= since
         return cleared

@@ -160,8 +160,8 @@ class Journal:
         self._ops: list[Op] = []
         self._new: dict[tuple[str, int], Entry] = {}
         self._flushing: dict[tuple[str, int], Entry] = {}
-        self._claims_new: dict[str, tuple[str, int]] = {}
-        self._claims_flushing: dict[str, tuple[str, int]] = {}
+        self._claims_new: dict[str, tuple[str, int, str]] = {}
+        self._claims_flushing: dict[str, tuple[str, int, str]] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -170,7 +170,15 @@ class Journal:
     # -- life cycle ---------------------------------------------------------------
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open)
+        opening = asyncio.ensure_future(asyncio.to_thread(self._open))
+        try:
+            await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The thread goes on and may take the lock: wait, then let go of it.
+            with contextlib.suppress(Exception):
+                await opening
+            self._release()
+            raise
         self._task = asyncio.create_task(self._flusher())
 
     def _open(self) -> None:
@@ -209,7 +217,19 @@ class Journal:
             self._lock_fd = None
 
     async def close(self) -> None:
-        """Commit what is pending and release the file; safe after cancellation too."""
+        """Commit what is pending and release the file; safe after cancellation too.
+
+        Cancelling the caller does not cut this short: the file lock must
+        always be released, and whatever was recorded committed.
+        """
+        closing = asyncio.ensure_future(self._close())
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            await closing
+            raise
+
+    async def _close(self) -> None:
         self._closing = True
         self._wake.set()
         if self._task is not None:
@@ -242,18 +262,20 @@ class Journal:
         ).fetchone()
         return Entry(found[0], found[1], bool(found[2]), found[3]) if found else None
 
-    def claimed_by_other(self, user_id: str, identity: str, row: int) -> bool:
-        """Whether another row is done with this user (so it is not this row's creation)."""
+    def claimed_by_other(self, user_id: str, identity: str, row: int, *,
+                         states: frozenset[str] = DONE_STATES) -> bool:
+        """Whether another row finished with this user in one of ``states``."""
         mine = (identity, row)
         for claims in (self._claims_new, self._claims_flushing):
             holder = claims.get(user_id)
-            if holder is not None and holder != mine:
+            if holder is not None and holder[:2] != mine and holder[2] in states:
                 return True
         assert self._reader is not None, "journal is not open"
+        marks = ", ".join("?" * len(states))
         found = self._reader.execute(
-            "SELECT 1 FROM rows WHERE user_id = ? AND state IN ('created', 'existed', 'updated')"
+            f"SELECT 1 FROM rows WHERE user_id = ? AND state IN ({marks})"  # noqa: S608
             " AND NOT (identity = ? AND row = ?) LIMIT 1",
-            (user_id, identity, row),
+            (user_id, *sorted(states), identity, row),
         ).fetchone()
         return found is not None
 
@@ -281,7 +303,7 @@ class Journal:
                                      code, message)))
         self._new[(identity, row)] = Entry(state, intent_ms, at_risk, user_id)
         if user_id is not None and state in DONE_STATES:
-            self._claims_new[user_id] = (identity, row)
+            self._claims_new[user_id] = (identity, row, state)
         if len(self._ops) >= self._batch:
             self._wake.set()
 
