@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clerk_async import UNSET, CreateUserParams
-from clerk_async.bulk import RowError, count_rows, read_rows, row_keys
+from clerk_async.bulk import InputFileError, RowError, check_input, count_rows, read_rows, row_keys
 from clerk_async.bulk._rows import params_from_row
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -111,3 +111,62 @@ def test_example_files_are_valid() -> None:
         for _, row in rows:
             assert not isinstance(row, RowError), row
             params_from_row(row)
+
+
+def test_undecodable_lines_fail_alone_with_their_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    long_line = b'{"first_name": "' + b"x" * (1 << 20) + b'"}\n'
+    path.write_bytes(
+        b'\xef\xbb\xbf{"email_address": ["bom@example.com"]}\n'  # BOM: row 1 kept
+        b'{"first_name": "caf\xe9"}\n'  # latin-1 byte
+        b'{"first_name": "nul\\u0000"}\n'  # NUL inside a string
+        + long_line
+        + b'{"email_address": ["a@example.com"\n'  # broken JSON
+        b'{"email_address": ["ok@example.com"]}\n'
+    )
+    rows = list(read_rows(path))
+    assert rows[0] == (1, {"email_address": ["bom@example.com"]})
+    problems = {n: r.message for n, r in rows if isinstance(r, RowError)}
+    assert "UTF-8" in problems[2]
+    assert "longer than" in problems[4] and "JSON" in problems[5]
+    assert rows[-1] == (6, {"email_address": ["ok@example.com"]})
+    with pytest.raises(RowError, match="NUL"):
+        params_from_row(rows[2][1])  # type: ignore[arg-type]
+
+
+def test_csv_bad_byte_overlong_field_and_nul_fail_only_their_rows(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfemail_address,first_name\n"
+        b"a@example.com,Ann\n"
+        b"b@example.com,Caf\xe9\n"
+        b"c@example.com," + b"y" * 200_000 + b"\n"
+        b"d@example.com,N\x00l\n"
+        b"e@example.com,Eve\n"
+    )
+    rows = list(read_rows(path))
+    assert rows[0] == (2, {"email_address": ["a@example.com"], "first_name": "Ann"})
+    problems = {n: r.message for n, r in rows if isinstance(r, RowError)}
+    assert "utf-8" in problems[3] and "--encoding" in problems[3]
+    assert "field" in problems[4] and "NUL" in problems[5]
+    assert rows[-1] == (6, {"email_address": ["e@example.com"], "first_name": "Eve"})
+
+
+def test_csv_in_another_encoding_reads_with_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("email_address,first_name\nz@example.com,Zoë\ny@example.com,Chloé\n"
+                     .encode("cp1252"))
+    with pytest.raises(InputFileError, match="--encoding"):
+        read_rows(path)
+    assert list(read_rows(path, encoding="cp1252")) == [
+        (2, {"email_address": ["z@example.com"], "first_name": "Zoë"}),
+        (3, {"email_address": ["y@example.com"], "first_name": "Chloé"})]
+    with pytest.raises(InputFileError, match="unknown encoding"):
+        read_rows(path, encoding="klingon")
+
+
+def test_binary_file_is_refused_once(tmp_path: Path) -> None:
+    path = tmp_path / "users.jsonl"
+    path.write_bytes(b"PK\x03\x04\x00\x00binary zip data")
+    with pytest.raises(InputFileError, match="binary"):
+        check_input(path)

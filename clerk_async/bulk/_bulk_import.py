@@ -210,7 +210,10 @@ class _Importer:
         self.base_delay = context.retry.base_delay if context.retry is not None else 0.5
         self.rng = random.Random()
         self.locks = _KeyLocks()
-        self.failing = 0  # requests failing in a row (see SYSTEMIC_FAILURES)
+        # Per kind of request (create, lookup, update): how many failed in a row.
+        # Per kind, because lookups answering fine must not hide creates that
+        # all fail (see SYSTEMIC_FAILURES).
+        self.failing: dict[str, int] = {}
         self.precheck = False  # look up before creating: no clock to judge by
 
     # -- bookkeeping ---------------------------------------------------------------
@@ -252,20 +255,20 @@ class _Importer:
 
     # -- health ----------------------------------------------------------------------
 
-    def fine(self) -> None:
-        self.failing = 0
+    def fine(self, kind: str) -> None:
+        self.failing[kind] = 0
 
-    def trouble(self, exc: ClerkError) -> None:
+    def trouble(self, exc: ClerkError, kind: str) -> None:
         """Count a failed request; stop the run when the failures are systemic."""
         if isinstance(exc, AuthenticationError | PermissionDeniedError):
             raise SystemicError(f"stopping: Clerk refused the secret key ({exc})") from exc
         if isinstance(exc, ClerkConnectionError | ServerError):
-            self.failing += 1
-            if self.failing >= SYSTEMIC_FAILURES:
+            count = self.failing[kind] = self.failing.get(kind, 0) + 1
+            if count >= SYSTEMIC_FAILURES:
                 what = ("unreachable" if isinstance(exc, ClerkConnectionError)
                         else "failing (5xx)")
                 raise SystemicError(
-                    f"stopping: Clerk looks {what}; {self.failing} requests in a row failed, "
+                    f"stopping: Clerk looks {what}; {count} requests in a row failed, "
                     f"the last with: {exc}"
                 ) from exc
 
@@ -281,13 +284,13 @@ class _Importer:
             except ClerkConnectionError as exc:
                 raise SystemicError(f"stopping: Clerk is not reachable ({exc})") from exc
             except ClerkError as exc:
-                self.trouble(exc)
+                self.trouble(exc, "lookup")
                 if not isinstance(exc, ServerError | RateLimitError):
                     raise
                 await self.backoff(attempt)
                 continue
             break
-        self.fine()
+        self.fine("lookup")
         self.precheck = not self.context.server_clock.known
 
     # -- input ------------------------------------------------------------------------
@@ -373,16 +376,16 @@ class _Importer:
                                       else -1)
         return await self.create(row, ids, since, cleared)
 
-    async def guarded(self, call: Any, *, at_risk: bool) -> Any:
+    async def guarded(self, call: Any, *, at_risk: bool, kind: str = "lookup") -> Any:
         """Await a lookup or update; a Clerk error becomes this row's failure."""
         try:
             result = await call
         except ClerkError as exc:
-            self.trouble(exc)
+            self.trouble(exc, kind)
             raise _RowFailed(exc, at_risk=at_risk) from exc
         except (ValueError, TypeError) as exc:
             raise _RowFailed(exc, at_risk=at_risk) from exc
-        self.fine()
+        self.fine(kind)
         return result
 
     async def create(self, row: _Row, ids: list[tuple[str, list[str]]], since: int | None,
@@ -404,7 +407,7 @@ class _Importer:
             try:
                 user = await self.users.create_from(row.params)
             except UnprocessableEntityError as exc:
-                self.fine()
+                self.fine("create")
                 if exc.code != "form_identifier_exists":
                     raise _RowFailed(exc, at_risk=ambiguous) from exc
                 param = (exc.errors[0].meta or {}).get("param_name") if exc.errors else None
@@ -418,17 +421,17 @@ class _Importer:
                 last = exc
                 continue
             except (ServerError, ClerkConnectionError) as exc:
-                self.trouble(exc)
+                self.trouble(exc, "create")
                 last = exc
                 sent = not isinstance(exc, ClerkConnectionError) or exc.request_sent
                 ambiguous = ambiguous or sent
                 continue
             except ClerkAPIError as exc:
-                self.trouble(exc)
+                self.trouble(exc, "create")
                 raise _RowFailed(exc, at_risk=ambiguous) from exc
             except (ClerkError, ValueError, TypeError) as exc:
                 raise _RowFailed(exc, at_risk=ambiguous) from exc
-            self.fine()
+            self.fine("create")
             # Clerk stamped this user just now: a sharper reading of its clock.
             self.context.server_clock.observe_stamp(user.updated_at)
             return "created", user.id
@@ -443,9 +446,9 @@ class _Importer:
         try:
             found = await self.lookup(ids, None)
         except ClerkError as exc:
-            self.trouble(exc)
+            self.trouble(exc, "lookup")
             return None  # can't tell yet; the caller tries again
-        self.fine()
+        self.fine("lookup")
         return found
 
     def owns(self, row: _Row, user: User, since: int | None, cleared: bool) -> bool:
@@ -488,7 +491,7 @@ class _Importer:
             ))
         if self.on_exists == "skip":
             return "existed", user.id
-        await self.guarded(self.update(user.id, row.params), at_risk=False)
+        await self.guarded(self.update(user.id, row.params), at_risk=False, kind="update")
         return "updated", user.id
 
     async def update(self, user_id: str, params: CreateUserParams) -> None:

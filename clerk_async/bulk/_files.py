@@ -48,8 +48,8 @@ def check_input(path: PathLike, encoding: str | None = None) -> None:
     """Refuse a file that is not text in ``encoding`` (default UTF-8), naming why.
 
     Looks at the first 64 KiB: NUL bytes mean binary data; undecodable bytes
-    on more than a quarter of the lines (or on more than 20 of them) mean the
-    file is in another encoding. A few bad lines are left to the per-row
+    on more than 20 lines, or on at least two lines making up more than a
+    quarter of them, mean the file is in another encoding. A few bad lines are left to the per-row
     reports, so that one stray byte never blocks an import.
     """
     codec = _codec(encoding)
@@ -69,7 +69,7 @@ def check_input(path: PathLike, encoding: str | None = None) -> None:
     if len(head) == _SNIFF_BYTES and len(lines) > 1:
         lines.pop()  # cut mid-line by the sniff window
     bad = [n for n, line in enumerate(lines, 1) if not _decodes(line, codec)]
-    if bad and (len(bad) > 20 or len(bad) * 4 > len(lines)):
+    if len(bad) > 20 or (len(bad) >= 2 and len(bad) * 4 > len(lines)):
         hint = "; pass --encoding (e.g. cp1252 or latin-1)" if _is_csv(path) else ""
         raise InputFileError(
             f"{path} is not {codec} text (undecodable bytes on {len(bad)} of the first "

@@ -273,7 +273,7 @@ class Journal:
         assert self._reader is not None, "journal is not open"
         marks = ", ".join("?" * len(states))
         found = self._reader.execute(
-            f"SELECT 1 FROM rows WHERE user_id = ? AND state IN ({marks})"  # noqa: S608
+            f"SELECT 1 FROM rows WHERE user_id = ? AND state IN ({marks})"
             " AND NOT (identity = ? AND row = ?) LIMIT 1",
             (user_id, *sorted(states), identity, row),
         ).fetchone()
