@@ -96,14 +96,19 @@ async def test_wrong_key_stops_the_run_without_echoing_it(tmp_path: Path) -> Non
     assert fake.stats.requests["CreateUser"] == 0  # stopped before any row was sent
 
 
-async def test_sigkill_mid_import_then_rerun_gives_exactly_n_users(tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_exists", ["skip", "error"])
+async def test_sigkill_mid_import_then_rerun_gives_exactly_n_users(
+        tmp_path: Path, on_exists: str) -> None:
+    # Under "error" the rows the killed run created must come out as created
+    # (their intents say so), not as "identifier exists" failures.
     n = 300
     rows, journal = tmp_path / "rows.jsonl", tmp_path / "rows.journal"
     _write_rows(rows, n)
     faults = Faults(latency_ms=15, operations={"CreateUser"})
     async with FakeClerk(faults=faults) as fake:
         args = [PYTHON, "-m", "clerk_async", "import", str(rows), "--journal", str(journal),
-                "--concurrency", "4", "--rate", "none", "--base-url", fake.base_url]
+                "--concurrency", "4", "--rate", "none", "--base-url", fake.base_url,
+                "--on-exists", on_exists]
         child = await asyncio.create_subprocess_exec(
             *args, env=_env(fake.secret_key), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -129,9 +134,158 @@ async def test_sigkill_mid_import_then_rerun_gives_exactly_n_users(tmp_path: Pat
         assert emails == sorted(f"c{i}@example.com" for i in range(n))
         summary = out.decode()
         skipped = int(summary.split("skipped (journal)")[1].split()[0])
+        created = int(summary.split("created")[1].split()[0])
         assert 0 < skipped <= created_before
+        failed = int(summary.split("\n  failed")[1].split()[0])
+        assert skipped + created == n and failed == 0
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["import", "--help"]])
 def test_help(argv: list[str]) -> None:
     assert _cli(*argv).returncode == 0
+
+
+async def test_second_import_on_a_journal_in_use_exits_2_naming_it_and_the_holder(
+        tmp_path: Path) -> None:
+    rows, journal = tmp_path / "r.jsonl", tmp_path / "r.journal"
+    _write_rows(rows, 3)
+    holder = await asyncio.create_subprocess_exec(
+        PYTHON, "-c",
+        "import asyncio, sys\n"
+        "from clerk_async.bulk._journal import Journal\n"
+        "async def main():\n"
+        f"    j = Journal({str(journal)!r})\n"
+        "    await j.open()\n"
+        "    print('ready', flush=True)\n"
+        "    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)\n"
+        "    await j.close()\n"
+        "asyncio.run(main())\n",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdin is not None
+    assert (await holder.stdout.readline()).strip() == b"ready"
+    try:
+        async with FakeClerk() as fake:
+            child = await asyncio.create_subprocess_exec(
+                PYTHON, "-m", "clerk_async", "import", str(rows), "--journal", str(journal),
+                "--base-url", fake.base_url, env=_env(fake.secret_key),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await child.communicate()
+            assert sum(fake.stats.requests.values()) == 0
+    finally:
+        holder.stdin.write(b"done\n")
+        await holder.stdin.drain()
+        await holder.wait()
+    message = err.decode().strip()
+    assert child.returncode == 2, message
+    assert len(message.splitlines()) == 1
+    assert str(journal) in message and f"process {holder.pid}" in message
+
+
+def test_export_then_import_round_trip(tmp_path: Path) -> None:
+    exported = tmp_path / "export.jsonl"
+    assert _cli("export", str(exported), "--fake").returncode == 0
+    done = _cli("import", str(exported), "--fake", "--fake-rate", "none")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert int(done.stdout.split("created")[1].split()[0]) == 25
+
+
+async def test_5xx_circuit_exits_3_with_one_line_and_a_consistent_journal(
+        tmp_path: Path) -> None:
+    rows, journal = tmp_path / "r.jsonl", tmp_path / "r.journal"
+    _write_rows(rows, 100)
+    faults = Faults(rate=1.0, kinds=("503",), operations={"CreateUser"})
+    async with FakeClerk(faults=faults) as fake:
+        args = [PYTHON, "-m", "clerk_async", "import", str(rows), "--journal", str(journal),
+                "--rate", "none", "--base-url", fake.base_url]
+        child = await asyncio.create_subprocess_exec(
+            *args, env=_env(fake.secret_key), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await child.communicate()
+        assert child.returncode == 3
+        assert len(err.decode().strip().splitlines()) == 1, err.decode()
+        assert "failing (5xx)" in err.decode() and "rerun" in err.decode()
+        assert fake.stats.requests["CreateUser"] < 40
+        fake.faults = None
+        rerun = await asyncio.create_subprocess_exec(
+            *args, env=_env(fake.secret_key), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        await rerun.communicate()
+        assert rerun.returncode == 0 and len(fake.store.users) == 100
+
+
+def test_unreachable_clerk_exits_3(tmp_path: Path) -> None:
+    rows = tmp_path / "r.jsonl"
+    _write_rows(rows, 50)
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = _cli("import", str(rows), "--base-url", f"http://127.0.0.1:{port}/v1",
+                key="sk_test_unreachable")
+    assert done.returncode == 3, done.stderr
+    assert "not reachable" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_bad_encoding_csv(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("email_address,first_name\nz@example.com,Zoë\ny@example.com,Chloé\n"
+                      .encode("cp1252"))
+    refused = _cli("import", str(latin), "--fake")
+    assert refused.returncode == 2 and "--encoding" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    done = _cli("import", str(latin), "--fake", "--fake-rate", "none", "--encoding", "cp1252")
+    assert done.returncode == 0, done.stderr
+    stray = tmp_path / "stray.csv"
+    stray.write_bytes(b"email_address,first_name\na@example.com,Ann\nb@example.com,Caf\xe9\n"
+                      b"c@example.com,Cy\n")
+    one_bad = _cli("import", str(stray), "--fake", "--fake-rate", "none")
+    assert one_bad.returncode == 1  # the rest imported, one row failed
+    failures = [json.loads(line) for line in
+                (tmp_path / "stray.csv.failures.jsonl").read_text().splitlines()]
+    assert [(f["row"], f["code"]) for f in failures] == [(3, "invalid_row")]
+
+
+def _path_problem(tmp_path: Path, case: str) -> list[str]:
+    rows = tmp_path / "r.jsonl"
+    _write_rows(rows, 2)
+    legacy = tmp_path / "old.journal"
+    legacy.write_text('{"key": "a", "row": 1, "outcome": "created"}\n')
+    binary = tmp_path / "bin.jsonl"
+    binary.write_bytes(b"\x00\x01\x02 not text")
+    return {
+        "journal is a directory": ["import", str(rows), "--journal", str(tmp_path)],
+        "journal directory missing": ["import", str(rows), "--journal",
+                                      str(tmp_path / "no" / "j.journal")],
+        "journal of another format": ["import", str(rows), "--journal", str(legacy)],
+        "failures is a directory": ["import", str(rows), "--failures", str(tmp_path)],
+        "failures directory missing": ["import", str(rows), "--failures",
+                                       str(tmp_path / "no" / "f.jsonl")],
+        "input missing": ["import", str(tmp_path / "nope.jsonl")],
+        "input is binary": ["import", str(binary)],
+        "input is a directory": ["import", str(tmp_path)],
+        "export target is a directory": ["export", str(tmp_path)],
+        "export directory missing": ["export", str(tmp_path / "no" / "x.jsonl")],
+    }[case]
+
+
+@pytest.mark.parametrize("case", [
+    "journal is a directory", "journal directory missing", "journal of another format",
+    "failures is a directory", "failures directory missing", "input missing",
+    "input is binary", "input is a directory", "export target is a directory",
+    "export directory missing",
+])
+async def test_path_errors_exit_2_in_one_line_before_any_request(
+        tmp_path: Path, case: str) -> None:
+    argv = _path_problem(tmp_path, case)
+    async with FakeClerk() as fake:
+        child = await asyncio.create_subprocess_exec(
+            PYTHON, "-m", "clerk_async", *argv, "--base-url", fake.base_url,
+            env=_env(fake.secret_key), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await child.communicate()
+        assert sum(fake.stats.requests.values()) == 0
+    lines = err.decode().strip().splitlines()
+    assert child.returncode == 2, err.decode()
+    assert len(lines) == 1 and lines[0].startswith("clerk-users: error:"), lines
+    assert "Traceback" not in err.decode() and out == b""

@@ -49,8 +49,8 @@ def check_input(path: PathLike, encoding: str | None = None) -> None:
 
     Looks at the first 64 KiB: NUL bytes mean binary data; undecodable bytes
     on more than 20 lines, or on at least two lines making up more than a
-    quarter of them, mean the file is in another encoding. A few bad lines are left to the per-row
-    reports, so that one stray byte never blocks an import.
+    quarter of them, mean the file is in another encoding. A few bad lines
+    are left to the per-row reports, so one stray byte never blocks an import.
     """
     codec = _codec(encoding)
     if not _is_csv(path) and codec != "utf-8":
