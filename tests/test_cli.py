@@ -169,7 +169,7 @@ async def test_second_import_on_a_journal_in_use_exits_2_naming_it_and_the_holde
                 PYTHON, "-m", "clerk_async", "import", str(rows), "--journal", str(journal),
                 "--base-url", fake.base_url, env=_env(fake.secret_key),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            out, err = await child.communicate()
+            _, err = await child.communicate()
             assert sum(fake.stats.requests.values()) == 0
     finally:
         holder.stdin.write(b"done\n")

@@ -34,7 +34,8 @@ How it holds, given that Clerk's create call has no idempotency key:
   the connection or with 5xx and none succeeding. The journal stays
   consistent, so a rerun resumes.
 
-Quota cost: one ``GetUserList`` per run to read Clerk's clock, plus lookups
+Quota cost: one ``GetUserList`` per run to read Clerk's clock (before the
+first row that needs sending; a rerun with every row done sends nothing), plus lookups
 only after ambiguous failures and for rows left at risk by a kill (one
 ``GetUserList`` per identifier kind until found). A run without faults sends
 exactly one request per row.
@@ -215,6 +216,7 @@ class _Importer:
         # all fail (see SYSTEMIC_FAILURES).
         self.failing: dict[str, int] = {}
         self.precheck = False  # look up before creating: no clock to judge by
+        self.probing: asyncio.Task[None] | None = None
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -271,6 +273,13 @@ class _Importer:
                     f"stopping: Clerk looks {what}; {count} requests in a row failed, "
                     f"the last with: {exc}"
                 ) from exc
+
+    async def ready(self) -> None:
+        """Probe once, before the first row that needs a request (so a rerun with
+        every row in the journal sends nothing at all)."""
+        if self.probing is None:
+            self.probing = asyncio.ensure_future(self.probe())
+        await asyncio.shield(self.probing)
 
     async def probe(self) -> None:
         """One cheap request first: checks the key and reach, and reads Clerk's clock.
@@ -332,6 +341,7 @@ class _Importer:
             self.report.validated += 1
             self.emit()
             return
+        await self.ready()
         ids = identifiers(row.params)
         if not ids:
             self.report.unprotected += 1
@@ -542,10 +552,12 @@ async def bulk_create(
     importer = _Importer(users, context, on_exists=on_exists, journal=book, progress=progress,
                          total=total, dry_run=dry_run, keep_outcomes=keep_outcomes)
     try:
-        if not dry_run:
-            await importer.probe()
         await run_pool(importer.rows(rows), importer.handle, workers)
     finally:
+        if importer.probing is not None and not importer.probing.done():
+            importer.probing.cancel()
+            with contextlib.suppress(BaseException):
+                await importer.probing
         if book is not None:
             await book.close()
     importer.emit(force=True)

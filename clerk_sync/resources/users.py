@@ -331,17 +331,26 @@ class Users:
 
         ``rows`` are dicts of CreateUser fields or :class:`CreateUserParams`
         (or ``(row_number, row)`` pairs as :func:`clerk_async.bulk.read_rows`
-        yields), from a plain or async iterable read lazily. A row's key is its
-        ``external_id``, else its first email, else ``#<row number>``.
+        yields), or Clerk user objects as :meth:`export` writes them, from a
+        plain or async iterable read lazily. A row's key is its first typed
+        identifier (``external_id:…``, ``email:…``, ``phone:…``,
+        ``username:…``), else ``row:<row number>``.
 
-        After an ambiguous failure (timeout, dropped connection, 5xx) the user
-        is looked up by the row's unique identifiers before any retry. A row
-        whose identifier already exists follows ``on_exists``: ``"skip"``
-        reports it as existing, ``"update"`` patches the user from the row
-        and merges its metadata, ``"error"`` reports it as failed.
+        Every row ends in exactly one outcome that is true of Clerk's final
+        state, under any faults and across kills and reruns. After an
+        ambiguous failure (timeout, dropped connection, 5xx) the user is
+        looked up by the row's identifiers and counts as created by this row
+        only if Clerk stamped it after the row's first attempt; otherwise,
+        and whenever an identifier is taken, the row follows ``on_exists``:
+        ``"skip"`` reports it as existing, ``"update"`` patches the user from
+        the row and merges its metadata, ``"error"`` reports it as failed.
 
-        ``journal`` names an append-only JSONL file of finished rows; rerun
-        with the same file to skip them after a crash. ``concurrency``
+        ``journal`` names an SQLite file recording each row's intent and
+        outcome; rerun with the same file to skip finished rows and to check
+        rows a killed run left in flight. It is locked while the run uses it
+        (:class:`~clerk_async.bulk.JournalLockedError` for a second run).
+        Authentication errors or Clerk being unreachable or failing stop the
+        run with :class:`~clerk_async.bulk.SystemicError`. ``concurrency``
         defaults from the client's quota (16 without one). ``progress`` gets
         a :class:`~clerk_async.bulk.BulkProgress` a few times a second.
         ``dry_run`` checks every row and sends nothing. A bad row is reported
