@@ -37,13 +37,14 @@ from ._version import __version__
 from .bulk import (
     BulkProgress,
     BulkReport,
-    ExportTargetError,
     InputFileError,
     JournalError,
+    OutputPathError,
     SystemicError,
     check_export_target,
     check_input,
     check_journal_path,
+    check_output_path,
     count_rows,
     read_rows,
 )
@@ -246,17 +247,6 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
             yield clerk
 
 
-def _writable_file(path: Path, what: str) -> None:
-    """A file we will create or overwrite later: refuse it now if that cannot work."""
-    if path.is_dir():
-        raise UsageError(f"{what} {path} is a directory; give a file name")
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise UsageError(f"{what} {path}: directory {parent} does not exist")
-    if not os.access(path if path.exists() else parent, os.W_OK):
-        raise UsageError(f"{what} {path} is not writable")
-
-
 def _check_import_paths(args: argparse.Namespace) -> Path:
     """Every path problem, before the first request; returns the failures path."""
     file: Path = args.file
@@ -271,7 +261,10 @@ def _check_import_paths(args: argparse.Namespace) -> Path:
     except (InputFileError, JournalError) as exc:
         raise UsageError(str(exc)) from None
     failures: Path = args.failures or file.with_name(file.name + ".failures.jsonl")
-    _writable_file(failures, "--failures")
+    try:
+        check_output_path(failures, "--failures")
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
     return failures
 
 
@@ -333,7 +326,7 @@ def _write_failures(path: Path, report: BulkReport) -> None:
 async def _export(args: argparse.Namespace) -> int:
     try:
         check_export_target(args.file)
-    except ExportTargetError as exc:
+    except OutputPathError as exc:
         raise UsageError(str(exc)) from None
     async with _client(args) as clerk:
         count = await clerk.users.export(args.file)

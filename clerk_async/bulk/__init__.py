@@ -18,11 +18,12 @@ quota, retry policy, stats and clock in a :class:`BulkContext`.
 from __future__ import annotations
 
 from ._bulk_import import OnExists, RowInput, RowValue, SystemicError, bulk_create
-from ._export import ExportTargetError, check_export_target, export
+from ._export import check_export_target, export
 from ._export_rows import NOT_TRANSFERABLE, is_user_object, user_to_create_row
 from ._files import InputFileError, check_input, count_rows, read_rows
 from ._journal import JournalError, JournalLockedError, check_journal_path, read_journal
 from ._metadata import MetadataUpdate, bulk_update_metadata
+from ._paths import OutputPathError, check_output_path
 from ._protocol import BulkContext, Users
 from ._report import BulkFailure, BulkOutcome, BulkProgress, BulkReport, ProgressCallback
 from ._rows import RowError, row_keys
@@ -34,11 +35,11 @@ __all__ = [
     "BulkOutcome",
     "BulkProgress",
     "BulkReport",
-    "ExportTargetError",
     "InputFileError",
     "JournalError",
     "JournalLockedError",
     "MetadataUpdate",
+    "OutputPathError",
     "OnExists",
     "ProgressCallback",
     "RowError",
@@ -51,6 +52,7 @@ __all__ = [
     "check_export_target",
     "check_input",
     "check_journal_path",
+    "check_output_path",
     "count_rows",
     "export",
     "is_user_object",

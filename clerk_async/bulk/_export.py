@@ -13,26 +13,15 @@ import os
 from typing import IO, Any
 
 from .._convert import dumps, unstructure
+from ._paths import check_output_path
 from ._protocol import Users
 
-__all__ = ["ExportTargetError", "check_export_target", "export"]
-
-
-class ExportTargetError(ValueError):
-    """The export file cannot be written (reported before any request)."""
+__all__ = ["check_export_target", "export"]
 
 
 def check_export_target(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`ExportTargetError` for a path that cannot receive an export."""
-    text = os.fspath(path)
-    if os.path.isdir(text):
-        raise ExportTargetError(f"export target {text} is a directory; give a file name")
-    parent = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(parent):
-        raise ExportTargetError(f"export target {text}: directory {parent} does not exist")
-    writable = os.access(text, os.W_OK) if os.path.exists(text) else os.access(parent, os.W_OK)
-    if not writable:
-        raise ExportTargetError(f"export target {text} is not writable")
+    """Raise :class:`OutputPathError` for a path that cannot receive an export."""
+    check_output_path(path, "export target")
 
 
 async def export(users: Users, target: str | os.PathLike[str] | IO[Any]) -> int:

@@ -39,6 +39,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from ._paths import OutputPathError, check_output_path
+
 __all__ = [
     "DONE_STATES",
     "Entry",
@@ -112,14 +114,13 @@ class Entry(NamedTuple):
 
 def check_journal_path(path: str) -> None:
     """Raise :class:`JournalError` for a path that cannot hold a journal."""
-    if os.path.isdir(path):
-        raise JournalError(f"journal {path} is a directory; give a file name")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise JournalError(f"journal {path}: directory {parent} does not exist")
+    try:
+        check_output_path(path, "journal")
+    except OutputPathError as exc:
+        raise JournalError(str(exc)) from None
     if os.path.exists(path):
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise JournalError(f"journal {path} is not readable and writable")
+        if not os.access(path, os.R_OK):
+            raise JournalError(f"journal {path} is not readable")
         with open(path, "rb") as handle:
             head = handle.read(len(_MAGIC))
         if head and head != _MAGIC:
@@ -127,8 +128,6 @@ def check_journal_path(path: str) -> None:
                 f"journal {path} is not an import journal of this version (a JSONL journal "
                 "of an earlier clerk-users, or another file); give a new journal file"
             )
-    elif not os.access(parent, os.W_OK):
-        raise JournalError(f"journal {path}: directory {parent} is not writable")
 
 
 def _holder_pid(path: str) -> int | None:
