@@ -182,7 +182,8 @@ async def test_second_import_on_the_same_journal_is_refused(tmp_path: Path) -> N
             assert fake.stats.requests.total() == 0  # refused before any request
     finally:
         await holder.close()
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:  # released: usable again
+    # Released: usable again.
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         report = await clerk.users.bulk_create([{"external_id": "x"}], journal=journal)
         assert report.created == 1
 
