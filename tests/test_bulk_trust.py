@@ -342,3 +342,20 @@ async def test_export_imports_back_into_another_instance(tmp_path: Path) -> None
         assert vera.public_metadata == {"plan": "pro"} and vera.private_metadata == {"crm": 7}
         assert vera.created_at == 1_577_836_800_000
         assert vera.password_hash is None  # never exported, reported instead
+
+
+async def test_without_date_headers_rows_are_looked_up_before_their_first_create(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy that strips Date leaves no clock to judge by: each row is looked up
+    # before its first create instead, so a fault still cannot mislabel anything.
+    monkeypatch.setattr(ServerClock, "observe", lambda self, *args: None)
+    monkeypatch.setattr(ServerClock, "observe_stamp", lambda self, *args: None)
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        old = _old_user(fake, email_address="old@example.com")
+        fake.inject_fault("CreateUser", "drop_after", "500")
+        report = await clerk.users.bulk_create(
+            [{"email_address": ["new@example.com"]}, {"email_address": ["old@example.com"]},
+             {"email_address": ["two@example.com"]}], concurrency=1)
+        assert (report.created, report.existed, report.failed) == (2, 1, 0), report.failures
+        assert {o.user_id for o in report.outcomes if o.status == "existed"} == {old.id}
+        assert len(fake.store.users) == 3
