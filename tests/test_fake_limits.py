@@ -82,6 +82,25 @@ async def test_other_operations_meet_only_the_instance_quota(
         await api.call("GetUsersCount")
 
 
+async def test_window_edges(session: aiohttp.ClientSession) -> None:
+    clock = ManualClock()
+    async with FakeClerk(rate_limit="2/10s", clock=clock) as fake:
+        api = _api(session, fake)
+        await api.call("GetUsersCount")
+        clock.advance(9.5)
+        await api.call("GetUsersCount")
+        # Half a second until the first request leaves: Retry-After is at least 1 s.
+        reply = await api.call("GetUserList", expect=429)
+        assert reply.headers["Retry-After"] == "1"
+        clock.advance(0.5)
+        # Exactly one window after the first request it has left, and only it: one more
+        # request fits, the next does not.
+        await api.call("GetUsersCount")
+        reply = await api.call("GetUsersCount", expect=429)
+        assert reply.headers["Retry-After"] == "10"
+        assert fake.stats.rate_limited == 2
+
+
 async def test_operation_quota(session: aiohttp.ClientSession) -> None:
     clock = ManualClock()
     async with FakeClerk(

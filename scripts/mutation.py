@@ -1,0 +1,122 @@
+"""Mutation testing of the modules users rely on for safety, one module at a time.
+
+    .venv/bin/pip install -e '.[dev,mutation]'
+    .venv/bin/python scripts/mutation.py retry            # one module
+    .venv/bin/python scripts/mutation.py --all            # every module, in turn
+    .venv/bin/python scripts/mutation.py --report retry   # scores from the last run only
+
+Not part of CI (minutes per module). mutmut 3 (configured in pyproject.toml,
+``[tool.mutmut]``) copies the project into ``mutants/``, records which tests
+reach each function, then runs every mutant against only those tests. A
+mutant that no test kills is either a missing test or *equivalent* (no
+observable behaviour changes); the equivalent ones are listed below with the
+reason, and the score counts them out. Results and the exact commands are
+recorded in docs/mutation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections import Counter
+from fnmatch import fnmatch
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_DIR = ROOT.parent / "shared" / "clerk-openapi"
+
+# name -> (source file, mutant-name globs for `mutmut run`: the whole module, or the
+# functions that hold the rules in question)
+_STORE = "clerk_async.testing._store.xǁStoreǁ"
+MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "retry": ("clerk_async/_retry.py", ("clerk_async._retry.*",)),
+    "ratelimit": ("clerk_async/_ratelimit.py", ("clerk_async._ratelimit.*",)),
+    "transport": ("clerk_async/_transport.py", ("clerk_async._transport.*",)),
+    "auth": ("clerk_async/_auth.py", ("clerk_async._auth.*",)),
+    "errors": ("clerk_async/_errors.py", ("clerk_async._errors.*",)),
+    "fake-quota": ("clerk_async/testing/_quota.py", ("clerk_async.testing._quota.*",)),
+    # FakeClerk's uniqueness rules: which identifiers are taken, by whom, and when freed.
+    "fake-uniqueness": ("clerk_async/testing/_store.py", tuple(
+        f"{_STORE}{fn}__mutmut_*" for fn in (
+            "find", "create_user", "update_user", "delete_user", "_index", "_unindex",
+            "_taken", "_check_email", "_check_phone", "_check_wallet", "_check_username",
+            "_check_external_id"))),
+}
+
+# Surviving mutants that change no observable behaviour: mutant name -> why.
+EQUIVALENT: dict[str, str] = {}
+
+
+def _statuses(source: str, globs: tuple[str, ...]) -> dict[str, str]:
+    from mutmut.stats import status_by_exit_code
+
+    meta = ROOT / "mutants" / f"{source}.meta"
+    if not meta.is_file():
+        return {}
+    codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    return {name: ("not checked" if code is None else status_by_exit_code[code])
+            for name, code in codes.items() if any(fnmatch(name, g) for g in globs)}
+
+
+def report(name: str) -> tuple[int, int, list[str]]:
+    """(killed, counted, survivors) for a module, from the last run's results."""
+    statuses = _statuses(*MODULES[name])
+    killed = sum(s in ("killed", "timeout") for s in statuses.values())
+    survivors = sorted(m for m, s in statuses.items()
+                       if s not in ("killed", "timeout") and m not in EQUIVALENT)
+    equivalent = sum(m in EQUIVALENT for m in statuses)
+    counted = len(statuses) - equivalent
+    score = 100.0 * killed / counted if counted else 0.0
+    counts = Counter(statuses.values())
+    print(f"{name}: {killed}/{counted} killed ({score:.1f} %), {equivalent} equivalent; "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for mutant in survivors:
+        print(f"  {statuses[mutant]}: {mutant}   (mutmut show '{mutant}')")
+    return killed, counted, survivors
+
+
+def run(name: str, children: int) -> int:
+    _, globs = MODULES[name]
+    env = dict(os.environ)
+    if SPEC_DIR.is_dir():
+        env.setdefault("CLERK_OPENAPI_DIR", str(SPEC_DIR))  # mutants/ sits one level deeper
+    command = [sys.executable, "-m", "mutmut", "run", *globs, "--max-children", str(children)]
+    print("$ " + shlex.join(command[2:]), flush=True)
+    return subprocess.call(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", metavar="MODULE",
+                        help=f"one or more of: {', '.join(MODULES)}")
+    parser.add_argument("--all", action="store_true", help="every module, one after another")
+    parser.add_argument("--report", action="store_true", help="scores of the last run only")
+    parser.add_argument("--children", type=int, default=1,
+                        help="parallel mutants (default 1: the machine is shared)")
+    args = parser.parse_args(argv)
+    names = list(MODULES) if args.all else args.modules
+    if not names:
+        parser.error("name a module or pass --all")
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    failed = False
+    for name in names:
+        if not (ROOT / MODULES[name][0]).is_file():
+            print(f"{name}: {MODULES[name][0]} does not exist here, skipped")
+            continue
+        if not args.report and run(name, args.children) != 0:
+            print(f"{name}: mutmut failed (run `mutmut run` as printed above to see why)")
+            failed = True
+            continue
+        _, counted, survivors = report(name)
+        failed |= bool(survivors) or counted == 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
