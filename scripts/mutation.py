@@ -35,7 +35,13 @@ _STORE = "clerk_async.testing._store.xǁStoreǁ"
 MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "retry": ("clerk_async/_retry.py", ("clerk_async._retry.*",)),
     "ratelimit": ("clerk_async/_ratelimit.py", ("clerk_async._ratelimit.*",)),
-    "transport": ("clerk_async/_transport.py", ("clerk_async._transport.*",)),
+    # The send/retry loop and the single attempt (not URL/header checks or options).
+    "transport": ("clerk_async/_transport.py", (
+        "clerk_async._transport.xǁTransportǁrequest__mutmut_*",
+        "clerk_async._transport.xǁHttpSenderǁsend__mutmut_*",
+        "clerk_async._transport.x__connection_error__mutmut_*",
+        "clerk_async._transport.x__read_capped__mutmut_*",
+    )),
     "auth": ("clerk_async/_auth.py", ("clerk_async._auth.*",)),
     "errors": ("clerk_async/_errors.py", ("clerk_async._errors.*",)),
     "fake-quota": ("clerk_async/testing/_quota.py", ("clerk_async.testing._quota.*",)),
