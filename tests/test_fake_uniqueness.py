@@ -108,3 +108,24 @@ def test_an_update_frees_the_old_username_and_external_id() -> None:
         store.update_user(user, {"username": "ada_l"})
     with pytest.raises(FakeError):
         store.update_user(user, {"external_id": "crm-Ada-1"})
+
+
+@pytest.mark.parametrize(
+    ("username", "code", "why"),
+    [
+        ("abc", "form_username_invalid_length", "must be between 4 and 64 characters long"),
+        ("a" * 65, "form_username_invalid_length", "must be between 4 and 64 characters long"),
+        ("ada l", "form_username_invalid_character", "may contain only letters, digits, _ and -"),
+    ],
+)
+def test_bad_usernames_are_refused_with_clerks_codes(username: str, code: str, why: str) -> None:
+    error = refused(Store(), {"username": username})
+    assert (error.status, error.code, error.message) == (422, code, "is invalid")
+    assert error.long_message == f"username: {why}"
+    assert error.meta == {"param_name": "username"}
+
+
+def test_usernames_of_4_and_64_characters_are_fine() -> None:
+    store = Store()
+    assert store.create_user({"username": "abcd"}).username == "abcd"
+    assert store.create_user({"username": "b" * 64}).username == "b" * 64
