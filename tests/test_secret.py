@@ -91,3 +91,10 @@ def test_secret_from_argument_then_environment(monkeypatch: pytest.MonkeyPatch) 
     assert secret_from(None) is None and secret_from("") is None
     with pytest.raises(TypeError, match=r"^secret_key must be a str, got bytes$"):
         secret_from(b"sk_test_bytes")  # type: ignore[arg-type]
+
+
+def test_instance_id_is_a_known_answer() -> None:
+    # Processes share a quota through Redis keys named by this id, across SDK
+    # versions: a change to the digest's label would silently split one quota in two.
+    assert instance_key_id("sk_test_known_answer") == "a32d23a890673db81b806284"
+    assert instance_key_id(None) == instance_key_id("") == "nokey"
