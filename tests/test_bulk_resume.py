@@ -1,8 +1,8 @@
 """Resume after a run with failures: the journal marks only finished rows done.
 
-A row that failed must be sent again by the next run with the same journal;
-a journal that recorded it as done would make resume skip it for ever, and
-no other check notices (the run's own report is right either way).
+A row that failed must be sent again by the next run with the same journal
+and the same rows; a journal that recorded it as done would make resume skip
+it for ever, and the failing run's own report looks right either way.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from typing import Any
 from clerk_async import AsyncClerk, RetryPolicy
 from clerk_async.testing import FakeClerk
 
-
-def _rows(second_email: str) -> list[dict[str, Any]]:
-    return [
-        {"external_id": "resume-1", "email_address": ["one@example.com"]},
-        {"external_id": "resume-2", "email_address": [second_email]},
-        {"external_id": "resume-3", "email_address": ["three@example.com"]},
-    ]
+ROWS: list[dict[str, Any]] = [
+    {"external_id": "resume-1", "email_address": ["one@example.com"]},
+    {"external_id": "resume-2", "email_address": ["two@example.com"]},
+    {"external_id": "resume-3", "email_address": ["three@example.com"]},
+]
 
 
 async def test_a_failed_row_is_sent_again_on_resume(tmp_path: Path) -> None:
@@ -28,20 +26,22 @@ async def test_a_failed_row_is_sent_again_on_resume(tmp_path: Path) -> None:
         secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None,
         retry=RetryPolicy(base_delay=0.01),
     ) as clerk:
-        first = await clerk.users.bulk_create(_rows("not-an-email"), journal=journal)
-        assert (first.created, first.failed) == (2, 1)
+        # Someone else holds the second row's email, and the run refuses to adopt it.
+        squatter = fake.store.add_user(email_address="two@example.com")
+        first = await clerk.users.bulk_create(ROWS, journal=journal, on_exists="error")
+        assert (first.created, first.failed) == (2, 1), first.failures
         assert fake.store.find("resume-2") is None
-        sent = fake.stats.requests["CreateUser"]
 
-        # The row is fixed and the same journal is used: only that row is sent.
-        second = await clerk.users.bulk_create(_rows("two@example.com"), journal=journal)
+        # The conflict is resolved; the same rows and journal: only that row is created.
+        fake.store.delete_user(squatter)
+        second = await clerk.users.bulk_create(ROWS, journal=journal, on_exists="error")
         assert (second.created, second.failed) == (1, 0), second.failures
-        assert fake.stats.requests["CreateUser"] == sent + 1
         user = fake.store.find("resume-2")
         assert user is not None and user.emails[0].email_address == "two@example.com"
         assert len(fake.store.users) == 3
 
-        # Everything is done now: a third run sends nothing at all.
-        third = await clerk.users.bulk_create(_rows("two@example.com"), journal=journal)
+        # Everything is done now: a third run creates nothing and fails nothing.
+        sent = fake.stats.requests["CreateUser"]
+        third = await clerk.users.bulk_create(ROWS, journal=journal, on_exists="error")
         assert (third.created, third.failed) == (0, 0)
-        assert fake.stats.requests["CreateUser"] == sent + 1
+        assert fake.stats.requests["CreateUser"] == sent
