@@ -44,6 +44,8 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     )),
     "auth": ("clerk_async/_auth.py", ("clerk_async._auth.*",)),
     "errors": ("clerk_async/_errors.py", ("clerk_async._errors.*",)),
+    "bulk-journal": ("clerk_async/bulk/_journal.py", ("clerk_async.bulk._journal.*",)),
+    "bulk-import": ("clerk_async/bulk/_bulk_import.py", ("clerk_async.bulk._bulk_import.*",)),
     "fake-quota": ("clerk_async/testing/_quota.py", ("clerk_async.testing._quota.*",)),
     # FakeClerk's uniqueness rules: which identifiers are taken, by whom, and when they
     # are freed (create_user/update_user only call these; the rest of them maps fields).
@@ -71,6 +73,40 @@ def _statuses(source: str, globs: tuple[str, ...]) -> dict[str, str]:
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
     return {name: ("not checked" if code is None else status_by_exit_code[code])
             for name, code in codes.items() if any(fnmatch(name, g) for g in globs)}
+
+
+DOC = ROOT / "docs" / "mutation.md"
+DOC_START, DOC_END = "<!-- mutation:start -->", "<!-- mutation:end -->"
+
+
+def write_doc() -> None:
+    """The scores table in docs/mutation.md, from the last run of each module."""
+    rows = ["| module | what | killed | score | equivalent | survivors |",
+            "|---|---|---|---|---|---|"]
+    notes: list[str] = []
+    for name, (source, _globs) in MODULES.items():
+        statuses = _statuses(*MODULES[name])
+        if not statuses:
+            rows.append(f"| {name} | `{source}` | not run | | | |")
+            continue
+        unchecked = sum(s == "not checked" for s in statuses.values())
+        if unchecked:
+            rows.append(f"| {name} | `{source}` | incomplete: {unchecked} of {len(statuses)} "
+                        "mutants not run since the last change | | | |")
+            continue
+        killed = sum(s in ("killed", "timeout") for s in statuses.values())
+        equivalent = [m for m in statuses if m in EQUIVALENT]
+        counted = len(statuses) - len(equivalent)
+        survivors = counted - killed
+        rows.append(f"| {name} | `{source}` | {killed}/{counted} | "
+                    f"{100.0 * killed / counted:.1f} % | {len(equivalent)} | {survivors} |")
+        notes += [f"- `{m}`: {EQUIVALENT[m]}" for m in equivalent]
+    block = "\n".join(rows + (["", *notes] if notes else []))
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(DOC_START)
+    _, tail = rest.split(DOC_END)
+    DOC.write_text(f"{head}{DOC_START}\n{block}\n{DOC_END}{tail}", encoding="utf-8")
+    print(f"wrote {DOC}")
 
 
 def report(name: str) -> tuple[int, int, list[str]]:
@@ -106,9 +142,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"one or more of: {', '.join(MODULES)}")
     parser.add_argument("--all", action="store_true", help="every module, one after another")
     parser.add_argument("--report", action="store_true", help="scores of the last run only")
+    parser.add_argument("--write-doc", action="store_true",
+                        help="write the scores table of docs/mutation.md from the last runs")
     parser.add_argument("--children", type=int, default=1,
                         help="parallel mutants (default 1: the machine is shared)")
     args = parser.parse_args(argv)
+    if args.write_doc:
+        write_doc()
+        return 0
     names = list(MODULES) if args.all else args.modules
     if not names:
         parser.error("name a module or pass --all")
