@@ -17,10 +17,11 @@ import copy
 import os
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from contextlib import AbstractContextManager, suppress
 from functools import partial
 from types import TracebackType
@@ -38,6 +39,9 @@ P = ParamSpec("P")
 C = TypeVar("C", bound="ClientBase")
 
 CLOSED_MESSAGE = "This Clerk client is closed; create a new one to make requests"
+#: Every thread this module starts is named with this prefix (the fork hook
+#: tells its own threads from the application's by it).
+THREAD_PREFIX = "clerk-sync-"
 #: How many items of an async generator one call into the loop fetches when the
 #: method has no ``page_size`` to go by.
 DEFAULT_BATCH = 100
@@ -66,7 +70,9 @@ class _Loop:
         self.thread_id = thread_id
         self.stopped = False
         # Calls whose result has not been handed back yet, so that a close()
-        # racing them can fail them instead of leaving their threads blocked.
+        # racing them can fail them instead of leaving their threads blocked,
+        # plus one marker per iteration in progress (the fork hook leaves a
+        # loop with anything pending running).
         self.pending: set[Future[Any]] = set()
 
     def run(self, thunk: Callable[[], Awaitable[T]]) -> T:
@@ -161,7 +167,11 @@ async def _drive(thunk: Callable[[], Awaitable[T]], done: Future[T]) -> None:
 
 
 def _boot() -> tuple[int, asyncio.AbstractEventLoop]:
-    return threading.get_ident(), asyncio.get_running_loop()
+    aio = asyncio.get_running_loop()
+    # aiohttp resolves host names in the loop's default executor; naming its
+    # threads lets the fork hook count them as ours. The loop's shutdown joins them.
+    aio.set_default_executor(ThreadPoolExecutor(thread_name_prefix=f"{THREAD_PREFIX}resolver"))
+    return threading.get_ident(), aio
 
 
 def _shutdown(loop: _Loop) -> None:
@@ -172,7 +182,7 @@ def _shutdown(loop: _Loop) -> None:
         # The last reference died inside the loop (a callback, a GC pass there):
         # a thread cannot join itself, so hand the shutdown to a helper.
         threading.Thread(
-            target=_shutdown, args=(loop,), name="clerk-sync-shutdown", daemon=True
+            target=_shutdown, args=(loop,), name=f"{THREAD_PREFIX}shutdown", daemon=True
         ).start()
         return
     loop.stopped = True
@@ -248,7 +258,7 @@ class Runner:
             if self._loop is not None:
                 return self._loop
             client = self._client or self._factory()
-            cm = start_blocking_portal(name="clerk-sync-portal")
+            cm = start_blocking_portal(name=f"{THREAD_PREFIX}portal")
             portal = cm.__enter__()
             try:
                 thread_id, aio = portal.call(_boot)
@@ -274,6 +284,24 @@ class Runner:
         if finalizer is not None:
             finalizer()
 
+    def _stop_for_fork(self) -> None:
+        """Before ``fork()``: close an idle loop, so that no process inherits it.
+
+        The next call, in the parent or in the child, starts a new loop with a
+        new async client (the old one's session belonged to the closed loop).
+        """
+        loop = self._loop
+        if loop is None or loop.pending or self._closed:
+            return
+        self._loop = None
+        self._client = None
+        finalizer, self._finalizer = self._finalizer, None
+        if finalizer is not None:
+            # Raising here would only print "Exception ignored" from fork(); the
+            # loop is stopped and its thread joined whether or not aclose() fails.
+            with suppress(Exception):
+                finalizer()
+
     def _forget_after_fork(self) -> None:
         """In a forked child: drop the parent's loop without touching it."""
         # The lock may have been held by a thread that does not exist here.
@@ -289,18 +317,84 @@ class Runner:
         _abandon(loop)
 
 
+# -- os.fork() --------------------------------------------------------------------------
+#
+# A pre-forking server (gunicorn --preload, Celery prefork, multiprocessing's
+# "fork") copies a process whose client may have a running loop thread. Python
+# 3.12+ warns about forking a multi-threaded process, and a copied loop is
+# dangerous in the child: its epoll instance and sockets are shared with the
+# parent, so closing them there would break the parent's connections.
+#
+# So before fork() we close every idle loop (its sockets closed, thread joined):
+# the child inherits no thread and nothing open, and both processes start a new
+# loop on their next call. That needs the calling thread to be the only one
+# besides ours: another thread could be entering a call at this very moment.
+# A loop that is busy (a call or an iteration in progress, or other threads
+# around, which make Python warn anyway) keeps running for the parent, and the
+# child abandons its copy (see _abandon).
+
 _live: weakref.WeakSet[Runner] = weakref.WeakSet()
 _abandoned: list[_Loop] = []
 
 
-def _abandon(loop: _Loop) -> None:
-    """Keep a parent's loop objects alive in the child for good.
+def _only_our_threads() -> bool:
+    current = threading.current_thread()
+    if current.name.startswith(THREAD_PREFIX):
+        return False  # forking from inside a loop: it cannot stop itself
+    return all(
+        thread is current or thread.name.startswith(THREAD_PREFIX)
+        for thread in threading.enumerate()
+    )
 
-    If they were ever collected here, their finalizers would act on state the
-    child shares with the parent: the connector's would unregister sockets
-    from the parent's epoll instance, and the portal context manager's would
-    block forever on a loop that has no thread in this process. A list alone
-    is emptied at interpreter shutdown, hence the deliberate reference leak.
+
+def _before_fork() -> None:
+    if not _only_our_threads():
+        return
+    ours = [thread for thread in threading.enumerate() if thread.name.startswith(THREAD_PREFIX)]
+    others = _os_threads() - {thread.native_id for thread in ours}
+    for runner in list(_live):
+        runner._stop_for_fork()
+    if any(thread.is_alive() for thread in ours):
+        return  # a busy loop kept running: Python warns anyway
+    _wait_for_os_threads(others)
+
+
+def _os_threads() -> set[int]:
+    """The ids of this process's OS threads; empty where the OS does not say."""
+    try:
+        return {int(name) for name in os.listdir("/proc/self/task")}
+    except OSError:  # pragma: no cover - no /proc: not Linux
+        return set()
+
+
+def _wait_for_os_threads(expected: set[int]) -> None:
+    """Wait until the OS lists no thread of the process beyond ``expected``.
+
+    Before Python 3.13, ``join()`` returns once a thread's Python work is done,
+    a moment before the OS thread exits, and asyncio's executor shutdown starts
+    and joins a helper thread of its own; a fork() right then still counts
+    them (Python 3.12 warned on about half of the forks, measured). Linux lists
+    a process's threads in /proc/self/task; elsewhere this returns at once.
+    """
+    deadline = time.monotonic() + _EXIT_WAIT
+    while _os_threads() - expected and time.monotonic() < deadline:
+        time.sleep(0.0002)
+
+
+#: At most this many seconds for stopped threads to exit (microseconds, measured).
+_EXIT_WAIT = 1.0
+
+
+def _abandon(loop: _Loop) -> None:
+    """Keep a copy of a parent's running loop alive in the child for good.
+
+    Only a loop that was busy at fork() gets here. If its objects were ever
+    collected in the child, their finalizers would act on state the child
+    shares with the parent: the connector's would unregister sockets from the
+    parent's epoll instance (and send TLS close alerts on its connections), and
+    the portal context manager's would block forever on a loop that has no
+    thread in this process. A list alone is emptied at interpreter shutdown,
+    hence the deliberate reference leak.
     """
     _abandoned.append(loop)
     try:
@@ -317,7 +411,7 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 async def _pull(agen: AsyncIterator[T], size: int) -> tuple[list[T], BaseException | None, bool]:
@@ -375,6 +469,9 @@ class Bound(Generic[R]):
         # Creating an async generator runs none of its code, so any thread will do.
         agen = make(self._get(loop.client))
         finished = False
+        # Marks the iteration as in progress: a fork must not close its loop.
+        marker: Future[None] = Future()
+        loop.pending.add(marker)
         try:
             while True:
                 items, error, finished = loop.run(partial(_pull, agen, size))
@@ -391,14 +488,17 @@ class Bound(Generic[R]):
             # Leaving early (break, an exception, garbage collection) must not
             # leave the async generator suspended in the loop.
             aclose: Callable[[], Awaitable[object]] | None = getattr(agen, "aclose", None)
-            if (
-                aclose is not None
-                and not finished
-                and not loop.stopped
-                and runner._loop is loop
-                and threading.get_ident() != loop.thread_id
-            ):
-                loop.run(aclose)
+            try:
+                if (
+                    aclose is not None
+                    and not finished
+                    and not loop.stopped
+                    and runner._loop is loop
+                    and threading.get_ident() != loop.thread_id
+                ):
+                    loop.run(aclose)
+            finally:
+                loop.pending.discard(marker)
 
 
 class ClientBase:

@@ -24,6 +24,7 @@ import clerk_async
 from clerk_async import AsyncClerk, ClerkError, NotFoundError
 from clerk_async.testing import FakeClerk
 from clerk_sync import Clerk
+from clerk_sync import _portal
 from clerk_sync._portal import Bound, _Loop
 
 from polling import deadline_passed
@@ -374,11 +375,11 @@ def test_fork_child_gets_its_own_portal(clerk: Clerk, user_id: str) -> None:
 
 
 def _run_script(
-    script: str, fake: FakeClerk, timeout: float = 20
+    script: str, fake: FakeClerk, timeout: float = 20, *, flags: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-W", "error::ResourceWarning", "-c", textwrap.dedent(script),
+        [sys.executable, "-W", "error::ResourceWarning", *flags, "-c", textwrap.dedent(script),
          fake.base_url, fake.secret_key],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT,
     )
@@ -404,7 +405,37 @@ def test_exit_with_an_open_client_is_silent_and_quick(fake: FakeClerk) -> None:
     assert time.monotonic() - started < 10
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# What the README's "Pre-forking servers" section promises is checked here, in
+# child processes of their own: a test process always has other threads (the
+# FakeClerk's), which keeps the fork hook from closing anything.
+
+#: Shows every DeprecationWarning, wherever fork() is called (gunicorn forks
+#: from its own module, where the default filters would hide Python's warning).
+ALL_DEPRECATIONS = ("-W", "always::DeprecationWarning")
+
+#: Starts a script with ``sockets()``: the process's sockets, as /proc/self/fd
+#: links (the same link is the same socket).
+SOCKETS = """\
+import os, sys, threading
+from clerk_sync import Clerk
+
+def sockets():
+    links = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:"):
+            links.add(link)
+    return links
+"""
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+
+
+@needs_fork
 def test_forked_child_exiting_normally_is_silent(fake: FakeClerk) -> None:
     """A gunicorn-style worker: inherits a started client, uses it, exits via sys.exit."""
     done = _run_script(
@@ -426,5 +457,161 @@ def test_forked_child_exiting_normally_is_silent(fake: FakeClerk) -> None:
         print(codes)
         """,
         fake,
+        flags=ALL_DEPRECATIONS,
     )
+    # Python 3.12+ warns about fork() in a multi-threaded process: no warning
+    # means no thread of ours was running at the fork.
     assert (done.returncode, done.stdout, done.stderr) == (0, "[0, 0]\n", "")
+
+
+@needs_fork
+@needs_proc
+def test_fork_from_a_single_threaded_parent_hands_down_no_thread_and_no_socket(
+    fake: FakeClerk,
+) -> None:
+    done = _run_script(
+        SOCKETS
+        + textwrap.dedent("""
+        clerk = Clerk(secret_key=sys.argv[2], base_url=sys.argv[1], rate_limit=None)
+        user = clerk.users.create(first_name="Pre")
+        assert sockets(), "the parent holds a pooled connection"
+        pid = os.fork()
+        if pid == 0:
+            threads = sorted(t.name for t in threading.enumerate())
+            inherited = (threads, len(os.listdir("/proc/self/task")), sockets())
+            print("child", inherited, clerk.users.get(user.id).first_name, flush=True)
+            sys.exit(0)
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        print("parent", code, clerk.users.get(user.id).first_name)
+        """),
+        fake,
+        flags=ALL_DEPRECATIONS,
+    )
+    expected = "child (['MainThread'], 1, set()) Pre\nparent 0 Pre\n"
+    assert (done.returncode, done.stdout, done.stderr) == (0, expected, "")
+
+
+@needs_fork
+@needs_proc
+def test_fork_with_other_threads_leaves_the_parent_loop_and_connections_alone(
+    fake: FakeClerk,
+) -> None:
+    """Another thread might be entering a call: the parent's loop keeps running.
+
+    The child leaves its copy of the loop and of the pooled connection alone
+    (closing them would break the parent's), makes calls on a loop of its own,
+    and exits normally; the parent then reuses the very same connection.
+    """
+    done = _run_script(
+        SOCKETS
+        + textwrap.dedent("""
+        stop = threading.Event()
+        bystander = threading.Thread(target=stop.wait)
+        bystander.start()
+        clerk = Clerk(secret_key=sys.argv[2], base_url=sys.argv[1], rate_limit=None)
+        user = clerk.users.create(first_name="Pre")
+        loop, before = clerk._runner._loop, sockets()
+        for _ in range(2):
+            pid = os.fork()
+            if pid == 0:
+                ok = clerk.users.get(user.id).first_name == "Pre"
+                sys.exit(0 if ok and clerk._runner._loop is not loop else 3)
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            name = clerk.users.get(user.id).first_name
+            print(code, name, clerk._runner._loop is loop, sockets() == before)
+        stop.set()
+        bystander.join()
+        """),
+        fake,
+        # Python's own warning, caused by the bystander thread.
+        flags=("-W", "ignore:This process:DeprecationWarning"),
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "0 Pre True True\n" * 2, "")
+
+
+def test_fork_hook_closes_an_idle_loop_and_the_next_call_starts_another(
+    fake: FakeClerk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clerk = Clerk(secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None)
+    user = clerk.users.create(first_name="Idle")
+    client, loop = clerk._runner.client, clerk._runner._loop
+    assert loop is not None
+    os_thread = Path(f"/proc/self/task/{loop_native_id(clerk)}")
+    # As if this were the only thread besides clerk_sync's.
+    monkeypatch.setattr(_portal, "_only_our_threads", lambda: True)
+    _portal._before_fork()
+    assert (clerk._runner._loop, portal_threads(), clerk.closed) == (None, [], False)
+    assert loop.stopped and client.closed
+    assert not os_thread.exists(), "the OS thread is gone too, not just joined"
+    assert clerk.users.get(user.id).first_name == "Idle"
+    assert clerk._runner._loop is not loop and clerk._runner.client is not client
+    clerk.close()
+    _portal._before_fork()  # a closed client stays closed
+    assert clerk.closed and clerk._runner._loop is loop_of(clerk)
+
+
+def loop_native_id(clerk: Clerk) -> int | None:
+    async def native_id(_: AsyncClerk) -> int | None:
+        return threading.get_native_id()
+
+    return own(clerk).call(native_id)
+
+
+def loop_of(clerk: Clerk) -> _Loop | None:
+    return clerk._runner._loop
+
+
+def test_fork_hook_keeps_a_loop_with_an_iteration_in_progress(clerk: Clerk) -> None:
+    for name in ("A", "B"):
+        clerk.users.create(first_name=name)
+    loop = clerk._runner._loop
+    users = clerk.users.iter(page_size=1)
+    next(users)
+    clerk._runner._stop_for_fork()
+    assert clerk._runner._loop is loop and len(portal_threads()) == 1
+    assert len(list(users)) >= 1, "the iteration carries on"
+    clerk._runner._stop_for_fork()  # finished: nothing in progress any more
+    assert clerk._runner._loop is None and portal_threads() == []
+
+
+def test_fork_hook_leaves_loops_alone_while_other_threads_exist(clerk: Clerk, user_id: str) -> None:
+    loop = clerk._runner._loop
+    assert not _portal._only_our_threads()  # the FakeClerk's thread, at least
+    _portal._before_fork()
+    assert clerk._runner._loop is loop and not loop.stopped
+
+
+def test_fork_hook_never_stops_a_loop_from_inside_it(clerk: Clerk) -> None:
+    async def only_ours(_: AsyncClerk) -> bool:
+        return _portal._only_our_threads()
+
+    assert own(clerk).call(only_ours) is False
+
+
+@needs_proc
+def test_waiting_for_os_threads_returns_once_they_exit() -> None:
+    before = _portal._os_threads()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    assert _portal._os_threads() - before == {thread.native_id}
+    stop.set()
+    thread.join()
+    _portal._wait_for_os_threads(before)
+    assert _portal._os_threads() <= before
+
+
+@needs_proc
+def test_waiting_for_os_threads_gives_up_on_a_thread_that_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_portal, "_EXIT_WAIT", 0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        _portal._wait_for_os_threads(set())  # returns although threads remain
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join()
