@@ -7,6 +7,7 @@ import contextvars
 import gc
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,12 +20,12 @@ from pathlib import Path
 
 import pytest
 from anyio.from_thread import start_blocking_portal
+from test_readme import python_block
 
 import clerk_async
 from clerk_async import AsyncClerk, ClerkError, NotFoundError
 from clerk_async.testing import FakeClerk
-from clerk_sync import Clerk
-from clerk_sync import _portal
+from clerk_sync import Clerk, _portal
 from clerk_sync._portal import Bound, _Loop
 
 from polling import deadline_passed
@@ -377,7 +378,13 @@ def test_fork_child_gets_its_own_portal(clerk: Clerk, user_id: str) -> None:
 def _run_script(
     script: str, fake: FakeClerk, timeout: float = 20, *, flags: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        # For scripts that build Clerk() from the environment, as the README's do.
+        "CLERK_SECRET_KEY": fake.secret_key,
+        "CLERK_API_URL": fake.base_url,
+    }
     return subprocess.run(
         [sys.executable, "-W", "error::ResourceWarning", *flags, "-c", textwrap.dedent(script),
          fake.base_url, fake.secret_key],
@@ -433,6 +440,14 @@ def sockets():
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+
+
+@needs_fork
+def test_readme_pre_forking_example_runs_as_written(fake: FakeClerk) -> None:
+    code = python_block("Pre-forking servers: gunicorn `--preload`, Celery prefork")
+    done = _run_script(code, fake, flags=ALL_DEPRECATIONS)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert re.fullmatch(r"worker (\d+)\nworker \1\nmaster \1\n", done.stdout), done.stdout
 
 
 @needs_fork
@@ -545,6 +560,7 @@ def test_fork_hook_closes_an_idle_loop_and_the_next_call_starts_another(
     assert not os_thread.exists(), "the OS thread is gone too, not just joined"
     assert clerk.users.get(user.id).first_name == "Idle"
     assert clerk._runner._loop is not loop and clerk._runner.client is not client
+    assert clerk.stats.requests == 1, "the new client's stats start over"
     clerk.close()
     _portal._before_fork()  # a closed client stays closed
     assert clerk.closed and clerk._runner._loop is loop_of(clerk)
@@ -572,6 +588,26 @@ def test_fork_hook_keeps_a_loop_with_an_iteration_in_progress(clerk: Clerk) -> N
     assert len(list(users)) >= 1, "the iteration carries on"
     clerk._runner._stop_for_fork()  # finished: nothing in progress any more
     assert clerk._runner._loop is None and portal_threads() == []
+
+
+def test_fork_hook_keeps_a_loop_with_a_call_in_progress(clerk: Clerk) -> None:
+    loop = clerk._runner._loop or clerk._runner._start()
+    release = threading.Event()
+
+    async def slow(_: AsyncClerk) -> str:
+        await asyncio.get_running_loop().run_in_executor(None, release.wait)
+        return "done"
+
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(own(clerk).call, slow)
+        try:
+            while not loop.pending:
+                time.sleep(0.001)
+            clerk._runner._stop_for_fork()
+            assert clerk._runner._loop is loop and not loop.stopped
+        finally:
+            release.set()
+        assert call.result(timeout=10) == "done"
 
 
 def test_fork_hook_leaves_loops_alone_while_other_threads_exist(clerk: Clerk, user_id: str) -> None:
