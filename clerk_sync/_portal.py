@@ -367,6 +367,10 @@ def _os_threads() -> set[int]:
         return set()
 
 
+#: At most this many seconds for stopped threads to exit (microseconds, measured).
+_EXIT_WAIT = 1.0
+
+
 def _wait_for_os_threads(expected: set[int]) -> None:
     """Wait until the OS lists no thread of the process beyond ``expected``.
 
@@ -379,10 +383,6 @@ def _wait_for_os_threads(expected: set[int]) -> None:
     deadline = time.monotonic() + _EXIT_WAIT
     while _os_threads() - expected and time.monotonic() < deadline:
         time.sleep(0.0002)
-
-
-#: At most this many seconds for stopped threads to exit (microseconds, measured).
-_EXIT_WAIT = 1.0
 
 
 def _abandon(loop: _Loop) -> None:
@@ -469,7 +469,8 @@ class Bound(Generic[R]):
         # Creating an async generator runs none of its code, so any thread will do.
         agen = make(self._get(loop.client))
         finished = False
-        # Marks the iteration as in progress: a fork must not close its loop.
+        # Marks the iteration as in progress while it is suspended in the
+        # caller's hands: a fork then must not close its loop.
         marker: Future[None] = Future()
         loop.pending.add(marker)
         try:
@@ -485,20 +486,18 @@ class Bound(Generic[R]):
                     raise ClerkError(CLOSED_MESSAGE)
                 runner.enter(2)
         finally:
+            loop.pending.discard(marker)
             # Leaving early (break, an exception, garbage collection) must not
             # leave the async generator suspended in the loop.
             aclose: Callable[[], Awaitable[object]] | None = getattr(agen, "aclose", None)
-            try:
-                if (
-                    aclose is not None
-                    and not finished
-                    and not loop.stopped
-                    and runner._loop is loop
-                    and threading.get_ident() != loop.thread_id
-                ):
-                    loop.run(aclose)
-            finally:
-                loop.pending.discard(marker)
+            if (
+                aclose is not None
+                and not finished
+                and not loop.stopped
+                and runner._loop is loop
+                and threading.get_ident() != loop.thread_id
+            ):
+                loop.run(aclose)
 
 
 class ClientBase:
