@@ -302,6 +302,16 @@ async def test_sync_client_snippet(fake_clerk: FakeClerk) -> None:
     assert out == f"{user}\n"
 
 
+@covers("pre-forking")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+async def test_pre_forking_snippet_is_silent_on_every_python(fake_clerk: FakeClerk) -> None:
+    # Python 3.12+ warns when fork() copies a thread (ours, if the client had
+    # left its loop running); "always" shows that warning whatever module forks.
+    env = {**fake_env(fake_clerk), "PYTHONWARNINGS": "always::DeprecationWarning"}
+    out, err = await run_python(block("pre-forking"), env)
+    assert (out, err) == ("worker 0\nworker 0\nmaster 0\n", "")
+
+
 # --------------------------------------------------------------------------- quotas
 
 

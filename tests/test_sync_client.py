@@ -7,7 +7,6 @@ import contextvars
 import gc
 import logging
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from test_readme import python_block
 
 import clerk_async
 from clerk_async import AsyncClerk, ClerkError, NotFoundError
@@ -412,9 +410,10 @@ def test_exit_with_an_open_client_is_silent_and_quick(fake: FakeClerk) -> None:
     assert time.monotonic() - started < 10
 
 
-# What the README's "Pre-forking servers" section promises is checked here, in
-# child processes of their own: a test process always has other threads (the
-# FakeClerk's), which keeps the fork hook from closing anything.
+# What the README's "Pre-forking servers" section promises is checked here (its
+# example runs in test_readme.py), in child processes of their own: a test
+# process always has other threads (the FakeClerk's), which keeps the fork hook
+# from closing anything.
 
 #: Shows every DeprecationWarning, wherever fork() is called (gunicorn forks
 #: from its own module, where the default filters would hide Python's warning).
@@ -440,14 +439,6 @@ def sockets():
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 needs_proc = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
-
-
-@needs_fork
-def test_readme_pre_forking_example_runs_as_written(fake: FakeClerk) -> None:
-    code = python_block("Pre-forking servers: gunicorn `--preload`, Celery prefork")
-    done = _run_script(code, fake, flags=ALL_DEPRECATIONS)
-    assert (done.returncode, done.stderr) == (0, "")
-    assert re.fullmatch(r"worker (\d+)\nworker \1\nmaster \1\n", done.stdout), done.stdout
 
 
 @needs_fork
