@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import _passwords, _totp
+from . import _hashers, _passwords, _totp
 from ._clock import Clock, wall_clock
 from ._errors import (
     FakeError,
@@ -336,10 +336,16 @@ class Store(SeedingMixin):
             hasher = body.get("password_hasher")
             if hasher is None:
                 raise param_missing("password_hasher")
-            if hasher not in _passwords.HASHERS:
+            if not hasher or "$" in hasher:
                 raise param_invalid(
-                    "password_hasher", "is not a supported hasher", "form_param_value_invalid"
+                    "password_hasher", "is not a hasher name", "form_param_value_invalid"
                 )
+            # A hasher the fake does not know is accepted, as Clerk adds hashers
+            # over time; a known one's digest must have its documented shape.
+            try:
+                _hashers.parse_digest(hasher, digest)
+            except _hashers.DigestFormatError as exc:
+                raise param_invalid("password_digest", f"not a {hasher} digest: {exc}") from None
             return _passwords.imported_digest(hasher, digest)
         if password is None:
             return None
@@ -386,7 +392,18 @@ class Store(SeedingMixin):
                 "This user has no password.",
                 "The user has no password, so there is nothing to verify.",
             )
-        if not _passwords.check_password(user.password_hash, password):
+        outcome, why = _passwords.check_password(user.password_hash, password)
+        if outcome == "unverifiable":
+            # Not a Clerk answer: the fake says plainly that it could not check,
+            # rather than pretending the password is wrong (or right).
+            raise FakeError(
+                422,
+                "password_unverifiable",
+                "FakeClerk cannot verify this password digest.",
+                f"FakeClerk cannot verify this password: {why}.",
+                {"param_name": "password"},
+            )
+        if outcome != "verified":
             raise FakeError(
                 422,
                 "incorrect_password",
