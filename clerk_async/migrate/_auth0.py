@@ -1,0 +1,112 @@
+"""Auth0: the user export job's NDJSON/JSON/CSV, joined with the password-hash
+file Auth0 support sends (NDJSON, one ``passwordHash`` per database user).
+
+``user_metadata`` is editable by the user in Auth0, so it goes to
+``unsafe_metadata`` (migration-tool puts it in public_metadata);
+``app_metadata`` is admin-only and goes to ``private_metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ._base import (MigrationError, PathLike, Reader, flag, identifiers, load_records,
+                    parse_time)
+
+__all__ = ["Auth0Reader"]
+
+
+class Auth0Reader(Reader):
+    name = "auth0"
+    signature = ("user_id",)
+    #: Clerk field ← Auth0 field, copied when present.
+    fields: ClassVar[dict[str, str]] = {
+        "external_id": "user_id",
+        "username": "username",
+        "first_name": "given_name",
+        "last_name": "family_name",
+    }
+    #: (Clerk identifier field, Auth0 value, Auth0 "verified" flag)
+    identifier_fields: ClassVar[list[tuple[str, str, str]]] = [
+        ("email_address", "email", "email_verified"),
+        ("phone_number", "phone_number", "phone_verified"),
+    ]
+    metadata: ClassVar[dict[str, str]] = {
+        "app_metadata": "private_metadata",
+        "user_metadata": "unsafe_metadata",
+    }
+    database_prefix = "auth0|"  # other prefixes (google-oauth2|...) are social logins
+
+    def __init__(self, path: PathLike, *, hashes: PathLike | None = None,
+                 connection: str | None = None, **options: Any) -> None:
+        super().__init__(path, **options)
+        self.hashes: dict[str, str] | None = None
+        self.joined: set[str] = set()
+        if hashes is not None:
+            self.hashes = self._load_hashes(hashes, connection)
+
+    def _load_hashes(self, path: PathLike, connection: str | None) -> dict[str, str]:
+        found: dict[str, str] = {}
+        try:
+            entries = list(load_records(Path(path), self.encoding))
+        except OSError as exc:
+            raise MigrationError(f"--auth0-hashes: cannot read {path}: {exc.strerror}") from None
+        for number, entry in enumerate(entries, 1):
+            if "passwordHash" not in entry or "_id" not in entry:
+                raise MigrationError(f"--auth0-hashes {path}: line {number} is not an Auth0 "
+                                     "password-hash record (no _id/passwordHash)")
+            if connection is not None and entry.get("connection") != connection:
+                continue
+            # Auth0's user_id is "auth0|" + alt_id when set (custom DB, API-created
+            # ids), else + the Mongo object id.
+            oid = entry["_id"].get("$oid") if isinstance(entry["_id"], Mapping) else entry["_id"]
+            key = self.database_prefix + str(entry.get("alt_id") or oid)
+            found[key] = str(entry["passwordHash"])
+        return found
+
+    def load(self) -> Iterator[dict[str, Any]]:
+        csv_export = self.path.suffix.lower() == ".csv"
+        for record in super().load():
+            # Auth0's CSV guards against formula injection with a leading "'".
+            yield {k: _unguard(v) for k, v in record.items()} if csv_export else record
+
+    def convert(self, record: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+        user_id = str(record["user_id"])
+        row: dict[str, Any] = {}
+        for clerk, auth0 in self.fields.items():
+            if record.get(auth0) not in (None, ""):
+                row[clerk] = str(record[auth0])
+        warnings: list[str] = []
+        for clerk, value, verified in self.identifier_fields:
+            warnings += identifiers(row, clerk, [(record.get(value), flag(record.get(verified)))])
+        self.place_metadata(row, {k: record.get(k) for k in self.metadata})
+        if record.get("created_at"):
+            row["created_at"] = parse_time(record["created_at"], "created_at")
+        if flag(record.get("blocked")):
+            row["banned"] = True
+        if not user_id.startswith(self.database_prefix):
+            row["skip_password_requirement"] = True
+            warnings.append("social login: the provider link is not transferable")
+        elif self.hashes is not None and user_id in self.hashes:
+            row["password_digest"], row["password_hasher"] = self.hashes[user_id], "bcrypt"
+            self.joined.add(user_id)
+        else:
+            row["skip_password_requirement"] = True
+            warnings.append("no password hash: the user must reset their password")
+        return user_id, row, warnings
+
+    def finish(self) -> None:
+        if self.hashes is None:
+            return
+        unjoined = sorted(set(self.hashes) - self.joined)
+        if unjoined:
+            raise MigrationError(
+                f"--auth0-hashes: {len(unjoined)} hash record(s) match no user in {self.path} "
+                f"(e.g. {', '.join(unjoined[:3])}): the files are from different tenants or "
+                "exports; export both again, or pick one database with --auth0-connection")
+
+
+def _unguard(value: Any) -> Any:
+    return value[1:] if isinstance(value, str) and value.startswith("'") else value
