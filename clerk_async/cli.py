@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--encoding", default=None,
                      help="text encoding of a CSV file (default: utf-8), e.g. cp1252")
     common(imp)
+    from .migrate._cli import add_arguments as add_migration_arguments
+
+    add_migration_arguments(imp)
 
     exp = commands.add_parser("export", help="write every user as JSONL")
     exp.add_argument("file", type=Path, help="where to write the users, one JSON object per line")
@@ -273,13 +276,13 @@ async def _import(args: argparse.Namespace) -> int:
     failures = _check_import_paths(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    total = await asyncio.to_thread(count_rows, file, encoding=args.encoding)
+    rows, total = await asyncio.to_thread(_rows_of, args)
     bar = ProgressBar(sys.stderr)
     started = time.monotonic()
     async with _client(args) as clerk:
         try:
             report = await clerk.users.bulk_create(
-                read_rows(file, encoding=args.encoding), concurrency=args.concurrency,
+                rows, concurrency=args.concurrency,
                 journal=args.journal, on_exists=args.on_exists,
                 progress=_with_total(bar, total), dry_run=args.dry_run,
                 # Files can hold millions of rows: the journal, not memory, keeps the ids.
@@ -305,6 +308,23 @@ async def _import(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _rows_of(args: argparse.Namespace) -> tuple[Any, int]:
+    """The rows to import and their count: CreateUser rows, or another system's export."""
+    if args.source is None:
+        return (read_rows(args.file, encoding=args.encoding),
+                count_rows(args.file, encoding=args.encoding))
+    from .migrate import MigrationError
+    from .migrate._cli import open_source, preview
+
+    try:
+        reader = open_source(args)  # reads the export once: refusals come before any request
+    except MigrationError as exc:
+        raise UsageError(str(exc)) from None
+    if args.dry_run:
+        print(preview(reader))
+    return reader, reader.count
 
 
 def _with_total(bar: ProgressBar, total: int) -> Any:

@@ -194,7 +194,7 @@ class Reader:
                       if name != self.name and all(k in record for k in reader.signature)), None)
         hint = f"; it looks like a {guess} export (--from {guess})" if guess else ""
         missing = ", ".join(k for k in self.signature if k not in record)
-        raise MigrationError(f"{self.path}: record {number} is not a {self.name} export "
+        raise MigrationError(f"{self.path}: record {number} is not from {self.name} "
                              f"(no {missing}){hint}")
 
     def records(self) -> Iterator[Record]:

@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from ._base import (PathLike, Reader, RowProblem, flag, identifiers, parse_time,
+from ._base import (MigrationError, PathLike, Reader, RowProblem, flag, identifiers, parse_time,
                     split_name)
 from ._hashes import FirebaseParams, firebase_digest
 
@@ -77,8 +77,9 @@ class FirebaseReader(Reader):
         providers = record.get("providerUserInfo") or []
         if record.get("passwordHash"):
             if self.params is None:
-                raise RowProblem(
-                    "has a password hash but the project's hash parameters are not given: "
+                raise MigrationError(
+                    f"{self.path}: users have password hashes but the project's hash "
+                    "parameters are not given: "
                     "pass --firebase-signer-key, --firebase-salt-separator, --firebase-rounds "
                     "and --firebase-mem-cost (Console > Authentication > Users > "
                     "Password hash parameters)")

@@ -4,6 +4,7 @@ that keep look-ups O(1) and created_at-ordered paging O(page)."""
 from __future__ import annotations
 
 import bisect
+import hmac
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -64,6 +65,10 @@ class Store(SeedingMixin):
         self.order_keys: list[OrderKey] = []
         self.order_ids: list[str] = []
         self.gone: dict[str, OrderKey] = {}
+        #: Stand-in for AWS Cognito behind the awscognito hasher:
+        #: (user pool id, app client id, identifier) -> password. Clerk asks the pool
+        #: at first sign-in and then keeps its own hash; the fake does the same.
+        self.cognito_users: dict[tuple[str, str, str], str] = {}
         self._seq = 0
         self.instance_id = self.ids.new("ins")
         SeedingMixin.__init__(self)
@@ -392,7 +397,9 @@ class Store(SeedingMixin):
                 "This user has no password.",
                 "The user has no password, so there is nothing to verify.",
             )
-        outcome, why = _passwords.check_password(user.password_hash, password)
+        outcome, why = self._cognito_check(user, password)
+        if outcome is None:
+            outcome, why = _passwords.check_password(user.password_hash, password)
         if outcome == "unverifiable":
             # Not a Clerk answer: the fake says plainly that it could not check,
             # rather than pretending the password is wrong (or right).
@@ -411,6 +418,19 @@ class Store(SeedingMixin):
                 "The password does not match the user's password.",
                 {"param_name": "password"},
             )
+
+    def _cognito_check(self, user: User, password: str) -> tuple[str | None, str]:
+        hasher, _, digest = (user.password_hash or "").partition("$")
+        if hasher != "awscognito":
+            return None, ""
+        _, pool, client, identifier = digest.split("#", 3)
+        known = self.cognito_users.get((pool, client, identifier))
+        if known is None:
+            return None, ""  # no stand-in pool: reported as unverifiable
+        if not hmac.compare_digest(known.encode(), password.encode()):
+            return "mismatch", ""
+        user.password_hash = _passwords.hash_password(password)  # migrated, as Clerk does
+        return "verified", ""
 
     def verify_totp(self, user: User, code: str) -> str:
         """Return "totp" or "backup_code"; a backup code is used up."""
