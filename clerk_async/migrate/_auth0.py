@@ -12,8 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._base import (MigrationError, PathLike, Reader, flag, identifiers, load_records,
-                    parse_time)
+from ._base import MigrationError, PathLike, Reader, flag, identifiers, load_records, parse_time
 
 __all__ = ["Auth0Reader"]
 

@@ -14,8 +14,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._base import (MigrationError, PathLike, Reader, identifiers, load_records, parse_time,
-                    split_name)
+from ._base import (
+    MigrationError,
+    PathLike,
+    Reader,
+    identifiers,
+    load_records,
+    parse_time,
+    split_name,
+)
 from ._hashes import by_prefix
 
 __all__ = ["AuthjsReader"]

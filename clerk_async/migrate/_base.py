@@ -185,15 +185,20 @@ class Reader:
             if obj and target != "none":
                 row[target] = {**row.get(target, {}), **obj}
 
+    @classmethod
+    def looks_like(cls, record: Mapping[str, Any]) -> bool:
+        """Whether a raw record has this source's shape (its signature keys)."""
+        return all(key in record for key in cls.signature)
+
     def _check_signature(self, number: int, record: Mapping[str, Any]) -> None:
-        if all(key in record for key in self.signature):
+        if self.looks_like(record):
             return
         from . import READERS  # the registry imports every reader, so import it late
 
         guess = next((name for name, reader in READERS.items()
-                      if name != self.name and all(k in record for k in reader.signature)), None)
+                      if name != self.name and reader.looks_like(record)), None)
         hint = f"; it looks like a {guess} export (--from {guess})" if guess else ""
-        missing = ", ".join(k for k in self.signature if k not in record)
+        missing = ", ".join(k for k in self.signature if k not in record) or "its usual fields"
         raise MigrationError(f"{self.path}: record {number} is not from {self.name} "
                              f"(no {missing}){hint}")
 

@@ -10,9 +10,10 @@ its place (the source already chose public/private/unsafe).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._base import Reader, RowProblem, identifiers
+from ._base import Reader, identifiers
 
 __all__ = ["ClerkReader"]
 
@@ -33,10 +34,15 @@ class ClerkReader(Reader):
         "password_hasher": "password_hasher",
     }
 
+    @classmethod
+    def looks_like(cls, record: Mapping[str, Any]) -> bool:
+        # Many exports have an "id"; a Clerk user's starts with user_ and comes with
+        # the dashboard CSV's or the API's email columns.
+        return (str(record.get("id", "")).startswith("user_")
+                and ("primary_email_address" in record or "email_addresses" in record))
+
     def convert(self, record: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
         user_id = str(record["id"])
-        if not user_id.startswith("user_"):
-            raise RowProblem(f"id {user_id!r} is not a Clerk user id")
         if "primary_email_address" in record or "verified_email_addresses" in record:
             return user_id, *self._from_dashboard_csv(record)
         from ..bulk._export_rows import user_to_create_row

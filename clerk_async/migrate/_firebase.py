@@ -13,8 +13,16 @@ import csv
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from ._base import (MigrationError, PathLike, Reader, RowProblem, flag, identifiers, parse_time,
-                    split_name)
+from ._base import (
+    MigrationError,
+    PathLike,
+    Reader,
+    RowProblem,
+    flag,
+    identifiers,
+    parse_time,
+    split_name,
+)
 from ._hashes import FirebaseParams, firebase_digest
 
 __all__ = ["FirebaseReader"]

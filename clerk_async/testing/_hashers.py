@@ -122,7 +122,8 @@ def _bcrypt_sha256_django(digest: str) -> Checker:
     return lambda pw: _bcrypt_check(modular, hashlib.sha256(pw).hexdigest().encode())
 
 
-_ARGON2 = re.compile(r"\$(argon2i|argon2id)\$(v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
+_ARGON2 = re.compile(
+    r"\$(argon2i|argon2id)\$(v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+")
 
 
 def _argon2(variant: str) -> Callable[[str], Checker]:
