@@ -12,7 +12,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._base import MigrationError, PathLike, Reader, flag, identifiers, load_records, parse_time
+from ._base import (
+    MigrationError,
+    PathLike,
+    Reader,
+    SideFile,
+    flag,
+    identifiers,
+    load_records,
+    parse_time,
+)
 
 __all__ = ["Auth0Reader"]
 
@@ -41,10 +50,10 @@ class Auth0Reader(Reader):
     def __init__(self, path: PathLike, *, hashes: PathLike | None = None,
                  connection: str | None = None, **options: Any) -> None:
         super().__init__(path, **options)
-        self.hashes: dict[str, str] | None = None
-        self.joined: set[str] = set()
+        self.hashes: SideFile[str] | None = None
         if hashes is not None:
-            self.hashes = self._load_hashes(hashes, connection)
+            self.hashes = SideFile("--auth0-hashes", hashes,
+                                   self._load_hashes(hashes, connection))
 
     def _load_hashes(self, path: PathLike, connection: str | None) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -88,23 +97,16 @@ class Auth0Reader(Reader):
         if not user_id.startswith(self.database_prefix):
             row["skip_password_requirement"] = True
             warnings.append("social login: the provider link is not transferable")
-        elif self.hashes is not None and user_id in self.hashes:
-            row["password_digest"], row["password_hasher"] = self.hashes[user_id], "bcrypt"
-            self.joined.add(user_id)
+        elif self.hashes is not None and (digest := self.hashes.take(user_id)):
+            row["password_digest"], row["password_hasher"] = digest, "bcrypt"
         else:
             row["skip_password_requirement"] = True
             warnings.append("no password hash: the user must reset their password")
         return user_id, row, warnings
 
     def finish(self) -> None:
-        if self.hashes is None:
-            return
-        unjoined = sorted(set(self.hashes) - self.joined)
-        if unjoined:
-            raise MigrationError(
-                f"--auth0-hashes: {len(unjoined)} hash record(s) match no user in {self.path} "
-                f"(e.g. {', '.join(unjoined[:3])}): the files are from different tenants or "
-                "exports; export both again, or pick one database with --auth0-connection")
+        if self.hashes is not None:
+            self.hashes.check_joined(self.path)
 
 
 def _unguard(value: Any) -> Any:

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
@@ -28,6 +28,7 @@ __all__ = [
     "Reader",
     "Record",
     "RowProblem",
+    "SideFile",
     "flag",
     "identifiers",
     "json_object",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+T = TypeVar("T")
 METADATA_FIELDS = ("public_metadata", "private_metadata", "unsafe_metadata")
 _MAX_PROBLEMS_SHOWN = 5
 
@@ -132,6 +134,30 @@ def json_object(value: Any, field: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise RowProblem(f"{field} is not a JSON object")
     return value or None
+
+
+class SideFile(Generic[T]):
+    """Values from a second export keyed by user id (Auth0's hash file, Clerk's
+    dashboard CSV): every one must join a user of the main export, else the two
+    files are from different tenants or times and the run is refused."""
+
+    def __init__(self, flag: str, path: PathLike, values: dict[str, T]) -> None:
+        self.flag, self.path, self.values = flag, path, values
+        self.joined: set[str] = set()
+
+    def take(self, user_id: str) -> T | None:
+        value = self.values.get(user_id)
+        if value is not None:
+            self.joined.add(user_id)
+        return value
+
+    def check_joined(self, main: Path) -> None:
+        unjoined = sorted(set(self.values) - self.joined)
+        if unjoined:
+            raise MigrationError(
+                f"{self.flag}: {len(unjoined)} record(s) of {self.path} match no user in {main} "
+                f"(e.g. {', '.join(unjoined[:3])}): were both files exported from the same "
+                "tenant at the same time?")
 
 
 class Reader:

@@ -25,6 +25,7 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "firebase_rounds": ("firebase", "rounds"),
     "firebase_mem_cost": ("firebase", "mem_cost"),
     "authjs_accounts": ("authjs", "accounts"),
+    "clerk_passwords": ("clerk", "passwords"),
     "cognito_user_pool_id": ("cognito", "user_pool_id"),
     "cognito_app_client_id": ("cognito", "app_client_id"),
     "cognito_identifier": ("cognito", "identifier"),
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="mem_cost, the exponent (e.g. 14)")
     group.add_argument("--authjs-accounts", metavar="FILE",
                        help="the adapter's accounts table (JSON or CSV), for OAuth links")
+    group.add_argument("--clerk-passwords", metavar="FILE",
+                       help="the dashboard's user-export CSV, for digests and TOTP secrets "
+                       "of a clerk-users export FILE")
     group.add_argument("--cognito-user-pool-id", metavar="ID", help="e.g. us-east-1_AbC123")
     group.add_argument("--cognito-app-client-id", metavar="ID",
                        help="a public app client with ALLOW_USER_PASSWORD_AUTH")
