@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,69 @@ def test_auth0_csv_export_strips_the_injection_guard(tmp_path: Path) -> None:
     assert row["external_id"] == "auth0|abc" and row["email_address"] == ["ana@example.org"]
     assert row["first_name"] == "Ana" and row["unsafe_metadata"] == {"a": 1}
     assert "email_address_identification_status" not in row  # all verified
+
+
+def test_authjs_csv_tables_with_an_accounts_file(tmp_path: Path) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text('id,name,email,"emailVerified",image,"createdAt"\n'
+                     "u1,Ada Lovelace,ada@example.com,2024-01-01 10:00:00+00,,"
+                     "2023-12-24T18:00:00Z\n"
+                     "u2,Grace,grace@example.com,,,\n")
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text('"userId",provider,"providerAccountId"\nu2,google,g-1\n')
+    ada, grace = read_source(users, "authjs", accounts=accounts).records()
+    assert ada.row["created_at"] == "2023-12-24T18:00:00.000Z"
+    assert ada.warnings == ("no password hash and no OAuth account: email sign-in only",)
+    assert grace.row["email_address_identification_status"] == ["reserved"]
+    assert grace.warnings == ("unverified email imported as reserved",
+                              "social login: the provider link is not transferable")
+    accounts.write_text("user,provider\nu2,google\n")
+    with pytest.raises(MigrationError, match="accounts: each account needs userId"):
+        read_source(users, "authjs", accounts=accounts)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"signer_key": "not base64!", "salt_separator": "Bw==", "rounds": 8, "mem_cost": 14},
+     "--firebase-signer-key is not base64"),
+    ({"signer_key": "Bw==", "salt_separator": "Bw==", "rounds": 0, "mem_cost": 14},
+     "--firebase-rounds must be 1..64"),
+    ({"signer_key": "Bw==", "salt_separator": "Bw==", "rounds": "eight", "mem_cost": 14},
+     "are integers"),
+    ({"rounds": 8}, "missing --firebase-signer-key, --firebase-salt-separator, "
+     "--firebase-mem-cost"),
+])
+def test_firebase_parameters_are_checked_not_completed(
+    options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(MigrationError, match=message):
+        read_source(EXAMPLES / "firebase" / "users.json", "firebase", **options)
+
+
+@pytest.mark.parametrize(("stored", "message"), [
+    ("$fbscrypt$v=1,n=16384,r=8,p=1,ss=Bw==,sk=a2V5$c2FsdA==$aGFzaA==", "n=16384 must be"),
+    ("$fbscrypt$v=1,n=14,r=8,p=2,ss=Bw==,sk=a2V5$c2FsdA==$aGFzaA==", "p != 1"),
+    ("$fbscrypt$garbage", "malformed $fbscrypt$ hash"),
+])
+def test_supabase_fbscrypt_hashes_that_cannot_be_converted(
+    tmp_path: Path, stored: str, message: str
+) -> None:
+    export = tmp_path / "users.json"
+    export.write_text(json.dumps([{"id": "s1", "email": "s@example.io",
+                                   "encrypted_password": stored}]))
+    with pytest.raises(MigrationError, match=re.escape(message)):
+        read_source(export, "supabase")
+
+
+def test_exports_that_are_not_lists_of_users_are_refused(tmp_path: Path) -> None:
+    for text, message in [('{\n"a": [], "b": []}', "expected a list of users"),
+                          ("[1, 2]", "every user must be a JSON object"),
+                          ('{"user_id": "auth0|1"}\nnot json\n', "line 2 is not JSON"),
+                          ('{"user_id": "auth0|1"}\n[1]\n', "line 2 is not a JSON object")]:
+        export = tmp_path / "users.json"
+        export.write_text(text)
+        with pytest.raises(MigrationError, match=message):
+            read_source(export, "auth0")
+    with pytest.raises(MigrationError, match="no such file"):
+        read_source(tmp_path / "absent.json", "auth0")
+    with pytest.raises(MigrationError, match="exports have no 'colour' to place"):
+        read_source(EXAMPLES / "auth0" / "users.ndjson", "auth0", metadata={"colour": "none"})
