@@ -372,3 +372,20 @@ def test_exports_that_are_not_lists_of_users_are_refused(tmp_path: Path) -> None
         read_source(tmp_path / "absent.json", "auth0")
     with pytest.raises(MigrationError, match="exports have no 'colour' to place"):
         read_source(EXAMPLES / "auth0" / "users.ndjson", "auth0", metadata={"colour": "none"})
+
+
+def test_example_exports_are_what_the_committed_script_makes(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_exports",
+                                                  EXAMPLES / "make_exports.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(tmp_path)
+    made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*")
+                       if p.is_file() and p.parent != EXAMPLES)
+    assert made == committed
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (EXAMPLES / name).read_bytes(), name

@@ -305,12 +305,12 @@ def clerk(folder: Path) -> None:
         "user_2kQ8vX1bT9mN4pR7sW3yZ6aD0fH": "Oslo fjord 12"})
 
 
-def main() -> None:
+def main(target: Path = HERE) -> None:
     for make in (auth0, firebase, supabase, authjs, cognito, clerk):
-        folder = HERE / make.__name__
+        folder = target / make.__name__
         folder.mkdir(exist_ok=True)
         make(folder)
-        print(f"wrote {folder.relative_to(HERE.parent.parent)}")
+        print(f"wrote {folder}")
 
 
 if __name__ == "__main__":
