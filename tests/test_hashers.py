@@ -191,7 +191,7 @@ async def test_round_trip_of_every_hasher_through_verify_password(
 ) -> None:
     _, api = clerk
     for number, (hasher, digest, password, origin) in enumerate(ALL):
-        user = await api.users.create(external_id=f"h{number}", password_digest=digest,
+        user = await api.users.create(username=f"user{number}", password_digest=digest,
                                       password_hasher=hasher)
         assert user.password_enabled, (hasher, origin)
         assert (await api.users.verify_password(user.id, password)).verified
@@ -205,9 +205,11 @@ async def test_fake_refuses_a_malformed_digest_and_accepts_unknown_hashers(
 ) -> None:
     _, api = clerk
     with pytest.raises(UnprocessableEntityError) as bad:
-        await api.users.create(password_digest="$2b$10$tooshort", password_hasher="bcrypt")
+        await api.users.create(username="baduser", password_digest="$2b$10$tooshort",
+                               password_hasher="bcrypt")
     assert bad.value.errors[0].meta.get("param_name") == "password_digest"
-    user = await api.users.create(password_digest="opaque", password_hasher="future_hash_9")
+    user = await api.users.create(username="future", password_digest="opaque",
+                                  password_hasher="future_hash_9")
     with pytest.raises(UnprocessableEntityError) as unverifiable:
         await api.users.verify_password(user.id, "anything")
     assert unverifiable.value.errors[0].code == "password_unverifiable"
@@ -220,6 +222,7 @@ async def test_awscognito_checks_against_the_stand_in_pool_then_keeps_its_own_ha
     fake, api = clerk
     fake.store.cognito_users[("eu-west-1_Pool1", "client9", "omar@example.com")] = "Beirut-1987"
     user = await api.users.create(
+        email_address=["omar@example.com"],
         password_digest="awscognito#eu-west-1_Pool1#client9#omar@example.com",
         password_hasher="awscognito")
     with pytest.raises(UnprocessableEntityError):
@@ -229,5 +232,6 @@ async def test_awscognito_checks_against_the_stand_in_pool_then_keeps_its_own_ha
     fake.store.cognito_users.clear()
     assert (await api.users.verify_password(user.id, "Beirut-1987")).verified
     with pytest.raises(UnprocessableEntityError) as bad:
-        await api.users.create(password_digest="awscognito#nopool", password_hasher="awscognito")
+        await api.users.create(username="nopool", password_digest="awscognito#nopool",
+                               password_hasher="awscognito")
     assert bad.value.errors[0].code == "form_param_format_invalid"

@@ -350,6 +350,41 @@ async def test_bulk_cli_snippet(tmp_path: Path) -> None:
     assert len((tmp_path / "all-users.jsonl").read_text().splitlines()) == 50
 
 
+# --------------------------------------------------------------------------- migrations
+
+
+@covers("migrate-cli")
+async def test_migrate_cli_snippet_carries_every_password(tmp_path: Path) -> None:
+    import json
+
+    from clerk_async import AsyncClerk
+
+    async with FakeClerk(secret_key="sk_live_readme_migrate") as fake:
+        result = await asyncio.to_thread(
+            run_shell, block("migrate-cli"), scratch(tmp_path), {**os.environ, **fake_env(fake)}
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("failed                       0") == 6
+        assert fake.stats.users == 21
+        async with AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url) as clerk:
+            by_external_id = {u.external_id: u.id async for u in clerk.users.iter()}
+            for source in ("auth0", "firebase", "supabase", "authjs", "clerk"):
+                passwords = json.loads(
+                    (ROOT / "examples" / "migrations" / source / "passwords.json").read_text())
+                for external_id, password in passwords.items():
+                    check = await clerk.users.verify_password(by_external_id[external_id],
+                                                              password)
+                    assert check.verified, (source, external_id)
+
+
+@covers("migrate-python")
+async def test_migrate_python_snippet() -> None:
+    out, err = await run_python(block("migrate-python"), {}, cwd=ROOT)
+    assert err == ""
+    lines = out.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+
+
 # --------------------------------------------------------------------------- FakeClerk
 
 
