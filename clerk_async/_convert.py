@@ -1,35 +1,36 @@
-"""JSON encoding and the single cattrs converter that maps JSON to models and back.
+"""JSON encoding, and the mapping of JSON to models and back.
 
-Decoding is lenient: unknown keys are ignored, missing optional keys become
-``None``, enum-like strings are kept as they come, and a verification of an
-unknown kind decodes to :class:`~clerk_async.models.UnknownVerification` with
-its payload kept in ``raw``.
+Decoding checks types but is lenient about novelty: unknown keys are ignored,
+missing optional keys become ``None``, enum-like strings are kept as they
+come, and a verification of an unknown kind decodes to
+:class:`~clerk_async.models.UnknownVerification` with its payload kept in
+``raw``. A value of the wrong JSON type raises :class:`ClerkDecodeError`.
 
-Speed: every attrs model gets one structure and one unstructure function,
-generated as Python source the first time the class is seen and cached by the
-converter. JSON scalars, free-form objects (``dict[str, Any]``) and lists of
-scalars are passed through as decoded, without a per-element copy.
+Speed: the decode and encode function of every model is plain code written by
+``scripts/gen_models.py`` into ``clerk_async/models`` (nothing is compiled at
+run time). JSON scalars, free-form objects (``dict[str, Any]``) and lists of
+scalars are kept as decoded, without a per-element copy.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import attrs
-import cattrs
 
+from ._errors import ClerkDecodeError
 from ._json import dumps, loads
-from ._types import UNSET, UnsetType
-from .models import VERIFICATION_BY_OBJECT, UnknownVerification, Verification
+from ._types import UNSET
+from .models._runtime import MISSING, DecodeFailure, bad, decode_many
 from .models.requests import REQUEST_MODELS
 
 __all__ = [
     "check_json_value",
-    "converter",
     "dumps",
     "loads",
     "structure",
@@ -88,122 +89,137 @@ def _check(value: Any, path: str, depth: int) -> None:
     raise ValueError(f"{path} is not JSON-serialisable: {type(value).__name__}")
 
 
-# --------------------------------------------------------------------------- converter
-
-#: The one converter of the SDK. Hooks are generated lazily, once per class.
-converter = cattrs.Converter(detailed_validation=False)
-
-_NONE_TYPE = type(None)
-_SCALARS: frozenset[Any] = frozenset({str, int, float, bool, Any, object})
-_VERIFICATION_ARGS = frozenset(typing.get_args(Verification))
+# --------------------------------------------------------------------------- models
 
 
-def _is_union(tp: Any) -> bool:
-    return typing.get_origin(tp) in (Union, types.UnionType)
+def _codecs(cl: type[Any]) -> tuple[Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    """The generated decoder and encoder of a model class (None for other types)."""
+    module = sys.modules.get(getattr(cl, "__module__", ""))
+    decoders = getattr(module, "DECODERS", None) or {}
+    encoders = getattr(module, "ENCODERS", None) or {}
+    return decoders.get(cl), encoders.get(cl)
 
 
-def _strip_optional(tp: Any) -> tuple[Any, bool, bool]:
-    """``(inner type, admits None, admits UNSET)`` for ``X | None | UnsetType``."""
-    if not _is_union(tp):
-        return tp, False, False
-    args = typing.get_args(tp)
-    rest = tuple(a for a in args if a is not _NONE_TYPE and a is not UnsetType)
-    has_none = _NONE_TYPE in args
-    has_unset = UnsetType in args
-    if len(rest) == 1:
-        return rest[0], has_none, has_unset
-    if frozenset(rest) == _VERIFICATION_ARGS:
-        return Verification, has_none, has_unset
-    return Union[rest], has_none, has_unset  # noqa: UP007  (built at runtime)
+_DECODE_CACHE: dict[Any, Callable[[Any], Any]] = {}
 
 
-def _is_passthrough(tp: Any) -> bool:
-    """JSON values that need no conversion: scalars, free objects, lists of scalars."""
-    inner, _, _ = _strip_optional(tp)
-    if inner in _SCALARS:
-        return True
-    origin = typing.get_origin(inner)
-    if origin is dict:
-        key, value = typing.get_args(inner) or (str, Any)
-        return key is str and value in _SCALARS
-    if origin is list:
-        (item,) = typing.get_args(inner) or (Any,)
-        return item in _SCALARS
-    return False
+def _decoder(cl: Any) -> Callable[[Any], Any]:
+    decode = _DECODE_CACHE.get(cl)
+    if decode is not None:
+        return decode
+    if typing.get_origin(cl) is list:
+        (item,) = typing.get_args(cl)
+        item_decode = _decoder(item)
+
+        def decode(data: Any) -> Any:
+            return decode_many(item_decode, data, None)
+
+    elif cl is object or cl is Any:  # the parsed JSON as it is, for the caller to inspect
+        decode = _as_is
+    else:
+        found = _codecs(cl)[0] if isinstance(cl, type) else None
+        if found is None and isinstance(cl, type) and attrs.has(cl):
+            found = _attrs_decoder(cl)
+        if found is None:
+            raise TypeError(f"no decoder for {cl!r}: not a model (or a list of one)")
+        decode = found
+    _DECODE_CACHE[cl] = decode
+    return decode
 
 
-def _passthrough(value: Any, _: Any = None) -> Any:
-    return value
+def _as_is(data: Any) -> Any:
+    return data
 
 
-converter.register_structure_hook_func(_is_passthrough, _passthrough)
-converter.register_unstructure_hook_func(_is_passthrough, _passthrough)
+_EXACT = {str: "str", int: "int", bool: "bool", dict: "an object", list: "a list"}
 
 
-# Verification: a union dispatched on the ``object`` discriminator.
+def _value_decoder(tp: Any) -> Callable[[Any], Any]:
+    """Check (and for models, decode) one field value of a hand-written attrs class."""
+    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
+    if args:
+        rest = [a for a in args if a is not type(None)]
+        inner = _value_decoder(rest[0]) if len(rest) == 1 else None
+        if inner is None or type(None) not in args:
+            return lambda v: v  # a union we do not check
+        return lambda v: v if v is None else inner(v)
+    base = typing.get_origin(tp) or tp
+    if base is float:
+        return lambda v: v if v.__class__ in (float, int) else bad(v, "a number")
+    if base is list and typing.get_args(tp) and attrs.has(typing.get_args(tp)[0]):
+        return _decoder(tp)
+    if base in _EXACT:
+        return lambda v: v if v.__class__ is base else bad(v, _EXACT[base])
+    if isinstance(base, type) and attrs.has(base):
+        return _decoder(base)
+    return lambda v: v
 
 
-def _structure_verification(value: Any, _: Any = None) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValueError(f"verification must be an object, got {type(value).__name__}")
-    obj = value.get("object")
-    if not isinstance(obj, str):
-        return _unknown_verification(value)
-    entry = _VERIFICATION_HOOKS.get(obj)
-    if entry is None:
-        cls = VERIFICATION_BY_OBJECT.get(obj)
-        if cls is None:
-            return _unknown_verification(value)
-        entry = _VERIFICATION_HOOKS[obj] = (converter.get_structure_hook(cls), cls)
+def _attrs_decoder(cl: type[Any]) -> Callable[[Any], Any]:
+    """A checking decoder for an attrs class written by hand (not generated), e.g. a
+    page envelope around generated models; built once per class, without exec."""
+    hints = typing.get_type_hints(cl)
+    fields = [(a.alias, _json_name(a), a.default is attrs.NOTHING, _value_decoder(hints[a.name]))
+              for a in attrs.fields(cl) if a.init]
+
+    def decode(o: Any) -> Any:
+        if o.__class__ is not dict:
+            bad(o, "an object")
+        kwargs = {}
+        for alias, key, required, check in fields:
+            if key in o:
+                try:
+                    kwargs[alias] = check(o[key])
+                except DecodeFailure as exc:
+                    exc.path.insert(0, key)
+                    raise
+            elif required:
+                bad(MISSING, "", key)
+        return cl(**kwargs)
+
+    return decode
+
+
+def structure(
+    data: Any, cl: type[T], *, method: str = "", path: str = "", status: int | None = None
+) -> T:
+    """Build an instance of *cl* (a model, or e.g. ``list[User]``) from decoded JSON.
+
+    One pass over the parsed JSON, through the decoders generated into
+    ``clerk_async.models``. Every field of a JSON scalar type is checked for
+    its exact type (``bool`` is not an ``int``; required fields may not be
+    absent or null); a mismatch raises :class:`ClerkDecodeError` whose
+    ``field`` is the full path, e.g. ``saml_accounts[0].saml_connection.id``.
+    Unknown keys and unknown enum values are accepted as they come.
+    ``method``, ``path`` and ``status`` name the request in the error, if given.
+    """
+    decode = _decoder(cl)
     try:
-        return entry[0](value, entry[1])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        # A known kind in an unexpected shape: keep it raw rather than fail.
-        return _unknown_verification(value)
+        result: T = decode(data)
+    except DecodeFailure as exc:
+        name = getattr(cl, "__name__", None) or repr(cl)
+        raise ClerkDecodeError(
+            f"cannot read the body as {name}: {exc.problem}",
+            field=exc.field or None, method=method, path=path, status=status,
+        ) from None
+    return result
 
 
-_VERIFICATION_HOOKS: dict[str, tuple[Callable[[Any, Any], Any], type[Any]]] = {}
+def unstructure(obj: Any) -> Any:
+    """Turn a model (or a list/tuple of them) back into JSON-ready Python values.
+
+    Anything else (scalars, free-form dicts) is returned as it is, not copied.
+    """
+    if isinstance(obj, (list, tuple)):
+        return [unstructure(item) for item in obj]
+    if obj.__class__ in _BODY_FIELDS or obj.__class__ in _REQUEST_CLASSES:
+        return to_body(obj)
+    encode = _codecs(obj.__class__)[1]
+    return obj if encode is None else encode(obj)
 
 
-def _unknown_verification(value: dict[str, Any]) -> UnknownVerification:
-    obj, strategy, status = value.get("object"), value.get("strategy"), value.get("status")
-    return UnknownVerification(
-        object=obj if isinstance(obj, str) else None,
-        strategy=strategy if isinstance(strategy, str) else None,
-        status=status if isinstance(status, str) else None,
-        raw=value,
-    )
-
-
-def _unstructure_verification(value: Any) -> Any:
-    if value is None:
-        return None
-    hook = _VERIFICATION_UNSTRUCTURE.get(value.__class__)
-    if hook is None:
-        hook = _VERIFICATION_UNSTRUCTURE[value.__class__] = converter.get_unstructure_hook(
-            value.__class__
-        )
-    return hook(value)
-
-
-_VERIFICATION_UNSTRUCTURE: dict[type[Any], Callable[[Any], Any]] = {
-    UnknownVerification: lambda value: value.raw
-}
-
-
-def _is_verification(tp: Any) -> bool:
-    inner, _, _ = _strip_optional(tp)
-    return inner is Verification
-
-
-converter.register_structure_hook_func(_is_verification, _structure_verification)
-converter.register_unstructure_hook_func(_is_verification, _unstructure_verification)
-converter.register_unstructure_hook(UnknownVerification, lambda v: v.raw)
-
-
-# attrs models: generated structure / unstructure functions.
+_BODY_FIELDS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+_REQUEST_CLASSES = frozenset(REQUEST_MODELS.values())
 
 
 def _json_name(a: attrs.Attribute[Any]) -> str:
@@ -212,148 +228,51 @@ def _json_name(a: attrs.Attribute[Any]) -> str:
     return name
 
 
-def _convert_expr(tp: Any, var: str, env: dict[str, Any], name: str, unstructure: bool) -> str:
-    """Source converting the (non-null) value in *var*; *var* itself when no work is needed."""
-    if _is_passthrough(tp):
-        return var
-    inner, _, _ = _strip_optional(tp)
-    if typing.get_origin(inner) is list and attrs.has(typing.get_args(inner)[0]):
-        item = typing.get_args(inner)[0]
-        if unstructure:
-            env[f"_h_{name}"] = converter.get_unstructure_hook(item)
-            return f"[_h_{name}(_i) for _i in {var}]"
-        env[f"_h_{name}"] = converter.get_structure_hook(item)
-        env[f"_t_{name}"] = item
-        return f"[_h_{name}(_i, _t_{name}) for _i in {var}]"
-    if unstructure:
-        env[f"_h_{name}"] = converter.get_unstructure_hook(inner)
-        return f"_h_{name}({var})"
-    env[f"_h_{name}"] = converter.get_structure_hook(inner)
-    env[f"_t_{name}"] = inner
-    return f"_h_{name}({var}, _t_{name})"
-
-
-def _field_expr(
-    a: attrs.Attribute[Any], access: str, env: dict[str, Any], unstructure: bool
-) -> str:
-    """Source for one field: *access* converted, with ``None`` (and the default) kept as is."""
-    if _is_verification(a.type):
-        env["_verification"] = _unstructure_verification if unstructure else _structure_verification
-        return f"_verification({access})"
-    conv = _convert_expr(a.type, "_v", env, a.name, unstructure)
-    if conv == "_v":
-        return access
-    keep = "_v is None"
-    if a.default is not attrs.NOTHING and a.default is not None:
-        env[f"_d_{a.name}"] = a.default
-        keep += f" or _v is _d_{a.name}"
-    return f"(_v if ((_v := {access}) is None or {keep}) else {conv})".replace(
-        "is None or _v is None)", "is None)"
-    )
-
-
-def _make_structure_fn(cl: type[Any]) -> Callable[[Any, Any], Any]:
-    """Generated: ``i = object.__new__(cl)`` then each slot set through its descriptor.
-
-    For frozen slotted classes this skips ``__init__``'s keyword handling and
-    ``object.__setattr__`` per field (about a third of the cost); models have no
-    validators or converters, and every field is set, so the result is the same.
-    """
-    attrs.resolve_types(cl)
-    env: dict[str, Any] = {"_cl": cl, "_new": object.__new__}
-    body: list[str] = []
-    direct = "__slots__" in cl.__dict__ and all(a.init for a in attrs.fields(cl))
-    for a in attrs.fields(cl):
-        if not a.init:
-            continue
-        key = _json_name(a)
-        if a.default is attrs.NOTHING:
-            access = f"o[{key!r}]"
-        elif isinstance(a.default, attrs.Factory):  # type: ignore[arg-type]
-            env[f"_f_{a.name}"] = a.default.factory
-            access = f"(o[{key!r}] if {key!r} in o else _f_{a.name}())"
-        elif a.default is None:
-            access = f"get({key!r})"
-        else:
-            env[f"_d_{a.name}"] = a.default
-            access = f"get({key!r}, _d_{a.name})"
-        expr = _field_expr(a, access, env, False)
-        if direct:
-            env[f"_s_{a.name}"] = cl.__dict__[a.name].__set__
-            body.append(f"    _s_{a.name}(i, {expr})")
-        else:
-            body.append(f"        {a.alias}={expr},")
-    fn_name = f"structure_{cl.__name__}"
-    lines = [f"def {fn_name}(o, _=None):", "    get = o.get"]
-    if direct:
-        lines += ["    i = _new(_cl)", *body, "    return i"]
-    else:
-        lines += ["    return _cl(", *body, "    )"]
-    exec(compile("\n".join(lines), f"<cattrs structure {cl.__qualname__}>", "exec"), env)
-    fn: Callable[[Any, Any], Any] = env[fn_name]
-    return fn
-
-
-def _make_unstructure_fn(cl: type[Any]) -> Callable[[Any], Any]:
-    attrs.resolve_types(cl)
-    env: dict[str, Any] = {}
-    items = []
-    for a in attrs.fields(cl):
-        items.append(f"{_json_name(a)!r}: {_field_expr(a, f'obj.{a.name}', env, True)}")
-    fn_name = f"unstructure_{cl.__name__}"
-    lines = [f"def {fn_name}(obj):", "    return {"]
-    lines += [f"        {item}," for item in items]
-    lines.append("    }")
-    exec(compile("\n".join(lines), f"<cattrs unstructure {cl.__qualname__}>", "exec"), env)
-    fn: Callable[[Any], Any] = env[fn_name]
-    return fn
-
-
-converter.register_structure_hook_factory(attrs.has, _make_structure_fn)
-converter.register_unstructure_hook_factory(attrs.has, _make_unstructure_fn)
-
-
-# --------------------------------------------------------------------------- public API
-
-
-def structure(data: Any, cl: type[T]) -> T:
-    """Build an instance of *cl* (a model, or e.g. ``list[User]``) from decoded JSON."""
-    result: T = converter.structure(data, cl)
-    return result
-
-
-def unstructure(obj: Any) -> Any:
-    """Turn a model (or a list/dict of them) back into JSON-ready Python values."""
-    return converter.unstructure(obj)
-
-
-_BODY_FIELDS: dict[type[Any], tuple[tuple[str, str, bool], ...]] = {}
-
-
-def _body_fields(cls: type[Any]) -> tuple[tuple[str, str, bool], ...]:
+def _body_fields(cls: type[Any]) -> tuple[tuple[str, str], ...]:
     spec = _BODY_FIELDS.get(cls)
     if spec is None:
-        attrs.resolve_types(cls)
-        spec = tuple(
-            (a.name, _json_name(a), not _is_passthrough(a.type)) for a in attrs.fields(cls)
-        )
-        _BODY_FIELDS[cls] = spec
+        spec = _BODY_FIELDS[cls] = tuple((a.name, _json_name(a)) for a in attrs.fields(cls))
     return spec
 
 
 def to_body(params: Any) -> dict[str, Any]:
     """JSON body of a request-params object: ``UNSET`` fields are left out, ``None`` kept."""
     body: dict[str, Any] = {}
-    for name, key, convert in _body_fields(params.__class__):
+    for name, key in _body_fields(params.__class__):
         value = getattr(params, name)
         if value is UNSET:
             continue
-        if convert and value is not None:
-            value = converter.unstructure(value)
+        if value is not None and value.__class__ is not dict:
+            value = unstructure(value)
         body[key] = value
     return body
 
 
-for _request_cls in set(REQUEST_MODELS.values()):
-    converter.register_unstructure_hook(_request_cls, to_body)
-del _request_cls
+# --------------------------------------------------------------------------- cattrs
+
+_converter: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    # ``converter``: a cattrs converter wired to the generated functions, built on
+    # first access only, so decoding never imports cattrs.
+    if name != "converter":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global _converter
+    if _converter is None:
+        import cattrs
+
+        conv = cattrs.Converter()
+
+        def is_model(tp: Any) -> bool:
+            return isinstance(tp, type) and attrs.has(tp) and _codecs(tp)[0] is not None
+
+        def is_encodable(tp: Any) -> bool:
+            return isinstance(tp, type) and attrs.has(tp) and (
+                _codecs(tp)[1] is not None or tp in _REQUEST_CLASSES
+            )
+
+        conv.register_structure_hook_func(is_model, lambda data, cl: structure(data, cl))
+        conv.register_unstructure_hook_func(is_encodable, unstructure)
+        _converter = conv
+    return _converter

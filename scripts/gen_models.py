@@ -471,15 +471,14 @@ def check_line(line: str, where: str) -> str:
     return line
 
 
-def field_line(name: str, annotation: str, default: str | None) -> str:
+def field_line(name: str, annotation: str, default: str | None) -> tuple[str, str | None]:
+    """The class-body annotation line of a field, and its attrs default (None: required)."""
     attr = py_name(name)
+    line = f"    {attr}: {annotation}"
     if attr != name:
         value = "attrs.field(" + (f"default={default}, " if default else "")
-        value += f'metadata={{"json": "{name}"}})'
-        return f"    {attr}: {annotation} = {value}"
-    if default is None:
-        return f"    {attr}: {annotation}"
-    return f"    {attr}: {annotation} = {default}"
+        return line, value + f'metadata={{"json": "{name}"}})'
+    return line, default
 
 
 def docstring_lines(doc: str) -> list[str]:
@@ -487,14 +486,6 @@ def docstring_lines(doc: str) -> list[str]:
     if len(line) <= LINE_LIMIT:
         return [line]
     return ['    """', f"    {doc}", '    """']
-
-
-def emit_class(cls: str, doc: str, fields: list[str]) -> list[str]:
-    lines = ["@attrs.frozen(kw_only=True)", f"class {cls}:"]
-    lines += docstring_lines(doc)
-    lines.append("")
-    lines += fields
-    return lines
 
 
 def format_list_assignment(target: str, items: list[str], indent: str = "") -> list[str]:
@@ -540,25 +531,305 @@ def module_text(
     local_imports: dict[str, list[str]],
     typealias: bool = False,
     tail: list[str] | None = None,
+    codecs: list[list[str]] | None = None,
 ) -> str:
     lines = [HEADER, f'"""{doc}"""', "", "from __future__ import annotations", ""]
-    typing_names = (["Any"] if uses_any else []) + (["TypeAlias"] if typealias else [])
+    if codecs:
+        lines.append("from collections.abc import Callable")
+    typing_names = ["Any", "ClassVar"] + (["TypeAlias"] if typealias else [])
     if typing_names:
-        lines += [f"from typing import {', '.join(typing_names)}", ""]
-    lines += ["import attrs", ""]
+        lines.append(f"from typing import {', '.join(typing_names)}")
+    lines.append("")
+    if any("attrs." in line for block in classes_lines for line in block):
+        lines += ["import attrs", ""]
     if local_imports:
         # ruff isort, furthest-to-closest: "..x" sorts before ".x".
         for mod in sorted(local_imports, key=lambda m: (-len(m) + len(m.lstrip(".")), m)):
             lines += format_import(mod, sorted(local_imports[mod], key=isort_key))
         lines.append("")
     lines += format_list_assignment("__all__", [f'"{n}"' for n in all_names])
+    # Bound once: the generated __init__ and decoders set slots through these.
+    lines += ["", "_set = object.__setattr__", "_new = object.__new__"]
     for block in classes_lines:
         lines += ["", "", *block]
     if tail:
         lines += ["", "", *tail]
+    for block in codecs or []:
+        lines += ["", "", *block]
     for i, line in enumerate(lines):
         check_line(line, f"line {i + 1}")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- methods and codecs
+#
+# attrs and cattrs would build ``__init__``/``__eq__``/``__hash__`` and the
+# decode/encode functions with ``exec`` at import or on first use; writing them
+# out here makes them plain source, read from the .pyc like any other code.
+
+#: Exact-type checks of JSON scalars: annotation -> (condition on ``v``, name).
+SCALAR_CHECKS = {
+    "str": ("v.__class__ is not str", "str"),
+    "int": ("v.__class__ is not int", "int"),
+    "bool": ("v.__class__ is not bool", "bool"),
+    "float": ("v.__class__ is not float and v.__class__ is not int", "a number"),
+    "dict[str, Any]": ("v.__class__ is not dict", "an object"),
+}
+ITEM_TYPES = {"str": "(str,)", "int": "(int,)", "bool": "(bool,)", "float": "(float, int)",
+              "dict[str, Any]": "(dict,)"}
+
+
+#: What every generated class body uses from ``._runtime``.
+CLASS_HELPERS = {
+    "attrs_fields",
+    "frozen_delattr",
+    "frozen_setattr",
+    "model_getstate",
+    "model_repr",
+    "model_setstate",
+}
+
+
+@dataclass
+class FieldSpec:
+    key: str  # JSON name
+    attr: str  # Python name
+    ann: str  # annotation without ``| None``
+    optional: bool  # None allowed (and the default)
+    declared: tuple[str, str | None]  # class-body line, attrs default (see field_line)
+    param_ann: str | None = None  # __init__ annotation, when not the field's
+    param_default: str | None = None  # __init__ default, when not the field's
+    init_value: str | None = None  # expression stored by __init__, when not the param
+    unset: bool = False  # request field: absent means ``UNSET``
+
+
+def wrap_call(indent: str, prefix: str, fn: str, args: list[str], suffix: str = "") -> list[str]:
+    one = f"{indent}{prefix}{fn}({', '.join(args)}){suffix}"
+    if len(one) <= LINE_LIMIT:
+        return [one]
+    inner = f"{indent}    {', '.join(args)}"
+    if len(inner) <= LINE_LIMIT:
+        return [f"{indent}{prefix}{fn}(", inner, f"{indent}){suffix}"]
+    return [f"{indent}{prefix}{fn}("] + [f"{indent}    {a}," for a in args] + [f"{indent}){suffix}"]
+
+
+def tuple_body(items: list[str]) -> str:
+    return ", ".join(items) + ("," if len(items) == 1 else "")
+
+
+def tuple_lines(indent: str, items: list[str], opener: str, closer: str) -> list[str]:
+    one = f"{indent}{opener}({tuple_body(items)}){closer}"
+    if len(one) <= LINE_LIMIT:
+        return [one]
+    return [f"{indent}{opener}("] + [f"{indent}    {i}," for i in items] + [f"{indent}){closer}"]
+
+
+def method_lines(cls: str, fields: list[FieldSpec]) -> list[str]:
+    """``__init__``, ``__eq__``, ``__hash__`` and ``__repr__`` of one class."""
+    params = ["self", "*"]
+    for f in fields:
+        ann = f.param_ann or (f"{f.ann} | None" if f.optional else f.ann)
+        default = f.param_default
+        if default is None and f.optional:
+            default = "None"
+        params.append(f"{f.attr}: {ann}" + (f" = {default}" if default is not None else ""))
+    lines = ["    def __init__(", *[f"        {p}," for p in params], "    ) -> None:"]
+    if len(params) == 2:
+        lines = ["    def __init__(self) -> None:"]
+    for f in fields:
+        lines += wrap_call("        ", "", "_set", ["self", f'"{f.attr}"', f.init_value or f.attr])
+    if not fields:
+        lines.append("        pass")
+    mine = [f"self.{f.attr}" for f in fields]
+    theirs = [f"other.{f.attr}" for f in fields]
+    # ``other: Any``: a field named ``object`` shadows the builtin in the class body.
+    lines += ["", "    def __eq__(self, other: Any) -> bool:"]
+    test = f"        if other.__class__ is not self.__class__ or not isinstance(other, {cls}):"
+    if len(test) <= LINE_LIMIT:
+        lines.append(test)
+    else:
+        lines += [test[: test.index("(other, ") + 1], f"            other, {cls}", "        ):"]
+    lines.append("            return NotImplemented")
+    one = f"        return ({tuple_body(mine)}) == ({tuple_body(theirs)})"
+    if len(one) <= LINE_LIMIT:
+        lines.append(one)
+    else:
+        lines += ["        return (", *[f"            {m}," for m in mine], "        ) == ("]
+        lines += [*[f"            {t}," for t in theirs], "        )"]
+    lines += ["", "    def __hash__(self) -> int:"]
+    lines += tuple_lines("        ", [f'"{cls}"', *mine], "return hash(", ")")
+    lines += [
+        "",
+        "    __repr__ = model_repr",
+        "    __setattr__ = frozen_setattr",
+        "    __delattr__ = frozen_delattr",
+        "    __getstate__ = model_getstate",
+        "    __setstate__ = model_setstate",
+    ]
+    return lines
+
+
+def natural(name: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def emit_model_class(cls: str, doc: str, fields: list[FieldSpec]) -> list[str]:
+    """A plain slotted class that attrs recognises, with no attrs work at import.
+
+    ``__attrs_attrs__`` is built by attrs itself, from the annotations and the
+    defaults listed here, the first time anything asks for it (``attrs.fields``,
+    ``attrs.evolve``, cattrs); decoding and the generated methods never do.
+    """
+    # The slots live on a private mutable base that the decoder fills (see
+    # CodecWriter.decoder). Sorted, as ruff wants; the field order is the annotations'.
+    slots = [f'"{n}"' for n in sorted([f.attr for f in fields] + ["__weakref__"], key=natural)]
+    lines = [f"class _{cls}Slots:"]
+    lines += tuple_lines("    ", slots, "__slots__ = ", "")
+    header = f"class {cls}(_{cls}Slots):"
+    if len(header) > LINE_LIMIT:
+        header = f"class {cls}(\n    _{cls}Slots,\n):"
+    lines += ["", "", *header.split("\n"), *docstring_lines(doc), "", "    __slots__ = ()"]
+    defaults = [(f'"{f.attr}"', f.declared[1]) for f in fields if f.declared[1] is not None]
+    opener = "    __attrs_attrs__: ClassVar[Any] = attrs_fields("
+    one = opener + "{" + ", ".join(f"{k}: {v}" for k, v in defaults) + "})"
+    if len(one) <= LINE_LIMIT:
+        lines.append(one)
+    else:
+        lines += [opener, "        {"]
+        for k, v in defaults:
+            lines.append(check_line(f"            {k}: {v},", cls))
+        lines += ["        }", "    )"]
+    lines.append("")
+    lines += [f.declared[0] for f in fields]
+    lines.append("")
+    lines += method_lines(cls, fields)
+    return lines
+
+
+def def_lines(name: str, param: str, result: str) -> list[str]:
+    one = f"def {name}({param}) -> {result}:"
+    if len(one) <= LINE_LIMIT:
+        return [one]
+    return [f"def {name}(", f"    {param},", f") -> {result}:"]
+
+
+class CodecWriter:
+    """Source of ``_d_X`` (JSON -> model, validating) and ``_e_X`` (model -> JSON)."""
+
+    def __init__(self) -> None:
+        self.helpers: set[str] = set()  # names used from ._runtime
+        self.models: set[str] = set()  # model classes whose codecs are called
+
+    def decoder(self, cls: str, fields: list[FieldSpec]) -> list[str]:
+        """Fill an instance of the mutable slot base, then make it the frozen class.
+
+        Plain attribute stores on ``_XSlots`` are about three times cheaper than
+        ``object.__setattr__``; the ``__class__`` switch at the end is allowed
+        because ``X`` adds no slots to ``_XSlots``.
+        """
+        self.helpers.add("bad")
+        lines = [
+            *def_lines(f"_d_{cls}", "o: Any", cls),
+            "    if o.__class__ is not dict:",
+            '        bad(o, "an object")',
+            *(["    g = o.get"] if any(f.optional or f.unset for f in fields) else []),
+            f"    i: Any = _new(_{cls}Slots)",
+        ]
+        body: list[str] = []
+        for f in fields:
+            body += self._decode_field(f)
+        if any(not (f.optional or f.unset) for f in fields):
+            # Required keys are read with o[key] (cheaper than .get); absent is a KeyError.
+            lines.append("    try:")
+            lines += [check_line("    " + line, cls) for line in body]
+            lines += ["    except KeyError as e:", '        bad(MISSING, "", e.args[0])']
+            self.helpers.add("MISSING")
+        else:
+            lines += body
+        lines += [f"    i.__class__ = {cls}", f"    decoded: {cls} = i", "    return decoded"]
+        return lines
+
+    def _decode_field(self, f: FieldSpec) -> list[str]:
+        k = f'"{f.key}"'
+        if f.unset:
+            out = [f"    v = g({k}, UNSET)"]
+        elif f.optional:
+            out = [f"    v = g({k})"]
+        else:
+            out = [f"    v = o[{k}]"]
+        # ``guard``: when the value needs checking at all (absent/None are fine).
+        guards = (["v is not UNSET"] if f.unset else []) + (["v is not None"] if f.optional else [])
+        nested = self._nested(f.ann)
+        if f.unset and nested is not None:
+            raise GenError(f"{f.key}: request bodies with nested models are not supported")
+        body: list[str] = []
+        if f.ann == "Any":
+            pass
+        elif f.ann in SCALAR_CHECKS:
+            cond, expected = SCALAR_CHECKS[f.ann]
+            if guards:
+                cond = " and ".join([*guards, f"({cond})" if " and " in cond else cond])
+                guards = []
+            out += [f"    if {cond}:", f'        bad(v, "{expected}", {k})']
+        elif nested is None:  # a list of scalars
+            item = f.ann[5:-1]
+            if item != "Any" and item not in SCALAR_CHECKS:
+                raise GenError(f"{f.key}: cannot decode {f.ann}")
+            expected = "a list" if item == "Any" else f"a list of {SCALAR_CHECKS[item][1]}"
+            body = ["if v.__class__ is not list:", f'    bad(v, "{expected}", {k})']
+            if item != "Any":
+                cond = SCALAR_CHECKS[item][0].replace("v.__class__", "x.__class__")
+                body += ["for x in v:", f"    if {cond}:", f'        bad(v, "{expected}", {k})']
+        else:
+            fn, many = nested
+            self.helpers.add("DecodeFailure")
+            if many:
+                body = ["if v.__class__ is not list:", f'    bad(v, "a list", {k})']
+                body += ["try:", f"    v = [{fn}(x) for x in v]"]
+                body += ["except DecodeFailure as e:", f"    e.locate({fn}, v, {k})", "    raise"]
+            else:
+                body = ["try:", f"    v = {fn}(v)"]
+                body += ["except DecodeFailure as e:", f"    e.path.insert(0, {k})", "    raise"]
+        if body:
+            if guards:
+                out.append(f"    if {' and '.join(guards)}:")
+                out += [check_line(f"        {line}", f.key) for line in body]
+            else:
+                out += [check_line(f"    {line}", f.key) for line in body]
+        out.append(check_line(f"    i.{f.attr} = v", f.key))
+        return out
+
+    def _nested(self, ann: str) -> tuple[str, bool] | None:
+        """``(decoder name, is a list)`` for model-typed annotations."""
+        many = ann.startswith("list[")
+        inner = ann[5:-1] if many else ann
+        if inner in SCALAR_CHECKS or inner == "Any" or inner.startswith("list["):
+            if inner.startswith("list["):
+                raise GenError(f"nested lists are not supported: {ann}")
+            return None
+        self.models.add(inner)
+        return f"_d_{inner}", many
+
+    def encoder(self, cls: str, fields: list[FieldSpec]) -> list[str]:
+        lines = [*def_lines(f"_e_{cls}", f"o: {cls}", "dict[str, Any]"), "    return {"]
+        for f in fields:
+            k = f'"{f.key}"'
+            nested = self._nested(f.ann)
+            value = f"o.{f.attr}"
+            if nested is None:
+                lines.append(check_line(f"        {k}: {value},", f.key))
+                continue
+            fn = "_e_" + nested[0][3:]
+            if f.optional:
+                helper = "encode_many" if nested[1] else "encode_one"
+                self.helpers.add(helper)
+                lines += wrap_call("        ", f"{k}: ", helper, [fn, value], ",")
+            elif nested[1]:
+                lines.append(check_line(f"        {k}: [{fn}(x) for x in {value}],", f.key))
+            else:
+                lines.append(check_line(f"        {k}: {fn}({value}),", f.key))
+        lines.append("    }")
+        return lines
 
 
 # --------------------------------------------------------------------------- generation
@@ -669,40 +940,48 @@ def generate(spec_dir: Path) -> Generated:
     for module, doc in MODULES.items():
         members = [m for m in models.values() if m.module == module]
         blocks: list[list[str]] = []
-        uses_any = False
+        uses_any = True  # the codecs take and give ``Any``
         imports: dict[str, set[str]] = {}
+        writer = CodecWriter()
+        codecs: list[list[str]] = []
         for model in members:
-            fields = []
+            specs = []
             for prop, ann, optional in annotations[model.class_name]:
-                if optional:
-                    fields.append(field_line(prop.name, f"{ann} | None", "None"))
-                else:
-                    fields.append(field_line(prop.name, ann, None))
+                declared = field_line(
+                    prop.name, f"{ann} | None" if optional else ann, "None" if optional else None
+                )
+                specs.append(FieldSpec(prop.name, py_name(prop.name), ann, optional, declared))
             doc_line = DOCS.get(model.class_name, f"The ``{model.spec_name}`` object.")
-            blocks.append(emit_class(model.class_name, doc_line, fields))
+            blocks.append(emit_model_class(model.class_name, doc_line, specs))
+            codecs.append(writer.decoder(model.class_name, specs))
+            codecs.append(writer.encoder(model.class_name, specs))
             for dep in model.deps:
-                if dep == "Any":
-                    uses_any = True
-                elif module_of[dep] != module:
-                    imports.setdefault("." + module_of[dep], set()).add(dep)
+                if dep != "Any" and module_of[dep] != module:
+                    wanted = {dep, f"_d_{dep}", f"_e_{dep}"}
+                    imports.setdefault("." + module_of[dep], set()).update(wanted)
         all_names = [m.class_name for m in members]
+        coded = [m.class_name for m in members]
         tail: list[str] | None = None
         typealias = False
         if module == "verification":
-            uses_any = True
             typealias = True
-            blocks.append(
-                emit_class(
-                    "UnknownVerification",
-                    "A verification of a kind this SDK does not know; ``raw`` keeps the payload.",
-                    [
-                        "    object: str | None = None",
-                        "    strategy: str | None = None",
-                        "    status: str | None = None",
-                        "    raw: dict[str, Any] = attrs.field(factory=dict)",
+            blocks.append(emit_model_class(
+                "UnknownVerification",
+                "A verification of a kind this SDK does not know; ``raw`` keeps the payload.",
+                [
+                    *[
+                        FieldSpec(n, n, "str", True, (f"    {n}: str | None", "None"))
+                        for n in ("object", "strategy", "status")
                     ],
-                )
-            )
+                    FieldSpec(
+                        "raw", "raw", "dict[str, Any]", False,
+                        ("    raw: dict[str, Any]", "attrs.field(factory=dict)"),
+                        param_ann="dict[str, Any] | None",
+                        param_default="None",
+                        init_value="{} if raw is None else raw",
+                    ),
+                ],
+            ))
             all_names += ["UnknownVerification", "Verification", "VERIFICATION_BY_OBJECT"]
             union = [*verification_classes, "UnknownVerification"]
             tail = ["#: Any verification state; unknown kinds decode to ``UnknownVerification``."]
@@ -717,6 +996,48 @@ def generate(spec_dir: Path) -> Generated:
                 "VERIFICATION_BY_OBJECT: dict[str, type[Any]]",
                 [(f'"{k}"', v) for k, v in by_object],
             )
+            writer.helpers.update({"unknown_verification", "DecodeFailure"})
+            codecs.append(format_dict(
+                "_BY_OBJECT: dict[str, Callable[[Any], Any]]",
+                [(f'"{k}"', f"_d_{v}") for k, v in by_object],
+            ))
+            codecs.append([
+                "def _d_Verification(o: Any) -> Verification:",
+                "    # Dispatch on ``object``; unknown kinds and odd shapes keep the payload.",
+                "    if o.__class__ is dict:",
+                '        kind = o.get("object")',
+                "        decode = _BY_OBJECT.get(kind) if kind.__class__ is str else None",
+                "        if decode is not None:",
+                "            try:",
+                "                decoded: Verification = decode(o)",
+                "                return decoded",
+                "            except DecodeFailure:",
+                "                pass",
+                "    unknown: Verification = unknown_verification(o)",
+                "    return unknown",
+            ])
+            codecs.append([
+                "def _e_UnknownVerification(o: UnknownVerification) -> dict[str, Any]:",
+                "    return o.raw",
+            ])
+            codecs.append([
+                "def _e_Verification(o: Verification) -> dict[str, Any]:",
+                "    encoded: dict[str, Any] = ENCODERS[o.__class__](o)",
+                "    return encoded",
+            ])
+        encoders = [*coded, *(["UnknownVerification"] if module == "verification" else [])]
+        registry = ["#: Decoder (validating JSON -> model) and encoder of each class."]
+        registry += format_dict(
+            "DECODERS: dict[type[Any], Callable[[Any], Any]]",
+            [(c, f"_d_{c}") for c in coded],
+        )
+        registry += format_dict(
+            "ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]]",
+            [(c, f"_e_{c}") for c in encoders],
+        )
+        codecs.append(registry)
+        runtime = sorted(writer.helpers | CLASS_HELPERS, key=isort_key)
+        imports.setdefault("._runtime", set()).update(runtime)
         text = module_text(
             doc,
             blocks,
@@ -725,6 +1046,7 @@ def generate(spec_dir: Path) -> Generated:
             {k: sorted(v) for k, v in imports.items()},
             typealias=typealias,
             tail=tail,
+            codecs=codecs,
         )
         n_lines = text.count("\n")
         if n_lines > FILE_SOFT_LIMIT:
@@ -741,8 +1063,10 @@ def generate(spec_dir: Path) -> Generated:
 def gen_requests(spec: Spec) -> tuple[dict[str, str], str]:
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     blocks: list[list[str]] = []
-    uses_any = False
+    uses_any = True  # the decoders take ``Any``
     order: list[str] = []
+    writer = CodecWriter()
+    codecs: list[list[str]] = []
     for op_id, cls in REQUEST_CLASSES.items():
         schema = json_body_schema(spec, op_id)
         if cls in seen:
@@ -766,22 +1090,37 @@ def gen_requests(spec: Spec) -> tuple[dict[str, str], str]:
             ann = Typer(spec, {}, set()).annotation(pschema, where, deps)
             uses_any |= "Any" in deps
             if prop.required:
-                fields.append(field_line(prop.name, ann, None))
+                full, default = ann, None
             elif pschema.get("nullable"):
-                fields.append(field_line(prop.name, f"Unset[{ann} | None]", "UNSET"))
+                full, default = f"Unset[{ann} | None]", "UNSET"
             else:
-                fields.append(field_line(prop.name, f"Unset[{ann}]", "UNSET"))
-        blocks.append(emit_class(cls, REQUEST_DOCS.get(cls, f"Body of ``{op_id}``."), fields))
+                full, default = f"Unset[{ann}]", "UNSET"
+            declared = field_line(prop.name, full, default)
+            nullable = bool(pschema.get("nullable")) and not prop.required
+            fields.append(FieldSpec(
+                prop.name, py_name(prop.name), ann, nullable, declared, full, default,
+                unset=not prop.required,
+            ))
+        doc = REQUEST_DOCS.get(cls, f"Body of ``{op_id}``.")
+        blocks.append(emit_model_class(cls, doc, fields))
+        codecs.append(writer.decoder(cls, fields))
     pairs = [(f'"{op}"', cls) for op, cls in REQUEST_CLASSES.items()]
     tail = ["#: operationId -> request body class."]
     tail += format_dict("REQUEST_MODELS: dict[str, type[Any]]", pairs)
+    registry = ["#: Decoder (validating JSON -> params) of each class (to_body encodes)."]
+    registry += format_dict(
+        "DECODERS: dict[type[Any], Callable[[Any], Any]]", [(c, f"_d_{c}") for c in order]
+    )
+    codecs.append(registry)
+    runtime = sorted(writer.helpers | CLASS_HELPERS, key=isort_key)
     text = module_text(
         "Request bodies; fields left ``UNSET`` are not sent, ``None`` is sent as null.",
         blocks,
         [*order, "REQUEST_MODELS"],
-        True,
-        {".._types": ["UNSET", "Unset"]},
+        uses_any,
+        {".._types": ["UNSET", "Unset"], "._runtime": runtime},
         tail=tail,
+        codecs=codecs,
     )
     return dict(REQUEST_CLASSES), text
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import importlib.util
 import math
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,7 +23,8 @@ from clerk_async._convert import (
     to_body,
     unstructure,
 )
-from clerk_async._types import UNSET, Unset
+from clerk_async._errors import ClerkDecodeError
+from clerk_async._types import UNSET
 from clerk_async.models import (
     CreateUserParams,
     MetadataParams,
@@ -130,8 +133,12 @@ def test_structure_ignores_unknown_keys_and_fills_missing_optionals() -> None:
 def test_structure_list_and_missing_required_key() -> None:
     data = [{"object": "total_count", "total_count": n} for n in range(3)]
     assert [c.total_count for c in structure(data, list[TotalCount])] == [0, 1, 2]
-    with pytest.raises(KeyError):
+    with pytest.raises(ClerkDecodeError, match="missing required field") as caught:
         structure({"object": "total_count"}, TotalCount)
+    assert caught.value.field == "total_count"
+    with pytest.raises(ClerkDecodeError) as caught:
+        structure([*data, {"object": "total_count", "total_count": "3"}], list[TotalCount])
+    assert caught.value.field == "[3].total_count"
 
 
 def test_passthrough_does_not_copy_metadata() -> None:
@@ -204,20 +211,40 @@ def test_structure_request_keeps_unset_for_missing() -> None:
     assert params.last_name is UNSET
 
 
-@attrs.frozen(kw_only=True)
-class _Renamed:
-    from_: str = attrs.field(metadata={"json": "from"})
-    class_: Unset[str | None] = attrs.field(default=UNSET, metadata={"json": "class"})
-    inner: TotalCount | None = None
+def _generator() -> Any:
+    path = Path(__file__).resolve().parents[1] / "scripts" / "gen_models.py"
+    spec = importlib.util.spec_from_file_location("gen_models_for_tests", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_keyword_property_names_use_json_name() -> None:
-    obj = structure({"from": "a", "class": None}, _Renamed)
-    assert obj == _Renamed(from_="a", class_=None)
-    assert unstructure(obj) == {"from": "a", "class": None, "inner": None}
-    assert to_body(_Renamed(from_="a")) == {"from": "a", "inner": None}
-    nested = structure(
-        {"from": "b", "inner": {"object": "total_count", "total_count": 1}}, _Renamed
-    )
-    assert nested.inner == TotalCount(object="total_count", total_count=1)
-    assert nested.class_ is UNSET
+    gen = _generator()
+    fields = [
+        gen.FieldSpec("from", "from_", "str", False, gen.field_line("from", "str", None)),
+        gen.FieldSpec(
+            "class", "class_", "str", True, gen.field_line("class", "str | None", "None")
+        ),
+    ]
+    writer = gen.CodecWriter()
+    source = "\n".join([
+        "from typing import Any",
+        "import attrs",
+        "from clerk_async.models._runtime import *",
+        "_set = object.__setattr__",
+        "_new = object.__new__",
+        *gen.emit_model_class("Renamed", "A class with keyword-named fields.", fields),
+        *writer.decoder("Renamed", fields),
+        *writer.encoder("Renamed", fields),
+    ])
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<generated for a test>", "exec"), namespace)
+    renamed, decode, encode = (namespace[n] for n in ("Renamed", "_d_Renamed", "_e_Renamed"))
+    obj = decode({"from": "a", "class": None})
+    assert obj == renamed(from_="a", class_=None)
+    assert [a.metadata.get("json") for a in attrs.fields(renamed)] == ["from", "class"]
+    assert encode(obj) == {"from": "a", "class": None}
+    assert to_body(renamed(from_="a")) == {"from": "a", "class": None}

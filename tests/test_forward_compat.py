@@ -74,7 +74,10 @@ def _user(n: int, verification: Any) -> dict[str, Any]:
                 "public_metadata": {},
                 "created_at": 1,
                 "updated_at": 2,
-                "verification": _verification("verification_oauth", "oauth_tiktok", "pending"),
+                "verification": {
+                    **_verification("verification_oauth", "oauth_tiktok", "pending"),
+                    "expire_at": 1,  # required (not nullable) for this kind
+                },
             }
         ],
         "saml_accounts": [],
@@ -152,6 +155,17 @@ def test_unknown_verification_keeps_the_payload() -> None:
     unknown = users[5].email_addresses[0].verification
     assert isinstance(unknown, UnknownVerification)
     assert (unknown.object, unknown.strategy) == ("verification_quantum", "email_code")
+
+
+def test_known_kind_with_a_wrongly_typed_field_keeps_the_payload() -> None:
+    # A null where the kind requires an int: not a decode error (verifications
+    # are a union Clerk extends), but not a half-typed OAuthVerification either.
+    odd = _verification("verification_oauth", "oauth_tiktok", "pending")
+    user = _user(1, odd)
+    decoded = structure(user, User)
+    verification = decoded.email_addresses[0].verification
+    assert isinstance(verification, UnknownVerification)
+    assert verification.raw == odd and verification.status == "pending"
 
 
 def test_missing_optional_fields_are_none() -> None:

@@ -331,7 +331,7 @@ async def test_undecodable_success_body_is_a_clerk_error(
     broken = user_json()
     del broken["id"]
     mocked.get(USER_URL, payload=broken)
-    with pytest.raises(ClerkError, match="could not be read as User: missing field 'id'"):
+    with pytest.raises(ClerkError, match=r"as User: missing required field at id \[GET /users/"):
         await api.users.get("user_1")
     mocked.get(USER_URL, body=b"<html>not json</html>", content_type="text/html")
     with pytest.raises(ClerkDecodeError, match=r"not valid JSON.*GET /users/user_1.*<html>"):

@@ -3,7 +3,22 @@
 
 from __future__ import annotations
 
-import attrs
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from ._runtime import (
+    MISSING,
+    DecodeFailure,
+    attrs_fields,
+    bad,
+    encode_many,
+    encode_one,
+    frozen_delattr,
+    frozen_setattr,
+    model_getstate,
+    model_repr,
+    model_setstate,
+)
 
 __all__ = [
     "CommerceSubscription",
@@ -34,10 +49,40 @@ __all__ = [
     "CommerceProrationDiscount",
 ]
 
+_set = object.__setattr__
+_new = object.__new__
 
-@attrs.frozen(kw_only=True)
-class CommerceSubscription:
+
+class _CommerceSubscriptionSlots:
+    __slots__ = (
+        "__weakref__",
+        "active_at",
+        "created_at",
+        "eligible_for_free_trial",
+        "id",
+        "instance_id",
+        "next_payment",
+        "object",
+        "past_due_at",
+        "payer_id",
+        "status",
+        "subscription_items",
+        "updated_at",
+    )
+
+
+class CommerceSubscription(_CommerceSubscriptionSlots):
     """A billing subscription of a payer."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "active_at": None,
+            "past_due_at": None,
+            "next_payment": None,
+            "eligible_for_free_trial": None,
+        }
+    )
 
     object: str
     id: str
@@ -46,24 +91,152 @@ class CommerceSubscription:
     payer_id: str
     created_at: int
     updated_at: int
-    active_at: int | None = None
-    past_due_at: int | None = None
+    active_at: int | None
+    past_due_at: int | None
     subscription_items: list[CommerceSubscriptionItem]
-    next_payment: CommerceSubscriptionNextPayment | None = None
-    eligible_for_free_trial: bool | None = None
+    next_payment: CommerceSubscriptionNextPayment | None
+    eligible_for_free_trial: bool | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        instance_id: str,
+        status: str,
+        payer_id: str,
+        created_at: int,
+        updated_at: int,
+        active_at: int | None = None,
+        past_due_at: int | None = None,
+        subscription_items: list[CommerceSubscriptionItem],
+        next_payment: CommerceSubscriptionNextPayment | None = None,
+        eligible_for_free_trial: bool | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "instance_id", instance_id)
+        _set(self, "status", status)
+        _set(self, "payer_id", payer_id)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "active_at", active_at)
+        _set(self, "past_due_at", past_due_at)
+        _set(self, "subscription_items", subscription_items)
+        _set(self, "next_payment", next_payment)
+        _set(self, "eligible_for_free_trial", eligible_for_free_trial)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceSubscription):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.instance_id,
+            self.status,
+            self.payer_id,
+            self.created_at,
+            self.updated_at,
+            self.active_at,
+            self.past_due_at,
+            self.subscription_items,
+            self.next_payment,
+            self.eligible_for_free_trial,
+        ) == (
+            other.object,
+            other.id,
+            other.instance_id,
+            other.status,
+            other.payer_id,
+            other.created_at,
+            other.updated_at,
+            other.active_at,
+            other.past_due_at,
+            other.subscription_items,
+            other.next_payment,
+            other.eligible_for_free_trial,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceSubscription",
+            self.object,
+            self.id,
+            self.instance_id,
+            self.status,
+            self.payer_id,
+            self.created_at,
+            self.updated_at,
+            self.active_at,
+            self.past_due_at,
+            self.subscription_items,
+            self.next_payment,
+            self.eligible_for_free_trial,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceCreditBalance:
+class _CommerceCreditBalanceSlots:
+    __slots__ = ("__weakref__", "balance", "object")
+
+
+class CommerceCreditBalance(_CommerceCreditBalanceSlots):
     """The billing credit balance of a payer."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"balance": None})
+
     object: str
-    balance: CommerceMoney | None = None
+    balance: CommerceMoney | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        balance: CommerceMoney | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "balance", balance)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceCreditBalance):
+            return NotImplemented
+        return (self.object, self.balance) == (other.object, other.balance)
+
+    def __hash__(self) -> int:
+        return hash(("CommerceCreditBalance", self.object, self.balance))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceCreditLedger:
+class _CommerceCreditLedgerSlots:
+    __slots__ = (
+        "__weakref__",
+        "amount",
+        "created_at",
+        "id",
+        "note",
+        "object",
+        "payer_id",
+        "source_id",
+        "source_type",
+    )
+
+
+class CommerceCreditLedger(_CommerceCreditLedgerSlots):
     """One entry of a payer's billing credit ledger."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"note": None})
 
     object: str
     id: str
@@ -71,90 +244,575 @@ class CommerceCreditLedger:
     amount: CommerceMoney
     source_type: str
     source_id: str
-    note: str | None = None
+    note: str | None
     created_at: str
 
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        payer_id: str,
+        amount: CommerceMoney,
+        source_type: str,
+        source_id: str,
+        note: str | None = None,
+        created_at: str,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "payer_id", payer_id)
+        _set(self, "amount", amount)
+        _set(self, "source_type", source_type)
+        _set(self, "source_id", source_id)
+        _set(self, "note", note)
+        _set(self, "created_at", created_at)
 
-@attrs.frozen(kw_only=True)
-class CommerceSubscriptionItem:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceCreditLedger):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.payer_id,
+            self.amount,
+            self.source_type,
+            self.source_id,
+            self.note,
+            self.created_at,
+        ) == (
+            other.object,
+            other.id,
+            other.payer_id,
+            other.amount,
+            other.source_type,
+            other.source_id,
+            other.note,
+            other.created_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceCreditLedger",
+            self.object,
+            self.id,
+            self.payer_id,
+            self.amount,
+            self.source_type,
+            self.source_id,
+            self.note,
+            self.created_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommerceSubscriptionItemSlots:
+    __slots__ = (
+        "__weakref__",
+        "canceled_at",
+        "created_at",
+        "credit",
+        "credits",
+        "ended_at",
+        "id",
+        "instance_id",
+        "is_free_trial",
+        "lifetime_paid",
+        "next_payment",
+        "object",
+        "past_due_at",
+        "payer",
+        "payer_id",
+        "payment_method",
+        "period_end",
+        "period_start",
+        "plan",
+        "plan_id",
+        "plan_period",
+        "price_id",
+        "proration_date",
+        "seats",
+        "status",
+        "totals",
+        "updated_at",
+    )
+
+
+class CommerceSubscriptionItem(_CommerceSubscriptionItemSlots):
     """One plan inside a billing subscription."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "credit": None,
+            "credits": None,
+            "plan_id": None,
+            "price_id": None,
+            "plan": None,
+            "payment_method": None,
+            "lifetime_paid": None,
+            "next_payment": None,
+            "payer": None,
+            "period_end": None,
+            "proration_date": None,
+            "canceled_at": None,
+            "past_due_at": None,
+            "ended_at": None,
+            "created_at": None,
+            "updated_at": None,
+            "seats": None,
+            "totals": None,
+        }
+    )
 
     object: str
     id: str
     instance_id: str
     status: str
-    credit: CommerceSubscriptionCredit | None = None
-    credits: CommerceCredits | None = None
-    plan_id: str | None = None
-    price_id: str | None = None
-    plan: CommercePlan | None = None
+    credit: CommerceSubscriptionCredit | None
+    credits: CommerceCredits | None
+    plan_id: str | None
+    price_id: str | None
+    plan: CommercePlan | None
     plan_period: str
-    payment_method: CommercePaymentMethod | None = None
-    lifetime_paid: CommerceMoney | None = None
-    next_payment: CommerceSubscriptionItemNextPayment | None = None
+    payment_method: CommercePaymentMethod | None
+    lifetime_paid: CommerceMoney | None
+    next_payment: CommerceSubscriptionItemNextPayment | None
     payer_id: str
-    payer: CommercePayer | None = None
+    payer: CommercePayer | None
     is_free_trial: bool
     period_start: int
-    period_end: int | None = None
-    proration_date: str | None = None
-    canceled_at: int | None = None
-    past_due_at: int | None = None
-    ended_at: int | None = None
-    created_at: int | None = None
-    updated_at: int | None = None
-    seats: CommerceSubscriptionItemSeats | None = None
-    totals: CommerceTotals2 | None = None
+    period_end: int | None
+    proration_date: str | None
+    canceled_at: int | None
+    past_due_at: int | None
+    ended_at: int | None
+    created_at: int | None
+    updated_at: int | None
+    seats: CommerceSubscriptionItemSeats | None
+    totals: CommerceTotals2 | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        instance_id: str,
+        status: str,
+        credit: CommerceSubscriptionCredit | None = None,
+        credits: CommerceCredits | None = None,
+        plan_id: str | None = None,
+        price_id: str | None = None,
+        plan: CommercePlan | None = None,
+        plan_period: str,
+        payment_method: CommercePaymentMethod | None = None,
+        lifetime_paid: CommerceMoney | None = None,
+        next_payment: CommerceSubscriptionItemNextPayment | None = None,
+        payer_id: str,
+        payer: CommercePayer | None = None,
+        is_free_trial: bool,
+        period_start: int,
+        period_end: int | None = None,
+        proration_date: str | None = None,
+        canceled_at: int | None = None,
+        past_due_at: int | None = None,
+        ended_at: int | None = None,
+        created_at: int | None = None,
+        updated_at: int | None = None,
+        seats: CommerceSubscriptionItemSeats | None = None,
+        totals: CommerceTotals2 | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "instance_id", instance_id)
+        _set(self, "status", status)
+        _set(self, "credit", credit)
+        _set(self, "credits", credits)
+        _set(self, "plan_id", plan_id)
+        _set(self, "price_id", price_id)
+        _set(self, "plan", plan)
+        _set(self, "plan_period", plan_period)
+        _set(self, "payment_method", payment_method)
+        _set(self, "lifetime_paid", lifetime_paid)
+        _set(self, "next_payment", next_payment)
+        _set(self, "payer_id", payer_id)
+        _set(self, "payer", payer)
+        _set(self, "is_free_trial", is_free_trial)
+        _set(self, "period_start", period_start)
+        _set(self, "period_end", period_end)
+        _set(self, "proration_date", proration_date)
+        _set(self, "canceled_at", canceled_at)
+        _set(self, "past_due_at", past_due_at)
+        _set(self, "ended_at", ended_at)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "seats", seats)
+        _set(self, "totals", totals)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceSubscriptionItem):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.instance_id,
+            self.status,
+            self.credit,
+            self.credits,
+            self.plan_id,
+            self.price_id,
+            self.plan,
+            self.plan_period,
+            self.payment_method,
+            self.lifetime_paid,
+            self.next_payment,
+            self.payer_id,
+            self.payer,
+            self.is_free_trial,
+            self.period_start,
+            self.period_end,
+            self.proration_date,
+            self.canceled_at,
+            self.past_due_at,
+            self.ended_at,
+            self.created_at,
+            self.updated_at,
+            self.seats,
+            self.totals,
+        ) == (
+            other.object,
+            other.id,
+            other.instance_id,
+            other.status,
+            other.credit,
+            other.credits,
+            other.plan_id,
+            other.price_id,
+            other.plan,
+            other.plan_period,
+            other.payment_method,
+            other.lifetime_paid,
+            other.next_payment,
+            other.payer_id,
+            other.payer,
+            other.is_free_trial,
+            other.period_start,
+            other.period_end,
+            other.proration_date,
+            other.canceled_at,
+            other.past_due_at,
+            other.ended_at,
+            other.created_at,
+            other.updated_at,
+            other.seats,
+            other.totals,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceSubscriptionItem",
+            self.object,
+            self.id,
+            self.instance_id,
+            self.status,
+            self.credit,
+            self.credits,
+            self.plan_id,
+            self.price_id,
+            self.plan,
+            self.plan_period,
+            self.payment_method,
+            self.lifetime_paid,
+            self.next_payment,
+            self.payer_id,
+            self.payer,
+            self.is_free_trial,
+            self.period_start,
+            self.period_end,
+            self.proration_date,
+            self.canceled_at,
+            self.past_due_at,
+            self.ended_at,
+            self.created_at,
+            self.updated_at,
+            self.seats,
+            self.totals,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceSubscriptionNextPayment:
+class _CommerceSubscriptionNextPaymentSlots:
+    __slots__ = ("__weakref__", "amount", "date", "per_unit_totals", "totals")
+
+
+class CommerceSubscriptionNextPayment(_CommerceSubscriptionNextPaymentSlots):
     """The ``CommerceSubscriptionNextPayment`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"per_unit_totals": None, "totals": None})
 
     date: int
     amount: CommerceMoney
-    per_unit_totals: list[CommercePerUnitTotal] | None = None
-    totals: CommerceTotals2 | None = None
+    per_unit_totals: list[CommercePerUnitTotal] | None
+    totals: CommerceTotals2 | None
+
+    def __init__(
+        self,
+        *,
+        date: int,
+        amount: CommerceMoney,
+        per_unit_totals: list[CommercePerUnitTotal] | None = None,
+        totals: CommerceTotals2 | None = None,
+    ) -> None:
+        _set(self, "date", date)
+        _set(self, "amount", amount)
+        _set(self, "per_unit_totals", per_unit_totals)
+        _set(self, "totals", totals)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommerceSubscriptionNextPayment
+        ):
+            return NotImplemented
+        return (
+            self.date,
+            self.amount,
+            self.per_unit_totals,
+            self.totals,
+        ) == (
+            other.date,
+            other.amount,
+            other.per_unit_totals,
+            other.totals,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceSubscriptionNextPayment",
+            self.date,
+            self.amount,
+            self.per_unit_totals,
+            self.totals,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceMoney:
+class _CommerceMoneySlots:
+    __slots__ = ("__weakref__", "amount", "amount_formatted", "currency", "currency_symbol")
+
+
+class CommerceMoney(_CommerceMoneySlots):
     """An amount of money with its currency."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     amount: int
     amount_formatted: str
     currency: str
     currency_symbol: str
 
+    def __init__(
+        self,
+        *,
+        amount: int,
+        amount_formatted: str,
+        currency: str,
+        currency_symbol: str,
+    ) -> None:
+        _set(self, "amount", amount)
+        _set(self, "amount_formatted", amount_formatted)
+        _set(self, "currency", currency)
+        _set(self, "currency_symbol", currency_symbol)
 
-@attrs.frozen(kw_only=True)
-class CommerceSubscriptionCredit:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceMoney):
+            return NotImplemented
+        return (
+            self.amount,
+            self.amount_formatted,
+            self.currency,
+            self.currency_symbol,
+        ) == (
+            other.amount,
+            other.amount_formatted,
+            other.currency,
+            other.currency_symbol,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceMoney",
+            self.amount,
+            self.amount_formatted,
+            self.currency,
+            self.currency_symbol,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommerceSubscriptionCreditSlots:
+    __slots__ = ("__weakref__", "amount", "cycle_remaining_percent")
+
+
+class CommerceSubscriptionCredit(_CommerceSubscriptionCreditSlots):
     """The ``CommerceSubscriptionCreditResponse`` object."""
 
-    amount: CommerceMoney | None = None
-    cycle_remaining_percent: float | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"amount": None, "cycle_remaining_percent": None})
+
+    amount: CommerceMoney | None
+    cycle_remaining_percent: float | None
+
+    def __init__(
+        self,
+        *,
+        amount: CommerceMoney | None = None,
+        cycle_remaining_percent: float | None = None,
+    ) -> None:
+        _set(self, "amount", amount)
+        _set(self, "cycle_remaining_percent", cycle_remaining_percent)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommerceSubscriptionCredit
+        ):
+            return NotImplemented
+        return (
+            self.amount,
+            self.cycle_remaining_percent,
+        ) == (
+            other.amount,
+            other.cycle_remaining_percent,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("CommerceSubscriptionCredit", self.amount, self.cycle_remaining_percent))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceCredits:
+class _CommerceCreditsSlots:
+    __slots__ = ("__weakref__", "payer", "proration", "total")
+
+
+class CommerceCredits(_CommerceCreditsSlots):
     """The ``CommerceCreditsResponse`` object."""
 
-    proration: CommerceProrationCreditDetail | None = None
-    payer: CommercePayerCredit | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"proration": None, "payer": None})
+
+    proration: CommerceProrationCreditDetail | None
+    payer: CommercePayerCredit | None
     total: CommerceMoney
 
+    def __init__(
+        self,
+        *,
+        proration: CommerceProrationCreditDetail | None = None,
+        payer: CommercePayerCredit | None = None,
+        total: CommerceMoney,
+    ) -> None:
+        _set(self, "proration", proration)
+        _set(self, "payer", payer)
+        _set(self, "total", total)
 
-@attrs.frozen(kw_only=True)
-class CommercePlan:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceCredits):
+            return NotImplemented
+        return (
+            self.proration,
+            self.payer,
+            self.total,
+        ) == (
+            other.proration,
+            other.payer,
+            other.total,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("CommerceCredits", self.proration, self.payer, self.total))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommercePlanSlots:
+    __slots__ = (
+        "__weakref__",
+        "annual_fee",
+        "annual_monthly_fee",
+        "avatar_url",
+        "description",
+        "features",
+        "fee",
+        "for_payer_type",
+        "free_trial_days",
+        "free_trial_enabled",
+        "has_base_fee",
+        "id",
+        "is_default",
+        "is_recurring",
+        "name",
+        "object",
+        "product_id",
+        "publicly_visible",
+        "slug",
+        "unit_prices",
+    )
+
+
+class CommercePlan(_CommercePlanSlots):
     """A billing plan."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "fee": None,
+            "annual_monthly_fee": None,
+            "annual_fee": None,
+            "description": None,
+            "avatar_url": None,
+            "features": None,
+            "free_trial_days": None,
+            "unit_prices": None,
+        }
+    )
 
     object: str
     id: str
     name: str
-    fee: CommerceMoney | None = None
-    annual_monthly_fee: CommerceMoney | None = None
-    annual_fee: CommerceMoney | None = None
-    description: str | None = None
+    fee: CommerceMoney | None
+    annual_monthly_fee: CommerceMoney | None
+    annual_fee: CommerceMoney | None
+    description: str | None
     product_id: str
     is_default: bool
     is_recurring: bool
@@ -162,196 +820,2886 @@ class CommercePlan:
     has_base_fee: bool
     for_payer_type: str
     slug: str
-    avatar_url: str | None = None
-    features: list[Feature] | None = None
+    avatar_url: str | None
+    features: list[Feature] | None
     free_trial_enabled: bool
-    free_trial_days: int | None = None
-    unit_prices: list[CommercePlanUnitPrice] | None = None
+    free_trial_days: int | None
+    unit_prices: list[CommercePlanUnitPrice] | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        name: str,
+        fee: CommerceMoney | None = None,
+        annual_monthly_fee: CommerceMoney | None = None,
+        annual_fee: CommerceMoney | None = None,
+        description: str | None = None,
+        product_id: str,
+        is_default: bool,
+        is_recurring: bool,
+        publicly_visible: bool,
+        has_base_fee: bool,
+        for_payer_type: str,
+        slug: str,
+        avatar_url: str | None = None,
+        features: list[Feature] | None = None,
+        free_trial_enabled: bool,
+        free_trial_days: int | None = None,
+        unit_prices: list[CommercePlanUnitPrice] | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "fee", fee)
+        _set(self, "annual_monthly_fee", annual_monthly_fee)
+        _set(self, "annual_fee", annual_fee)
+        _set(self, "description", description)
+        _set(self, "product_id", product_id)
+        _set(self, "is_default", is_default)
+        _set(self, "is_recurring", is_recurring)
+        _set(self, "publicly_visible", publicly_visible)
+        _set(self, "has_base_fee", has_base_fee)
+        _set(self, "for_payer_type", for_payer_type)
+        _set(self, "slug", slug)
+        _set(self, "avatar_url", avatar_url)
+        _set(self, "features", features)
+        _set(self, "free_trial_enabled", free_trial_enabled)
+        _set(self, "free_trial_days", free_trial_days)
+        _set(self, "unit_prices", unit_prices)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePlan):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.name,
+            self.fee,
+            self.annual_monthly_fee,
+            self.annual_fee,
+            self.description,
+            self.product_id,
+            self.is_default,
+            self.is_recurring,
+            self.publicly_visible,
+            self.has_base_fee,
+            self.for_payer_type,
+            self.slug,
+            self.avatar_url,
+            self.features,
+            self.free_trial_enabled,
+            self.free_trial_days,
+            self.unit_prices,
+        ) == (
+            other.object,
+            other.id,
+            other.name,
+            other.fee,
+            other.annual_monthly_fee,
+            other.annual_fee,
+            other.description,
+            other.product_id,
+            other.is_default,
+            other.is_recurring,
+            other.publicly_visible,
+            other.has_base_fee,
+            other.for_payer_type,
+            other.slug,
+            other.avatar_url,
+            other.features,
+            other.free_trial_enabled,
+            other.free_trial_days,
+            other.unit_prices,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommercePlan",
+            self.object,
+            self.id,
+            self.name,
+            self.fee,
+            self.annual_monthly_fee,
+            self.annual_fee,
+            self.description,
+            self.product_id,
+            self.is_default,
+            self.is_recurring,
+            self.publicly_visible,
+            self.has_base_fee,
+            self.for_payer_type,
+            self.slug,
+            self.avatar_url,
+            self.features,
+            self.free_trial_enabled,
+            self.free_trial_days,
+            self.unit_prices,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommercePaymentMethod:
+class _CommercePaymentMethodSlots:
+    __slots__ = (
+        "__weakref__",
+        "card_type",
+        "created_at",
+        "expiry_month",
+        "expiry_year",
+        "gateway",
+        "gateway_external_account_id",
+        "gateway_external_id",
+        "id",
+        "is_default",
+        "is_removable",
+        "last4",
+        "object",
+        "payer_id",
+        "payment_type",
+        "status",
+        "updated_at",
+        "wallet_type",
+    )
+
+
+class CommercePaymentMethod(_CommercePaymentMethodSlots):
     """The ``CommercePaymentMethodResponse`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "is_default": None,
+            "gateway_external_account_id": None,
+            "last4": None,
+            "wallet_type": None,
+            "card_type": None,
+            "expiry_year": None,
+            "expiry_month": None,
+            "created_at": None,
+            "updated_at": None,
+            "is_removable": None,
+        }
+    )
 
     object: str
     id: str
     payer_id: str
     payment_type: str
-    is_default: bool | None = None
+    is_default: bool | None
     gateway: str
     gateway_external_id: str
-    gateway_external_account_id: str | None = None
-    last4: str | None = None
+    gateway_external_account_id: str | None
+    last4: str | None
     status: str
-    wallet_type: str | None = None
-    card_type: str | None = None
-    expiry_year: int | None = None
-    expiry_month: int | None = None
-    created_at: int | None = None
-    updated_at: int | None = None
-    is_removable: bool | None = None
+    wallet_type: str | None
+    card_type: str | None
+    expiry_year: int | None
+    expiry_month: int | None
+    created_at: int | None
+    updated_at: int | None
+    is_removable: bool | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        payer_id: str,
+        payment_type: str,
+        is_default: bool | None = None,
+        gateway: str,
+        gateway_external_id: str,
+        gateway_external_account_id: str | None = None,
+        last4: str | None = None,
+        status: str,
+        wallet_type: str | None = None,
+        card_type: str | None = None,
+        expiry_year: int | None = None,
+        expiry_month: int | None = None,
+        created_at: int | None = None,
+        updated_at: int | None = None,
+        is_removable: bool | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "payer_id", payer_id)
+        _set(self, "payment_type", payment_type)
+        _set(self, "is_default", is_default)
+        _set(self, "gateway", gateway)
+        _set(self, "gateway_external_id", gateway_external_id)
+        _set(self, "gateway_external_account_id", gateway_external_account_id)
+        _set(self, "last4", last4)
+        _set(self, "status", status)
+        _set(self, "wallet_type", wallet_type)
+        _set(self, "card_type", card_type)
+        _set(self, "expiry_year", expiry_year)
+        _set(self, "expiry_month", expiry_month)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "is_removable", is_removable)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePaymentMethod):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.payer_id,
+            self.payment_type,
+            self.is_default,
+            self.gateway,
+            self.gateway_external_id,
+            self.gateway_external_account_id,
+            self.last4,
+            self.status,
+            self.wallet_type,
+            self.card_type,
+            self.expiry_year,
+            self.expiry_month,
+            self.created_at,
+            self.updated_at,
+            self.is_removable,
+        ) == (
+            other.object,
+            other.id,
+            other.payer_id,
+            other.payment_type,
+            other.is_default,
+            other.gateway,
+            other.gateway_external_id,
+            other.gateway_external_account_id,
+            other.last4,
+            other.status,
+            other.wallet_type,
+            other.card_type,
+            other.expiry_year,
+            other.expiry_month,
+            other.created_at,
+            other.updated_at,
+            other.is_removable,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommercePaymentMethod",
+            self.object,
+            self.id,
+            self.payer_id,
+            self.payment_type,
+            self.is_default,
+            self.gateway,
+            self.gateway_external_id,
+            self.gateway_external_account_id,
+            self.last4,
+            self.status,
+            self.wallet_type,
+            self.card_type,
+            self.expiry_year,
+            self.expiry_month,
+            self.created_at,
+            self.updated_at,
+            self.is_removable,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceSubscriptionItemNextPayment:
+class _CommerceSubscriptionItemNextPaymentSlots:
+    __slots__ = ("__weakref__", "amount", "date", "per_unit_totals", "totals")
+
+
+class CommerceSubscriptionItemNextPayment(_CommerceSubscriptionItemNextPaymentSlots):
     """The ``CommerceSubscriptionItemNextPaymentResponse`` object."""
 
-    amount: CommerceMoney | None = None
-    date: int | None = None
-    per_unit_totals: list[CommercePerUnitTotal] | None = None
-    totals: CommerceTotals | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "amount": None,
+            "date": None,
+            "per_unit_totals": None,
+            "totals": None,
+        }
+    )
+
+    amount: CommerceMoney | None
+    date: int | None
+    per_unit_totals: list[CommercePerUnitTotal] | None
+    totals: CommerceTotals | None
+
+    def __init__(
+        self,
+        *,
+        amount: CommerceMoney | None = None,
+        date: int | None = None,
+        per_unit_totals: list[CommercePerUnitTotal] | None = None,
+        totals: CommerceTotals | None = None,
+    ) -> None:
+        _set(self, "amount", amount)
+        _set(self, "date", date)
+        _set(self, "per_unit_totals", per_unit_totals)
+        _set(self, "totals", totals)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommerceSubscriptionItemNextPayment
+        ):
+            return NotImplemented
+        return (
+            self.amount,
+            self.date,
+            self.per_unit_totals,
+            self.totals,
+        ) == (
+            other.amount,
+            other.date,
+            other.per_unit_totals,
+            other.totals,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceSubscriptionItemNextPayment",
+            self.amount,
+            self.date,
+            self.per_unit_totals,
+            self.totals,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommercePayer:
+class _CommercePayerSlots:
+    __slots__ = (
+        "__weakref__",
+        "created_at",
+        "credits_balance",
+        "email",
+        "first_name",
+        "id",
+        "image_url",
+        "instance_id",
+        "last_name",
+        "object",
+        "organization_id",
+        "organization_name",
+        "updated_at",
+        "user_id",
+    )
+
+
+class CommercePayer(_CommercePayerSlots):
     """The ``CommercePayerResponse`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "user_id": None,
+            "first_name": None,
+            "last_name": None,
+            "email": None,
+            "organization_id": None,
+            "organization_name": None,
+            "image_url": None,
+            "credits_balance": None,
+            "created_at": None,
+            "updated_at": None,
+        }
+    )
 
     object: str
     id: str
     instance_id: str
-    user_id: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    organization_id: str | None = None
-    organization_name: str | None = None
-    image_url: str | None = None
-    credits_balance: CommerceMoney | None = None
-    created_at: int | None = None
-    updated_at: int | None = None
+    user_id: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    organization_id: str | None
+    organization_name: str | None
+    image_url: str | None
+    credits_balance: CommerceMoney | None
+    created_at: int | None
+    updated_at: int | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        instance_id: str,
+        user_id: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        organization_id: str | None = None,
+        organization_name: str | None = None,
+        image_url: str | None = None,
+        credits_balance: CommerceMoney | None = None,
+        created_at: int | None = None,
+        updated_at: int | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "instance_id", instance_id)
+        _set(self, "user_id", user_id)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "email", email)
+        _set(self, "organization_id", organization_id)
+        _set(self, "organization_name", organization_name)
+        _set(self, "image_url", image_url)
+        _set(self, "credits_balance", credits_balance)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePayer):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.instance_id,
+            self.user_id,
+            self.first_name,
+            self.last_name,
+            self.email,
+            self.organization_id,
+            self.organization_name,
+            self.image_url,
+            self.credits_balance,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.object,
+            other.id,
+            other.instance_id,
+            other.user_id,
+            other.first_name,
+            other.last_name,
+            other.email,
+            other.organization_id,
+            other.organization_name,
+            other.image_url,
+            other.credits_balance,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommercePayer",
+            self.object,
+            self.id,
+            self.instance_id,
+            self.user_id,
+            self.first_name,
+            self.last_name,
+            self.email,
+            self.organization_id,
+            self.organization_name,
+            self.image_url,
+            self.credits_balance,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceSubscriptionItemSeats:
+class _CommerceSubscriptionItemSeatsSlots:
+    __slots__ = ("__weakref__", "quantity", "tiers")
+
+
+class CommerceSubscriptionItemSeats(_CommerceSubscriptionItemSeatsSlots):
     """The ``CommerceSubscriptionItemSeatsResponse`` object."""
 
-    quantity: int | None = None
-    tiers: list[CommercePerUnitTotalTier] | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"quantity": None, "tiers": None})
+
+    quantity: int | None
+    tiers: list[CommercePerUnitTotalTier] | None
+
+    def __init__(
+        self,
+        *,
+        quantity: int | None = None,
+        tiers: list[CommercePerUnitTotalTier] | None = None,
+    ) -> None:
+        _set(self, "quantity", quantity)
+        _set(self, "tiers", tiers)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommerceSubscriptionItemSeats
+        ):
+            return NotImplemented
+        return (self.quantity, self.tiers) == (other.quantity, other.tiers)
+
+    def __hash__(self) -> int:
+        return hash(("CommerceSubscriptionItemSeats", self.quantity, self.tiers))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceTotals2:
+class _CommerceTotals2Slots:
+    __slots__ = (
+        "__weakref__",
+        "base_fee",
+        "credits",
+        "discounts",
+        "grand_total",
+        "per_unit_totals",
+        "subtotal",
+        "tax_total",
+    )
+
+
+class CommerceTotals2(_CommerceTotals2Slots):
     """The ``CommerceTotalsResponse-2`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "per_unit_totals": None,
+            "credits": None,
+            "discounts": None,
+        }
+    )
 
     subtotal: CommerceMoney
     base_fee: CommerceMoney
     tax_total: CommerceMoney
     grand_total: CommerceMoney
-    per_unit_totals: list[CommercePerUnitTotal] | None = None
-    credits: CommerceCredits | None = None
-    discounts: BillingDiscounts | None = None
+    per_unit_totals: list[CommercePerUnitTotal] | None
+    credits: CommerceCredits | None
+    discounts: BillingDiscounts | None
+
+    def __init__(
+        self,
+        *,
+        subtotal: CommerceMoney,
+        base_fee: CommerceMoney,
+        tax_total: CommerceMoney,
+        grand_total: CommerceMoney,
+        per_unit_totals: list[CommercePerUnitTotal] | None = None,
+        credits: CommerceCredits | None = None,
+        discounts: BillingDiscounts | None = None,
+    ) -> None:
+        _set(self, "subtotal", subtotal)
+        _set(self, "base_fee", base_fee)
+        _set(self, "tax_total", tax_total)
+        _set(self, "grand_total", grand_total)
+        _set(self, "per_unit_totals", per_unit_totals)
+        _set(self, "credits", credits)
+        _set(self, "discounts", discounts)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceTotals2):
+            return NotImplemented
+        return (
+            self.subtotal,
+            self.base_fee,
+            self.tax_total,
+            self.grand_total,
+            self.per_unit_totals,
+            self.credits,
+            self.discounts,
+        ) == (
+            other.subtotal,
+            other.base_fee,
+            other.tax_total,
+            other.grand_total,
+            other.per_unit_totals,
+            other.credits,
+            other.discounts,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceTotals2",
+            self.subtotal,
+            self.base_fee,
+            self.tax_total,
+            self.grand_total,
+            self.per_unit_totals,
+            self.credits,
+            self.discounts,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommerceProrationCreditDetail:
+class _CommerceProrationCreditDetailSlots:
+    __slots__ = (
+        "__weakref__",
+        "amount",
+        "cycle_days_remaining",
+        "cycle_days_total",
+        "cycle_remaining_percent",
+    )
+
+
+class CommerceProrationCreditDetail(_CommerceProrationCreditDetailSlots):
     """The ``CommerceProrationCreditDetailResponse`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     amount: CommerceMoney
     cycle_days_remaining: int
     cycle_days_total: int
     cycle_remaining_percent: float
 
+    def __init__(
+        self,
+        *,
+        amount: CommerceMoney,
+        cycle_days_remaining: int,
+        cycle_days_total: int,
+        cycle_remaining_percent: float,
+    ) -> None:
+        _set(self, "amount", amount)
+        _set(self, "cycle_days_remaining", cycle_days_remaining)
+        _set(self, "cycle_days_total", cycle_days_total)
+        _set(self, "cycle_remaining_percent", cycle_remaining_percent)
 
-@attrs.frozen(kw_only=True)
-class CommercePayerCredit:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommerceProrationCreditDetail
+        ):
+            return NotImplemented
+        return (
+            self.amount,
+            self.cycle_days_remaining,
+            self.cycle_days_total,
+            self.cycle_remaining_percent,
+        ) == (
+            other.amount,
+            other.cycle_days_remaining,
+            other.cycle_days_total,
+            other.cycle_remaining_percent,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceProrationCreditDetail",
+            self.amount,
+            self.cycle_days_remaining,
+            self.cycle_days_total,
+            self.cycle_remaining_percent,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommercePayerCreditSlots:
+    __slots__ = ("__weakref__", "applied_amount", "remaining_balance")
+
+
+class CommercePayerCredit(_CommercePayerCreditSlots):
     """The ``CommercePayerCreditResponse`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     remaining_balance: CommerceMoney
     applied_amount: CommerceMoney
 
+    def __init__(
+        self,
+        *,
+        remaining_balance: CommerceMoney,
+        applied_amount: CommerceMoney,
+    ) -> None:
+        _set(self, "remaining_balance", remaining_balance)
+        _set(self, "applied_amount", applied_amount)
 
-@attrs.frozen(kw_only=True)
-class Feature:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePayerCredit):
+            return NotImplemented
+        return (
+            self.remaining_balance,
+            self.applied_amount,
+        ) == (
+            other.remaining_balance,
+            other.applied_amount,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("CommercePayerCredit", self.remaining_balance, self.applied_amount))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _FeatureSlots:
+    __slots__ = ("__weakref__", "avatar_url", "description", "id", "name", "object", "slug")
+
+
+class Feature(_FeatureSlots):
     """A feature a billing plan grants."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"description": None, "avatar_url": None})
 
     object: str
     id: str
     name: str
-    description: str | None = None
+    description: str | None
     slug: str
-    avatar_url: str | None = None
+    avatar_url: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        name: str,
+        description: str | None = None,
+        slug: str,
+        avatar_url: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "description", description)
+        _set(self, "slug", slug)
+        _set(self, "avatar_url", avatar_url)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Feature):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.name,
+            self.description,
+            self.slug,
+            self.avatar_url,
+        ) == (
+            other.object,
+            other.id,
+            other.name,
+            other.description,
+            other.slug,
+            other.avatar_url,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "Feature",
+            self.object,
+            self.id,
+            self.name,
+            self.description,
+            self.slug,
+            self.avatar_url,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class CommercePlanUnitPrice:
+class _CommercePlanUnitPriceSlots:
+    __slots__ = ("__weakref__", "block_size", "name", "tiers")
+
+
+class CommercePlanUnitPrice(_CommercePlanUnitPriceSlots):
     """The ``CommercePlanUnitPrice`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     name: str
     block_size: int
     tiers: list[CommercePlanUnitPriceTier]
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        block_size: int,
+        tiers: list[CommercePlanUnitPriceTier],
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "block_size", block_size)
+        _set(self, "tiers", tiers)
 
-@attrs.frozen(kw_only=True)
-class CommercePerUnitTotal:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePlanUnitPrice):
+            return NotImplemented
+        return (
+            self.name,
+            self.block_size,
+            self.tiers,
+        ) == (
+            other.name,
+            other.block_size,
+            other.tiers,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("CommercePlanUnitPrice", self.name, self.block_size, self.tiers))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommercePerUnitTotalSlots:
+    __slots__ = ("__weakref__", "block_size", "name", "tiers")
+
+
+class CommercePerUnitTotal(_CommercePerUnitTotalSlots):
     """The ``CommercePerUnitTotal`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     name: str
     block_size: int
     tiers: list[CommercePerUnitTotalTier]
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        block_size: int,
+        tiers: list[CommercePerUnitTotalTier],
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "block_size", block_size)
+        _set(self, "tiers", tiers)
 
-@attrs.frozen(kw_only=True)
-class CommerceTotals:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePerUnitTotal):
+            return NotImplemented
+        return (
+            self.name,
+            self.block_size,
+            self.tiers,
+        ) == (
+            other.name,
+            other.block_size,
+            other.tiers,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("CommercePerUnitTotal", self.name, self.block_size, self.tiers))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommerceTotalsSlots:
+    __slots__ = (
+        "__weakref__",
+        "base_fee",
+        "credits",
+        "discounts",
+        "grand_total",
+        "per_unit_totals",
+        "subtotal",
+        "tax_total",
+    )
+
+
+class CommerceTotals(_CommerceTotalsSlots):
     """The ``CommerceTotalsResponse`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "per_unit_totals": None,
+            "credits": None,
+            "discounts": None,
+        }
+    )
 
     subtotal: CommerceMoney
     base_fee: CommerceMoney
     tax_total: CommerceMoney
     grand_total: CommerceMoney
-    per_unit_totals: list[CommercePerUnitTotal] | None = None
-    credits: CommerceCredits | None = None
-    discounts: CommerceDiscounts | None = None
+    per_unit_totals: list[CommercePerUnitTotal] | None
+    credits: CommerceCredits | None
+    discounts: CommerceDiscounts | None
+
+    def __init__(
+        self,
+        *,
+        subtotal: CommerceMoney,
+        base_fee: CommerceMoney,
+        tax_total: CommerceMoney,
+        grand_total: CommerceMoney,
+        per_unit_totals: list[CommercePerUnitTotal] | None = None,
+        credits: CommerceCredits | None = None,
+        discounts: CommerceDiscounts | None = None,
+    ) -> None:
+        _set(self, "subtotal", subtotal)
+        _set(self, "base_fee", base_fee)
+        _set(self, "tax_total", tax_total)
+        _set(self, "grand_total", grand_total)
+        _set(self, "per_unit_totals", per_unit_totals)
+        _set(self, "credits", credits)
+        _set(self, "discounts", discounts)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceTotals):
+            return NotImplemented
+        return (
+            self.subtotal,
+            self.base_fee,
+            self.tax_total,
+            self.grand_total,
+            self.per_unit_totals,
+            self.credits,
+            self.discounts,
+        ) == (
+            other.subtotal,
+            other.base_fee,
+            other.tax_total,
+            other.grand_total,
+            other.per_unit_totals,
+            other.credits,
+            other.discounts,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceTotals",
+            self.subtotal,
+            self.base_fee,
+            self.tax_total,
+            self.grand_total,
+            self.per_unit_totals,
+            self.credits,
+            self.discounts,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class BillingDiscounts:
+class _BillingDiscountsSlots:
+    __slots__ = ("__weakref__", "proration", "total")
+
+
+class BillingDiscounts(_BillingDiscountsSlots):
     """The ``BillingDiscountsResponse`` object."""
 
-    proration: BillingProrationDiscountDetail | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"proration": None})
+
+    proration: BillingProrationDiscountDetail | None
     total: CommerceMoney
 
+    def __init__(
+        self,
+        *,
+        proration: BillingProrationDiscountDetail | None = None,
+        total: CommerceMoney,
+    ) -> None:
+        _set(self, "proration", proration)
+        _set(self, "total", total)
 
-@attrs.frozen(kw_only=True)
-class CommercePlanUnitPriceTier:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, BillingDiscounts):
+            return NotImplemented
+        return (self.proration, self.total) == (other.proration, other.total)
+
+    def __hash__(self) -> int:
+        return hash(("BillingDiscounts", self.proration, self.total))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommercePlanUnitPriceTierSlots:
+    __slots__ = ("__weakref__", "ends_after_block", "fee_per_block", "starts_at_block")
+
+
+class CommercePlanUnitPriceTier(_CommercePlanUnitPriceTierSlots):
     """The ``CommercePlanUnitPriceTier`` object."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"ends_after_block": None})
+
     starts_at_block: int
-    ends_after_block: int | None = None
+    ends_after_block: int | None
     fee_per_block: CommerceMoney
 
+    def __init__(
+        self,
+        *,
+        starts_at_block: int,
+        ends_after_block: int | None = None,
+        fee_per_block: CommerceMoney,
+    ) -> None:
+        _set(self, "starts_at_block", starts_at_block)
+        _set(self, "ends_after_block", ends_after_block)
+        _set(self, "fee_per_block", fee_per_block)
 
-@attrs.frozen(kw_only=True)
-class CommercePerUnitTotalTier:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommercePlanUnitPriceTier
+        ):
+            return NotImplemented
+        return (
+            self.starts_at_block,
+            self.ends_after_block,
+            self.fee_per_block,
+        ) == (
+            other.starts_at_block,
+            other.ends_after_block,
+            other.fee_per_block,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommercePlanUnitPriceTier",
+            self.starts_at_block,
+            self.ends_after_block,
+            self.fee_per_block,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommercePerUnitTotalTierSlots:
+    __slots__ = ("__weakref__", "fee_per_block", "quantity", "total")
+
+
+class CommercePerUnitTotalTier(_CommercePerUnitTotalTierSlots):
     """The ``CommercePerUnitTotalTier`` object."""
 
-    quantity: int | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"quantity": None})
+
+    quantity: int | None
     fee_per_block: CommerceMoney
     total: CommerceMoney
 
+    def __init__(
+        self,
+        *,
+        quantity: int | None = None,
+        fee_per_block: CommerceMoney,
+        total: CommerceMoney,
+    ) -> None:
+        _set(self, "quantity", quantity)
+        _set(self, "fee_per_block", fee_per_block)
+        _set(self, "total", total)
 
-@attrs.frozen(kw_only=True)
-class CommerceDiscounts:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommercePerUnitTotalTier):
+            return NotImplemented
+        return (
+            self.quantity,
+            self.fee_per_block,
+            self.total,
+        ) == (
+            other.quantity,
+            other.fee_per_block,
+            other.total,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("CommercePerUnitTotalTier", self.quantity, self.fee_per_block, self.total))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommerceDiscountsSlots:
+    __slots__ = ("__weakref__", "proration", "total")
+
+
+class CommerceDiscounts(_CommerceDiscountsSlots):
     """The ``CommerceDiscountsResponse`` object."""
 
-    proration: CommerceProrationDiscount | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"proration": None})
+
+    proration: CommerceProrationDiscount | None
     total: CommerceMoney
 
+    def __init__(
+        self,
+        *,
+        proration: CommerceProrationDiscount | None = None,
+        total: CommerceMoney,
+    ) -> None:
+        _set(self, "proration", proration)
+        _set(self, "total", total)
 
-@attrs.frozen(kw_only=True)
-class BillingProrationDiscountDetail:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, CommerceDiscounts):
+            return NotImplemented
+        return (self.proration, self.total) == (other.proration, other.total)
+
+    def __hash__(self) -> int:
+        return hash(("CommerceDiscounts", self.proration, self.total))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _BillingProrationDiscountDetailSlots:
+    __slots__ = (
+        "__weakref__",
+        "amount",
+        "cycle_days_passed",
+        "cycle_days_total",
+        "cycle_passed_percent",
+    )
+
+
+class BillingProrationDiscountDetail(_BillingProrationDiscountDetailSlots):
     """The ``BillingProrationDiscountDetail`` object."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
+
     amount: CommerceMoney
     cycle_days_passed: int
     cycle_days_total: int
     cycle_passed_percent: float
 
+    def __init__(
+        self,
+        *,
+        amount: CommerceMoney,
+        cycle_days_passed: int,
+        cycle_days_total: int,
+        cycle_passed_percent: float,
+    ) -> None:
+        _set(self, "amount", amount)
+        _set(self, "cycle_days_passed", cycle_days_passed)
+        _set(self, "cycle_days_total", cycle_days_total)
+        _set(self, "cycle_passed_percent", cycle_passed_percent)
 
-@attrs.frozen(kw_only=True)
-class CommerceProrationDiscount:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, BillingProrationDiscountDetail
+        ):
+            return NotImplemented
+        return (
+            self.amount,
+            self.cycle_days_passed,
+            self.cycle_days_total,
+            self.cycle_passed_percent,
+        ) == (
+            other.amount,
+            other.cycle_days_passed,
+            other.cycle_days_total,
+            other.cycle_passed_percent,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "BillingProrationDiscountDetail",
+            self.amount,
+            self.cycle_days_passed,
+            self.cycle_days_total,
+            self.cycle_passed_percent,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _CommerceProrationDiscountSlots:
+    __slots__ = (
+        "__weakref__",
+        "amount",
+        "cycle_days_passed",
+        "cycle_days_total",
+        "cycle_passed_percent",
+    )
+
+
+class CommerceProrationDiscount(_CommerceProrationDiscountSlots):
     """The ``CommerceProrationDiscountResponse`` object."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
+
     amount: CommerceMoney
     cycle_days_passed: int
     cycle_days_total: int
     cycle_passed_percent: float
+
+    def __init__(
+        self,
+        *,
+        amount: CommerceMoney,
+        cycle_days_passed: int,
+        cycle_days_total: int,
+        cycle_passed_percent: float,
+    ) -> None:
+        _set(self, "amount", amount)
+        _set(self, "cycle_days_passed", cycle_days_passed)
+        _set(self, "cycle_days_total", cycle_days_total)
+        _set(self, "cycle_passed_percent", cycle_passed_percent)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, CommerceProrationDiscount
+        ):
+            return NotImplemented
+        return (
+            self.amount,
+            self.cycle_days_passed,
+            self.cycle_days_total,
+            self.cycle_passed_percent,
+        ) == (
+            other.amount,
+            other.cycle_days_passed,
+            other.cycle_days_total,
+            other.cycle_passed_percent,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "CommerceProrationDiscount",
+            self.amount,
+            self.cycle_days_passed,
+            self.cycle_days_total,
+            self.cycle_passed_percent,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+def _d_CommerceSubscription(o: Any) -> CommerceSubscription:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceSubscriptionSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["instance_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "instance_id")
+        i.instance_id = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["payer_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "payer_id")
+        i.payer_id = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("active_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "active_at")
+        i.active_at = v
+        v = g("past_due_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "past_due_at")
+        i.past_due_at = v
+        v = o["subscription_items"]
+        if v.__class__ is not list:
+            bad(v, "a list", "subscription_items")
+        try:
+            v = [_d_CommerceSubscriptionItem(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_CommerceSubscriptionItem, v, "subscription_items")
+            raise
+        i.subscription_items = v
+        v = g("next_payment")
+        if v is not None:
+            try:
+                v = _d_CommerceSubscriptionNextPayment(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "next_payment")
+                raise
+        i.next_payment = v
+        v = g("eligible_for_free_trial")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "eligible_for_free_trial")
+        i.eligible_for_free_trial = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceSubscription
+    decoded: CommerceSubscription = i
+    return decoded
+
+
+def _e_CommerceSubscription(o: CommerceSubscription) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "instance_id": o.instance_id,
+        "status": o.status,
+        "payer_id": o.payer_id,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "active_at": o.active_at,
+        "past_due_at": o.past_due_at,
+        "subscription_items": [_e_CommerceSubscriptionItem(x) for x in o.subscription_items],
+        "next_payment": encode_one(_e_CommerceSubscriptionNextPayment, o.next_payment),
+        "eligible_for_free_trial": o.eligible_for_free_trial,
+    }
+
+
+def _d_CommerceCreditBalance(o: Any) -> CommerceCreditBalance:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceCreditBalanceSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = g("balance")
+        if v is not None:
+            try:
+                v = _d_CommerceMoney(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "balance")
+                raise
+        i.balance = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceCreditBalance
+    decoded: CommerceCreditBalance = i
+    return decoded
+
+
+def _e_CommerceCreditBalance(o: CommerceCreditBalance) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "balance": encode_one(_e_CommerceMoney, o.balance),
+    }
+
+
+def _d_CommerceCreditLedger(o: Any) -> CommerceCreditLedger:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceCreditLedgerSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["payer_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "payer_id")
+        i.payer_id = v
+        v = o["amount"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+        i.amount = v
+        v = o["source_type"]
+        if v.__class__ is not str:
+            bad(v, "str", "source_type")
+        i.source_type = v
+        v = o["source_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "source_id")
+        i.source_id = v
+        v = g("note")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "note")
+        i.note = v
+        v = o["created_at"]
+        if v.__class__ is not str:
+            bad(v, "str", "created_at")
+        i.created_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceCreditLedger
+    decoded: CommerceCreditLedger = i
+    return decoded
+
+
+def _e_CommerceCreditLedger(o: CommerceCreditLedger) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "payer_id": o.payer_id,
+        "amount": _e_CommerceMoney(o.amount),
+        "source_type": o.source_type,
+        "source_id": o.source_id,
+        "note": o.note,
+        "created_at": o.created_at,
+    }
+
+
+def _d_CommerceSubscriptionItem(o: Any) -> CommerceSubscriptionItem:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceSubscriptionItemSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["instance_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "instance_id")
+        i.instance_id = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = g("credit")
+        if v is not None:
+            try:
+                v = _d_CommerceSubscriptionCredit(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "credit")
+                raise
+        i.credit = v
+        v = g("credits")
+        if v is not None:
+            try:
+                v = _d_CommerceCredits(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "credits")
+                raise
+        i.credits = v
+        v = g("plan_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "plan_id")
+        i.plan_id = v
+        v = g("price_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "price_id")
+        i.price_id = v
+        v = g("plan")
+        if v is not None:
+            try:
+                v = _d_CommercePlan(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "plan")
+                raise
+        i.plan = v
+        v = o["plan_period"]
+        if v.__class__ is not str:
+            bad(v, "str", "plan_period")
+        i.plan_period = v
+        v = g("payment_method")
+        if v is not None:
+            try:
+                v = _d_CommercePaymentMethod(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "payment_method")
+                raise
+        i.payment_method = v
+        v = g("lifetime_paid")
+        if v is not None:
+            try:
+                v = _d_CommerceMoney(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "lifetime_paid")
+                raise
+        i.lifetime_paid = v
+        v = g("next_payment")
+        if v is not None:
+            try:
+                v = _d_CommerceSubscriptionItemNextPayment(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "next_payment")
+                raise
+        i.next_payment = v
+        v = o["payer_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "payer_id")
+        i.payer_id = v
+        v = g("payer")
+        if v is not None:
+            try:
+                v = _d_CommercePayer(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "payer")
+                raise
+        i.payer = v
+        v = o["is_free_trial"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "is_free_trial")
+        i.is_free_trial = v
+        v = o["period_start"]
+        if v.__class__ is not int:
+            bad(v, "int", "period_start")
+        i.period_start = v
+        v = g("period_end")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "period_end")
+        i.period_end = v
+        v = g("proration_date")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "proration_date")
+        i.proration_date = v
+        v = g("canceled_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "canceled_at")
+        i.canceled_at = v
+        v = g("past_due_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "past_due_at")
+        i.past_due_at = v
+        v = g("ended_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "ended_at")
+        i.ended_at = v
+        v = g("created_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = g("updated_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("seats")
+        if v is not None:
+            try:
+                v = _d_CommerceSubscriptionItemSeats(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "seats")
+                raise
+        i.seats = v
+        v = g("totals")
+        if v is not None:
+            try:
+                v = _d_CommerceTotals2(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "totals")
+                raise
+        i.totals = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceSubscriptionItem
+    decoded: CommerceSubscriptionItem = i
+    return decoded
+
+
+def _e_CommerceSubscriptionItem(o: CommerceSubscriptionItem) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "instance_id": o.instance_id,
+        "status": o.status,
+        "credit": encode_one(_e_CommerceSubscriptionCredit, o.credit),
+        "credits": encode_one(_e_CommerceCredits, o.credits),
+        "plan_id": o.plan_id,
+        "price_id": o.price_id,
+        "plan": encode_one(_e_CommercePlan, o.plan),
+        "plan_period": o.plan_period,
+        "payment_method": encode_one(_e_CommercePaymentMethod, o.payment_method),
+        "lifetime_paid": encode_one(_e_CommerceMoney, o.lifetime_paid),
+        "next_payment": encode_one(_e_CommerceSubscriptionItemNextPayment, o.next_payment),
+        "payer_id": o.payer_id,
+        "payer": encode_one(_e_CommercePayer, o.payer),
+        "is_free_trial": o.is_free_trial,
+        "period_start": o.period_start,
+        "period_end": o.period_end,
+        "proration_date": o.proration_date,
+        "canceled_at": o.canceled_at,
+        "past_due_at": o.past_due_at,
+        "ended_at": o.ended_at,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "seats": encode_one(_e_CommerceSubscriptionItemSeats, o.seats),
+        "totals": encode_one(_e_CommerceTotals2, o.totals),
+    }
+
+
+def _d_CommerceSubscriptionNextPayment(o: Any) -> CommerceSubscriptionNextPayment:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceSubscriptionNextPaymentSlots)
+    try:
+        v = o["date"]
+        if v.__class__ is not int:
+            bad(v, "int", "date")
+        i.date = v
+        v = o["amount"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+        i.amount = v
+        v = g("per_unit_totals")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list", "per_unit_totals")
+            try:
+                v = [_d_CommercePerUnitTotal(x) for x in v]
+            except DecodeFailure as e:
+                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                raise
+        i.per_unit_totals = v
+        v = g("totals")
+        if v is not None:
+            try:
+                v = _d_CommerceTotals2(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "totals")
+                raise
+        i.totals = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceSubscriptionNextPayment
+    decoded: CommerceSubscriptionNextPayment = i
+    return decoded
+
+
+def _e_CommerceSubscriptionNextPayment(o: CommerceSubscriptionNextPayment) -> dict[str, Any]:
+    return {
+        "date": o.date,
+        "amount": _e_CommerceMoney(o.amount),
+        "per_unit_totals": encode_many(_e_CommercePerUnitTotal, o.per_unit_totals),
+        "totals": encode_one(_e_CommerceTotals2, o.totals),
+    }
+
+
+def _d_CommerceMoney(o: Any) -> CommerceMoney:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_CommerceMoneySlots)
+    try:
+        v = o["amount"]
+        if v.__class__ is not int:
+            bad(v, "int", "amount")
+        i.amount = v
+        v = o["amount_formatted"]
+        if v.__class__ is not str:
+            bad(v, "str", "amount_formatted")
+        i.amount_formatted = v
+        v = o["currency"]
+        if v.__class__ is not str:
+            bad(v, "str", "currency")
+        i.currency = v
+        v = o["currency_symbol"]
+        if v.__class__ is not str:
+            bad(v, "str", "currency_symbol")
+        i.currency_symbol = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceMoney
+    decoded: CommerceMoney = i
+    return decoded
+
+
+def _e_CommerceMoney(o: CommerceMoney) -> dict[str, Any]:
+    return {
+        "amount": o.amount,
+        "amount_formatted": o.amount_formatted,
+        "currency": o.currency,
+        "currency_symbol": o.currency_symbol,
+    }
+
+
+def _d_CommerceSubscriptionCredit(o: Any) -> CommerceSubscriptionCredit:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceSubscriptionCreditSlots)
+    v = g("amount")
+    if v is not None:
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+    i.amount = v
+    v = g("cycle_remaining_percent")
+    if v is not None and (v.__class__ is not float and v.__class__ is not int):
+        bad(v, "a number", "cycle_remaining_percent")
+    i.cycle_remaining_percent = v
+    i.__class__ = CommerceSubscriptionCredit
+    decoded: CommerceSubscriptionCredit = i
+    return decoded
+
+
+def _e_CommerceSubscriptionCredit(o: CommerceSubscriptionCredit) -> dict[str, Any]:
+    return {
+        "amount": encode_one(_e_CommerceMoney, o.amount),
+        "cycle_remaining_percent": o.cycle_remaining_percent,
+    }
+
+
+def _d_CommerceCredits(o: Any) -> CommerceCredits:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceCreditsSlots)
+    try:
+        v = g("proration")
+        if v is not None:
+            try:
+                v = _d_CommerceProrationCreditDetail(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "proration")
+                raise
+        i.proration = v
+        v = g("payer")
+        if v is not None:
+            try:
+                v = _d_CommercePayerCredit(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "payer")
+                raise
+        i.payer = v
+        v = o["total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "total")
+            raise
+        i.total = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceCredits
+    decoded: CommerceCredits = i
+    return decoded
+
+
+def _e_CommerceCredits(o: CommerceCredits) -> dict[str, Any]:
+    return {
+        "proration": encode_one(_e_CommerceProrationCreditDetail, o.proration),
+        "payer": encode_one(_e_CommercePayerCredit, o.payer),
+        "total": _e_CommerceMoney(o.total),
+    }
+
+
+def _d_CommercePlan(o: Any) -> CommercePlan:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommercePlanSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = g("fee")
+        if v is not None:
+            try:
+                v = _d_CommerceMoney(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "fee")
+                raise
+        i.fee = v
+        v = g("annual_monthly_fee")
+        if v is not None:
+            try:
+                v = _d_CommerceMoney(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "annual_monthly_fee")
+                raise
+        i.annual_monthly_fee = v
+        v = g("annual_fee")
+        if v is not None:
+            try:
+                v = _d_CommerceMoney(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "annual_fee")
+                raise
+        i.annual_fee = v
+        v = g("description")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "description")
+        i.description = v
+        v = o["product_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "product_id")
+        i.product_id = v
+        v = o["is_default"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "is_default")
+        i.is_default = v
+        v = o["is_recurring"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "is_recurring")
+        i.is_recurring = v
+        v = o["publicly_visible"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "publicly_visible")
+        i.publicly_visible = v
+        v = o["has_base_fee"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "has_base_fee")
+        i.has_base_fee = v
+        v = o["for_payer_type"]
+        if v.__class__ is not str:
+            bad(v, "str", "for_payer_type")
+        i.for_payer_type = v
+        v = o["slug"]
+        if v.__class__ is not str:
+            bad(v, "str", "slug")
+        i.slug = v
+        v = g("avatar_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "avatar_url")
+        i.avatar_url = v
+        v = g("features")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list", "features")
+            try:
+                v = [_d_Feature(x) for x in v]
+            except DecodeFailure as e:
+                e.locate(_d_Feature, v, "features")
+                raise
+        i.features = v
+        v = o["free_trial_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "free_trial_enabled")
+        i.free_trial_enabled = v
+        v = g("free_trial_days")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "free_trial_days")
+        i.free_trial_days = v
+        v = g("unit_prices")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list", "unit_prices")
+            try:
+                v = [_d_CommercePlanUnitPrice(x) for x in v]
+            except DecodeFailure as e:
+                e.locate(_d_CommercePlanUnitPrice, v, "unit_prices")
+                raise
+        i.unit_prices = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePlan
+    decoded: CommercePlan = i
+    return decoded
+
+
+def _e_CommercePlan(o: CommercePlan) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "name": o.name,
+        "fee": encode_one(_e_CommerceMoney, o.fee),
+        "annual_monthly_fee": encode_one(_e_CommerceMoney, o.annual_monthly_fee),
+        "annual_fee": encode_one(_e_CommerceMoney, o.annual_fee),
+        "description": o.description,
+        "product_id": o.product_id,
+        "is_default": o.is_default,
+        "is_recurring": o.is_recurring,
+        "publicly_visible": o.publicly_visible,
+        "has_base_fee": o.has_base_fee,
+        "for_payer_type": o.for_payer_type,
+        "slug": o.slug,
+        "avatar_url": o.avatar_url,
+        "features": encode_many(_e_Feature, o.features),
+        "free_trial_enabled": o.free_trial_enabled,
+        "free_trial_days": o.free_trial_days,
+        "unit_prices": encode_many(_e_CommercePlanUnitPrice, o.unit_prices),
+    }
+
+
+def _d_CommercePaymentMethod(o: Any) -> CommercePaymentMethod:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommercePaymentMethodSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["payer_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "payer_id")
+        i.payer_id = v
+        v = o["payment_type"]
+        if v.__class__ is not str:
+            bad(v, "str", "payment_type")
+        i.payment_type = v
+        v = g("is_default")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "is_default")
+        i.is_default = v
+        v = o["gateway"]
+        if v.__class__ is not str:
+            bad(v, "str", "gateway")
+        i.gateway = v
+        v = o["gateway_external_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "gateway_external_id")
+        i.gateway_external_id = v
+        v = g("gateway_external_account_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "gateway_external_account_id")
+        i.gateway_external_account_id = v
+        v = g("last4")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last4")
+        i.last4 = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = g("wallet_type")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "wallet_type")
+        i.wallet_type = v
+        v = g("card_type")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "card_type")
+        i.card_type = v
+        v = g("expiry_year")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expiry_year")
+        i.expiry_year = v
+        v = g("expiry_month")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expiry_month")
+        i.expiry_month = v
+        v = g("created_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = g("updated_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("is_removable")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "is_removable")
+        i.is_removable = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePaymentMethod
+    decoded: CommercePaymentMethod = i
+    return decoded
+
+
+def _e_CommercePaymentMethod(o: CommercePaymentMethod) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "payer_id": o.payer_id,
+        "payment_type": o.payment_type,
+        "is_default": o.is_default,
+        "gateway": o.gateway,
+        "gateway_external_id": o.gateway_external_id,
+        "gateway_external_account_id": o.gateway_external_account_id,
+        "last4": o.last4,
+        "status": o.status,
+        "wallet_type": o.wallet_type,
+        "card_type": o.card_type,
+        "expiry_year": o.expiry_year,
+        "expiry_month": o.expiry_month,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "is_removable": o.is_removable,
+    }
+
+
+def _d_CommerceSubscriptionItemNextPayment(o: Any) -> CommerceSubscriptionItemNextPayment:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceSubscriptionItemNextPaymentSlots)
+    v = g("amount")
+    if v is not None:
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+    i.amount = v
+    v = g("date")
+    if v is not None and v.__class__ is not int:
+        bad(v, "int", "date")
+    i.date = v
+    v = g("per_unit_totals")
+    if v is not None:
+        if v.__class__ is not list:
+            bad(v, "a list", "per_unit_totals")
+        try:
+            v = [_d_CommercePerUnitTotal(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+            raise
+    i.per_unit_totals = v
+    v = g("totals")
+    if v is not None:
+        try:
+            v = _d_CommerceTotals(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "totals")
+            raise
+    i.totals = v
+    i.__class__ = CommerceSubscriptionItemNextPayment
+    decoded: CommerceSubscriptionItemNextPayment = i
+    return decoded
+
+
+def _e_CommerceSubscriptionItemNextPayment(
+    o: CommerceSubscriptionItemNextPayment,
+) -> dict[str, Any]:
+    return {
+        "amount": encode_one(_e_CommerceMoney, o.amount),
+        "date": o.date,
+        "per_unit_totals": encode_many(_e_CommercePerUnitTotal, o.per_unit_totals),
+        "totals": encode_one(_e_CommerceTotals, o.totals),
+    }
+
+
+def _d_CommercePayer(o: Any) -> CommercePayer:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommercePayerSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["instance_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "instance_id")
+        i.instance_id = v
+        v = g("user_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "user_id")
+        i.user_id = v
+        v = g("first_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = g("last_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = g("email")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "email")
+        i.email = v
+        v = g("organization_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "organization_id")
+        i.organization_id = v
+        v = g("organization_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "organization_name")
+        i.organization_name = v
+        v = g("image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = g("credits_balance")
+        if v is not None:
+            try:
+                v = _d_CommerceMoney(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "credits_balance")
+                raise
+        i.credits_balance = v
+        v = g("created_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = g("updated_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePayer
+    decoded: CommercePayer = i
+    return decoded
+
+
+def _e_CommercePayer(o: CommercePayer) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "instance_id": o.instance_id,
+        "user_id": o.user_id,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "email": o.email,
+        "organization_id": o.organization_id,
+        "organization_name": o.organization_name,
+        "image_url": o.image_url,
+        "credits_balance": encode_one(_e_CommerceMoney, o.credits_balance),
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+def _d_CommerceSubscriptionItemSeats(o: Any) -> CommerceSubscriptionItemSeats:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceSubscriptionItemSeatsSlots)
+    v = g("quantity")
+    if v is not None and v.__class__ is not int:
+        bad(v, "int", "quantity")
+    i.quantity = v
+    v = g("tiers")
+    if v is not None:
+        if v.__class__ is not list:
+            bad(v, "a list", "tiers")
+        try:
+            v = [_d_CommercePerUnitTotalTier(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
+            raise
+    i.tiers = v
+    i.__class__ = CommerceSubscriptionItemSeats
+    decoded: CommerceSubscriptionItemSeats = i
+    return decoded
+
+
+def _e_CommerceSubscriptionItemSeats(o: CommerceSubscriptionItemSeats) -> dict[str, Any]:
+    return {
+        "quantity": o.quantity,
+        "tiers": encode_many(_e_CommercePerUnitTotalTier, o.tiers),
+    }
+
+
+def _d_CommerceTotals2(o: Any) -> CommerceTotals2:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceTotals2Slots)
+    try:
+        v = o["subtotal"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "subtotal")
+            raise
+        i.subtotal = v
+        v = o["base_fee"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "base_fee")
+            raise
+        i.base_fee = v
+        v = o["tax_total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "tax_total")
+            raise
+        i.tax_total = v
+        v = o["grand_total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "grand_total")
+            raise
+        i.grand_total = v
+        v = g("per_unit_totals")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list", "per_unit_totals")
+            try:
+                v = [_d_CommercePerUnitTotal(x) for x in v]
+            except DecodeFailure as e:
+                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                raise
+        i.per_unit_totals = v
+        v = g("credits")
+        if v is not None:
+            try:
+                v = _d_CommerceCredits(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "credits")
+                raise
+        i.credits = v
+        v = g("discounts")
+        if v is not None:
+            try:
+                v = _d_BillingDiscounts(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "discounts")
+                raise
+        i.discounts = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceTotals2
+    decoded: CommerceTotals2 = i
+    return decoded
+
+
+def _e_CommerceTotals2(o: CommerceTotals2) -> dict[str, Any]:
+    return {
+        "subtotal": _e_CommerceMoney(o.subtotal),
+        "base_fee": _e_CommerceMoney(o.base_fee),
+        "tax_total": _e_CommerceMoney(o.tax_total),
+        "grand_total": _e_CommerceMoney(o.grand_total),
+        "per_unit_totals": encode_many(_e_CommercePerUnitTotal, o.per_unit_totals),
+        "credits": encode_one(_e_CommerceCredits, o.credits),
+        "discounts": encode_one(_e_BillingDiscounts, o.discounts),
+    }
+
+
+def _d_CommerceProrationCreditDetail(o: Any) -> CommerceProrationCreditDetail:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_CommerceProrationCreditDetailSlots)
+    try:
+        v = o["amount"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+        i.amount = v
+        v = o["cycle_days_remaining"]
+        if v.__class__ is not int:
+            bad(v, "int", "cycle_days_remaining")
+        i.cycle_days_remaining = v
+        v = o["cycle_days_total"]
+        if v.__class__ is not int:
+            bad(v, "int", "cycle_days_total")
+        i.cycle_days_total = v
+        v = o["cycle_remaining_percent"]
+        if v.__class__ is not float and v.__class__ is not int:
+            bad(v, "a number", "cycle_remaining_percent")
+        i.cycle_remaining_percent = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceProrationCreditDetail
+    decoded: CommerceProrationCreditDetail = i
+    return decoded
+
+
+def _e_CommerceProrationCreditDetail(o: CommerceProrationCreditDetail) -> dict[str, Any]:
+    return {
+        "amount": _e_CommerceMoney(o.amount),
+        "cycle_days_remaining": o.cycle_days_remaining,
+        "cycle_days_total": o.cycle_days_total,
+        "cycle_remaining_percent": o.cycle_remaining_percent,
+    }
+
+
+def _d_CommercePayerCredit(o: Any) -> CommercePayerCredit:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_CommercePayerCreditSlots)
+    try:
+        v = o["remaining_balance"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "remaining_balance")
+            raise
+        i.remaining_balance = v
+        v = o["applied_amount"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "applied_amount")
+            raise
+        i.applied_amount = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePayerCredit
+    decoded: CommercePayerCredit = i
+    return decoded
+
+
+def _e_CommercePayerCredit(o: CommercePayerCredit) -> dict[str, Any]:
+    return {
+        "remaining_balance": _e_CommerceMoney(o.remaining_balance),
+        "applied_amount": _e_CommerceMoney(o.applied_amount),
+    }
+
+
+def _d_Feature(o: Any) -> Feature:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_FeatureSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = g("description")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "description")
+        i.description = v
+        v = o["slug"]
+        if v.__class__ is not str:
+            bad(v, "str", "slug")
+        i.slug = v
+        v = g("avatar_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "avatar_url")
+        i.avatar_url = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = Feature
+    decoded: Feature = i
+    return decoded
+
+
+def _e_Feature(o: Feature) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "name": o.name,
+        "description": o.description,
+        "slug": o.slug,
+        "avatar_url": o.avatar_url,
+    }
+
+
+def _d_CommercePlanUnitPrice(o: Any) -> CommercePlanUnitPrice:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_CommercePlanUnitPriceSlots)
+    try:
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = o["block_size"]
+        if v.__class__ is not int:
+            bad(v, "int", "block_size")
+        i.block_size = v
+        v = o["tiers"]
+        if v.__class__ is not list:
+            bad(v, "a list", "tiers")
+        try:
+            v = [_d_CommercePlanUnitPriceTier(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_CommercePlanUnitPriceTier, v, "tiers")
+            raise
+        i.tiers = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePlanUnitPrice
+    decoded: CommercePlanUnitPrice = i
+    return decoded
+
+
+def _e_CommercePlanUnitPrice(o: CommercePlanUnitPrice) -> dict[str, Any]:
+    return {
+        "name": o.name,
+        "block_size": o.block_size,
+        "tiers": [_e_CommercePlanUnitPriceTier(x) for x in o.tiers],
+    }
+
+
+def _d_CommercePerUnitTotal(o: Any) -> CommercePerUnitTotal:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_CommercePerUnitTotalSlots)
+    try:
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = o["block_size"]
+        if v.__class__ is not int:
+            bad(v, "int", "block_size")
+        i.block_size = v
+        v = o["tiers"]
+        if v.__class__ is not list:
+            bad(v, "a list", "tiers")
+        try:
+            v = [_d_CommercePerUnitTotalTier(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
+            raise
+        i.tiers = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePerUnitTotal
+    decoded: CommercePerUnitTotal = i
+    return decoded
+
+
+def _e_CommercePerUnitTotal(o: CommercePerUnitTotal) -> dict[str, Any]:
+    return {
+        "name": o.name,
+        "block_size": o.block_size,
+        "tiers": [_e_CommercePerUnitTotalTier(x) for x in o.tiers],
+    }
+
+
+def _d_CommerceTotals(o: Any) -> CommerceTotals:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceTotalsSlots)
+    try:
+        v = o["subtotal"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "subtotal")
+            raise
+        i.subtotal = v
+        v = o["base_fee"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "base_fee")
+            raise
+        i.base_fee = v
+        v = o["tax_total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "tax_total")
+            raise
+        i.tax_total = v
+        v = o["grand_total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "grand_total")
+            raise
+        i.grand_total = v
+        v = g("per_unit_totals")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list", "per_unit_totals")
+            try:
+                v = [_d_CommercePerUnitTotal(x) for x in v]
+            except DecodeFailure as e:
+                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                raise
+        i.per_unit_totals = v
+        v = g("credits")
+        if v is not None:
+            try:
+                v = _d_CommerceCredits(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "credits")
+                raise
+        i.credits = v
+        v = g("discounts")
+        if v is not None:
+            try:
+                v = _d_CommerceDiscounts(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "discounts")
+                raise
+        i.discounts = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceTotals
+    decoded: CommerceTotals = i
+    return decoded
+
+
+def _e_CommerceTotals(o: CommerceTotals) -> dict[str, Any]:
+    return {
+        "subtotal": _e_CommerceMoney(o.subtotal),
+        "base_fee": _e_CommerceMoney(o.base_fee),
+        "tax_total": _e_CommerceMoney(o.tax_total),
+        "grand_total": _e_CommerceMoney(o.grand_total),
+        "per_unit_totals": encode_many(_e_CommercePerUnitTotal, o.per_unit_totals),
+        "credits": encode_one(_e_CommerceCredits, o.credits),
+        "discounts": encode_one(_e_CommerceDiscounts, o.discounts),
+    }
+
+
+def _d_BillingDiscounts(o: Any) -> BillingDiscounts:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_BillingDiscountsSlots)
+    try:
+        v = g("proration")
+        if v is not None:
+            try:
+                v = _d_BillingProrationDiscountDetail(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "proration")
+                raise
+        i.proration = v
+        v = o["total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "total")
+            raise
+        i.total = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = BillingDiscounts
+    decoded: BillingDiscounts = i
+    return decoded
+
+
+def _e_BillingDiscounts(o: BillingDiscounts) -> dict[str, Any]:
+    return {
+        "proration": encode_one(_e_BillingProrationDiscountDetail, o.proration),
+        "total": _e_CommerceMoney(o.total),
+    }
+
+
+def _d_CommercePlanUnitPriceTier(o: Any) -> CommercePlanUnitPriceTier:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommercePlanUnitPriceTierSlots)
+    try:
+        v = o["starts_at_block"]
+        if v.__class__ is not int:
+            bad(v, "int", "starts_at_block")
+        i.starts_at_block = v
+        v = g("ends_after_block")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "ends_after_block")
+        i.ends_after_block = v
+        v = o["fee_per_block"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "fee_per_block")
+            raise
+        i.fee_per_block = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePlanUnitPriceTier
+    decoded: CommercePlanUnitPriceTier = i
+    return decoded
+
+
+def _e_CommercePlanUnitPriceTier(o: CommercePlanUnitPriceTier) -> dict[str, Any]:
+    return {
+        "starts_at_block": o.starts_at_block,
+        "ends_after_block": o.ends_after_block,
+        "fee_per_block": _e_CommerceMoney(o.fee_per_block),
+    }
+
+
+def _d_CommercePerUnitTotalTier(o: Any) -> CommercePerUnitTotalTier:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommercePerUnitTotalTierSlots)
+    try:
+        v = g("quantity")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "quantity")
+        i.quantity = v
+        v = o["fee_per_block"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "fee_per_block")
+            raise
+        i.fee_per_block = v
+        v = o["total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "total")
+            raise
+        i.total = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommercePerUnitTotalTier
+    decoded: CommercePerUnitTotalTier = i
+    return decoded
+
+
+def _e_CommercePerUnitTotalTier(o: CommercePerUnitTotalTier) -> dict[str, Any]:
+    return {
+        "quantity": o.quantity,
+        "fee_per_block": _e_CommerceMoney(o.fee_per_block),
+        "total": _e_CommerceMoney(o.total),
+    }
+
+
+def _d_CommerceDiscounts(o: Any) -> CommerceDiscounts:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_CommerceDiscountsSlots)
+    try:
+        v = g("proration")
+        if v is not None:
+            try:
+                v = _d_CommerceProrationDiscount(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "proration")
+                raise
+        i.proration = v
+        v = o["total"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "total")
+            raise
+        i.total = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceDiscounts
+    decoded: CommerceDiscounts = i
+    return decoded
+
+
+def _e_CommerceDiscounts(o: CommerceDiscounts) -> dict[str, Any]:
+    return {
+        "proration": encode_one(_e_CommerceProrationDiscount, o.proration),
+        "total": _e_CommerceMoney(o.total),
+    }
+
+
+def _d_BillingProrationDiscountDetail(o: Any) -> BillingProrationDiscountDetail:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_BillingProrationDiscountDetailSlots)
+    try:
+        v = o["amount"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+        i.amount = v
+        v = o["cycle_days_passed"]
+        if v.__class__ is not int:
+            bad(v, "int", "cycle_days_passed")
+        i.cycle_days_passed = v
+        v = o["cycle_days_total"]
+        if v.__class__ is not int:
+            bad(v, "int", "cycle_days_total")
+        i.cycle_days_total = v
+        v = o["cycle_passed_percent"]
+        if v.__class__ is not float and v.__class__ is not int:
+            bad(v, "a number", "cycle_passed_percent")
+        i.cycle_passed_percent = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = BillingProrationDiscountDetail
+    decoded: BillingProrationDiscountDetail = i
+    return decoded
+
+
+def _e_BillingProrationDiscountDetail(o: BillingProrationDiscountDetail) -> dict[str, Any]:
+    return {
+        "amount": _e_CommerceMoney(o.amount),
+        "cycle_days_passed": o.cycle_days_passed,
+        "cycle_days_total": o.cycle_days_total,
+        "cycle_passed_percent": o.cycle_passed_percent,
+    }
+
+
+def _d_CommerceProrationDiscount(o: Any) -> CommerceProrationDiscount:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_CommerceProrationDiscountSlots)
+    try:
+        v = o["amount"]
+        try:
+            v = _d_CommerceMoney(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "amount")
+            raise
+        i.amount = v
+        v = o["cycle_days_passed"]
+        if v.__class__ is not int:
+            bad(v, "int", "cycle_days_passed")
+        i.cycle_days_passed = v
+        v = o["cycle_days_total"]
+        if v.__class__ is not int:
+            bad(v, "int", "cycle_days_total")
+        i.cycle_days_total = v
+        v = o["cycle_passed_percent"]
+        if v.__class__ is not float and v.__class__ is not int:
+            bad(v, "a number", "cycle_passed_percent")
+        i.cycle_passed_percent = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = CommerceProrationDiscount
+    decoded: CommerceProrationDiscount = i
+    return decoded
+
+
+def _e_CommerceProrationDiscount(o: CommerceProrationDiscount) -> dict[str, Any]:
+    return {
+        "amount": _e_CommerceMoney(o.amount),
+        "cycle_days_passed": o.cycle_days_passed,
+        "cycle_days_total": o.cycle_days_total,
+        "cycle_passed_percent": o.cycle_passed_percent,
+    }
+
+
+#: Decoder (validating JSON -> model) and encoder of each class.
+DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    CommerceSubscription: _d_CommerceSubscription,
+    CommerceCreditBalance: _d_CommerceCreditBalance,
+    CommerceCreditLedger: _d_CommerceCreditLedger,
+    CommerceSubscriptionItem: _d_CommerceSubscriptionItem,
+    CommerceSubscriptionNextPayment: _d_CommerceSubscriptionNextPayment,
+    CommerceMoney: _d_CommerceMoney,
+    CommerceSubscriptionCredit: _d_CommerceSubscriptionCredit,
+    CommerceCredits: _d_CommerceCredits,
+    CommercePlan: _d_CommercePlan,
+    CommercePaymentMethod: _d_CommercePaymentMethod,
+    CommerceSubscriptionItemNextPayment: _d_CommerceSubscriptionItemNextPayment,
+    CommercePayer: _d_CommercePayer,
+    CommerceSubscriptionItemSeats: _d_CommerceSubscriptionItemSeats,
+    CommerceTotals2: _d_CommerceTotals2,
+    CommerceProrationCreditDetail: _d_CommerceProrationCreditDetail,
+    CommercePayerCredit: _d_CommercePayerCredit,
+    Feature: _d_Feature,
+    CommercePlanUnitPrice: _d_CommercePlanUnitPrice,
+    CommercePerUnitTotal: _d_CommercePerUnitTotal,
+    CommerceTotals: _d_CommerceTotals,
+    BillingDiscounts: _d_BillingDiscounts,
+    CommercePlanUnitPriceTier: _d_CommercePlanUnitPriceTier,
+    CommercePerUnitTotalTier: _d_CommercePerUnitTotalTier,
+    CommerceDiscounts: _d_CommerceDiscounts,
+    BillingProrationDiscountDetail: _d_BillingProrationDiscountDetail,
+    CommerceProrationDiscount: _d_CommerceProrationDiscount,
+}
+ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    CommerceSubscription: _e_CommerceSubscription,
+    CommerceCreditBalance: _e_CommerceCreditBalance,
+    CommerceCreditLedger: _e_CommerceCreditLedger,
+    CommerceSubscriptionItem: _e_CommerceSubscriptionItem,
+    CommerceSubscriptionNextPayment: _e_CommerceSubscriptionNextPayment,
+    CommerceMoney: _e_CommerceMoney,
+    CommerceSubscriptionCredit: _e_CommerceSubscriptionCredit,
+    CommerceCredits: _e_CommerceCredits,
+    CommercePlan: _e_CommercePlan,
+    CommercePaymentMethod: _e_CommercePaymentMethod,
+    CommerceSubscriptionItemNextPayment: _e_CommerceSubscriptionItemNextPayment,
+    CommercePayer: _e_CommercePayer,
+    CommerceSubscriptionItemSeats: _e_CommerceSubscriptionItemSeats,
+    CommerceTotals2: _e_CommerceTotals2,
+    CommerceProrationCreditDetail: _e_CommerceProrationCreditDetail,
+    CommercePayerCredit: _e_CommercePayerCredit,
+    Feature: _e_Feature,
+    CommercePlanUnitPrice: _e_CommercePlanUnitPrice,
+    CommercePerUnitTotal: _e_CommercePerUnitTotal,
+    CommerceTotals: _e_CommerceTotals,
+    BillingDiscounts: _e_BillingDiscounts,
+    CommercePlanUnitPriceTier: _e_CommercePlanUnitPriceTier,
+    CommercePerUnitTotalTier: _e_CommercePerUnitTotalTier,
+    CommerceDiscounts: _e_CommerceDiscounts,
+    BillingProrationDiscountDetail: _e_BillingProrationDiscountDetail,
+    CommerceProrationDiscount: _e_CommerceProrationDiscount,
+}

@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-import attrs
+from ._runtime import (
+    MISSING,
+    DecodeFailure,
+    attrs_fields,
+    bad,
+    frozen_delattr,
+    frozen_setattr,
+    model_getstate,
+    model_repr,
+    model_setstate,
+)
 
 __all__ = [
     "ClerkErrors",
@@ -21,116 +32,1143 @@ __all__ = [
     "TrustedDeviceList",
 ]
 
+_set = object.__setattr__
+_new = object.__new__
 
-@attrs.frozen(kw_only=True)
-class ClerkErrors:
+
+class _ClerkErrorsSlots:
+    __slots__ = ("__weakref__", "clerk_trace_id", "errors", "meta")
+
+
+class ClerkErrors(_ClerkErrorsSlots):
     """The body of an error response."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"meta": None, "clerk_trace_id": None})
+
     errors: list[ClerkError]
-    meta: dict[str, Any] | None = None
-    clerk_trace_id: str | None = None
+    meta: dict[str, Any] | None
+    clerk_trace_id: str | None
+
+    def __init__(
+        self,
+        *,
+        errors: list[ClerkError],
+        meta: dict[str, Any] | None = None,
+        clerk_trace_id: str | None = None,
+    ) -> None:
+        _set(self, "errors", errors)
+        _set(self, "meta", meta)
+        _set(self, "clerk_trace_id", clerk_trace_id)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, ClerkErrors):
+            return NotImplemented
+        return (
+            self.errors,
+            self.meta,
+            self.clerk_trace_id,
+        ) == (
+            other.errors,
+            other.meta,
+            other.clerk_trace_id,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("ClerkErrors", self.errors, self.meta, self.clerk_trace_id))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class TotalCount:
+class _TotalCountSlots:
+    __slots__ = ("__weakref__", "object", "total_count")
+
+
+class TotalCount(_TotalCountSlots):
     """A bare count of matching objects."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     object: str
     total_count: int
 
+    def __init__(
+        self,
+        *,
+        object: str,
+        total_count: int,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "total_count", total_count)
 
-@attrs.frozen(kw_only=True)
-class DeletedObject:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, TotalCount):
+            return NotImplemented
+        return (self.object, self.total_count) == (other.object, other.total_count)
+
+    def __hash__(self) -> int:
+        return hash(("TotalCount", self.object, self.total_count))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _DeletedObjectSlots:
+    __slots__ = ("__weakref__", "deleted", "external_id", "id", "object", "slug")
+
+
+class DeletedObject(_DeletedObjectSlots):
     """Answer to a deletion: which object went away."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"id": None, "slug": None, "external_id": None})
+
     object: str
-    id: str | None = None
-    slug: str | None = None
+    id: str | None
+    slug: str | None
     deleted: bool
-    external_id: str | None = None
+    external_id: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str | None = None,
+        slug: str | None = None,
+        deleted: bool,
+        external_id: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "slug", slug)
+        _set(self, "deleted", deleted)
+        _set(self, "external_id", external_id)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, DeletedObject):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.slug,
+            self.deleted,
+            self.external_id,
+        ) == (
+            other.object,
+            other.id,
+            other.slug,
+            other.deleted,
+            other.external_id,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "DeletedObject",
+            self.object,
+            self.id,
+            self.slug,
+            self.deleted,
+            self.external_id,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class OAuthAccessToken:
+class _OAuthAccessTokenSlots:
+    __slots__ = (
+        "__weakref__",
+        "expires_at",
+        "external_account_id",
+        "id_token",
+        "label",
+        "object",
+        "provider",
+        "provider_user_id",
+        "public_metadata",
+        "scopes",
+        "token",
+        "token_secret",
+    )
+
+
+class OAuthAccessToken(_OAuthAccessTokenSlots):
     """One OAuth access token held for a user at a provider."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "expires_at": None,
+            "label": None,
+            "scopes": None,
+            "id_token": None,
+            "token_secret": None,
+        }
+    )
 
     object: str
     external_account_id: str
     provider_user_id: str
     token: str
-    expires_at: int | None = None
+    expires_at: int | None
     provider: str
     public_metadata: dict[str, Any]
-    label: str | None = None
-    scopes: list[str] | None = None
-    id_token: str | None = None
-    token_secret: str | None = None
+    label: str | None
+    scopes: list[str] | None
+    id_token: str | None
+    token_secret: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        external_account_id: str,
+        provider_user_id: str,
+        token: str,
+        expires_at: int | None = None,
+        provider: str,
+        public_metadata: dict[str, Any],
+        label: str | None = None,
+        scopes: list[str] | None = None,
+        id_token: str | None = None,
+        token_secret: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "external_account_id", external_account_id)
+        _set(self, "provider_user_id", provider_user_id)
+        _set(self, "token", token)
+        _set(self, "expires_at", expires_at)
+        _set(self, "provider", provider)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "label", label)
+        _set(self, "scopes", scopes)
+        _set(self, "id_token", id_token)
+        _set(self, "token_secret", token_secret)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, OAuthAccessToken):
+            return NotImplemented
+        return (
+            self.object,
+            self.external_account_id,
+            self.provider_user_id,
+            self.token,
+            self.expires_at,
+            self.provider,
+            self.public_metadata,
+            self.label,
+            self.scopes,
+            self.id_token,
+            self.token_secret,
+        ) == (
+            other.object,
+            other.external_account_id,
+            other.provider_user_id,
+            other.token,
+            other.expires_at,
+            other.provider,
+            other.public_metadata,
+            other.label,
+            other.scopes,
+            other.id_token,
+            other.token_secret,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OAuthAccessToken",
+            self.object,
+            self.external_account_id,
+            self.provider_user_id,
+            self.token,
+            self.expires_at,
+            self.provider,
+            self.public_metadata,
+            self.label,
+            self.scopes,
+            self.id_token,
+            self.token_secret,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class TOTP:
+class _TOTPSlots:
+    __slots__ = ("__weakref__", "backup_codes", "id", "object", "secret", "uri", "verified")
+
+
+class TOTP(_TOTPSlots):
     """A TOTP authenticator created for a user."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "secret": None,
+            "uri": None,
+            "backup_codes": None,
+        }
+    )
 
     object: str
     id: str
-    secret: str | None = None
-    uri: str | None = None
+    secret: str | None
+    uri: str | None
     verified: bool
-    backup_codes: list[str] | None = None
+    backup_codes: list[str] | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        secret: str | None = None,
+        uri: str | None = None,
+        verified: bool,
+        backup_codes: list[str] | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "secret", secret)
+        _set(self, "uri", uri)
+        _set(self, "verified", verified)
+        _set(self, "backup_codes", backup_codes)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, TOTP):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.secret,
+            self.uri,
+            self.verified,
+            self.backup_codes,
+        ) == (
+            other.object,
+            other.id,
+            other.secret,
+            other.uri,
+            other.verified,
+            other.backup_codes,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "TOTP",
+            self.object,
+            self.id,
+            self.secret,
+            self.uri,
+            self.verified,
+            self.backup_codes,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class TrustedDevice:
+class _TrustedDeviceSlots:
+    __slots__ = (
+        "__weakref__",
+        "algorithm",
+        "app_identifier",
+        "created_at",
+        "id",
+        "last_used_at",
+        "name",
+        "object",
+        "platform",
+        "revoked_at",
+        "status",
+        "updated_at",
+    )
+
+
+class TrustedDevice(_TrustedDeviceSlots):
     """A mobile device the user has marked as trusted."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "name": None,
+            "last_used_at": None,
+            "revoked_at": None,
+        }
+    )
 
     object: str
     id: str
     platform: str
     app_identifier: str
-    name: str | None = None
+    name: str | None
     algorithm: str
     status: str
     created_at: int
     updated_at: int
-    last_used_at: int | None = None
-    revoked_at: int | None = None
+    last_used_at: int | None
+    revoked_at: int | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        platform: str,
+        app_identifier: str,
+        name: str | None = None,
+        algorithm: str,
+        status: str,
+        created_at: int,
+        updated_at: int,
+        last_used_at: int | None = None,
+        revoked_at: int | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "platform", platform)
+        _set(self, "app_identifier", app_identifier)
+        _set(self, "name", name)
+        _set(self, "algorithm", algorithm)
+        _set(self, "status", status)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "last_used_at", last_used_at)
+        _set(self, "revoked_at", revoked_at)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, TrustedDevice):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.platform,
+            self.app_identifier,
+            self.name,
+            self.algorithm,
+            self.status,
+            self.created_at,
+            self.updated_at,
+            self.last_used_at,
+            self.revoked_at,
+        ) == (
+            other.object,
+            other.id,
+            other.platform,
+            other.app_identifier,
+            other.name,
+            other.algorithm,
+            other.status,
+            other.created_at,
+            other.updated_at,
+            other.last_used_at,
+            other.revoked_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "TrustedDevice",
+            self.object,
+            self.id,
+            self.platform,
+            self.app_identifier,
+            self.name,
+            self.algorithm,
+            self.status,
+            self.created_at,
+            self.updated_at,
+            self.last_used_at,
+            self.revoked_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class ClerkError:
+class _ClerkErrorSlots:
+    __slots__ = ("__weakref__", "code", "long_message", "message", "meta")
+
+
+class ClerkError(_ClerkErrorSlots):
     """One error entry of an error response."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"meta": None})
 
     message: str
     long_message: str
     code: str
-    meta: dict[str, Any] | None = None
+    meta: dict[str, Any] | None
+
+    def __init__(
+        self,
+        *,
+        message: str,
+        long_message: str,
+        code: str,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        _set(self, "message", message)
+        _set(self, "long_message", long_message)
+        _set(self, "code", code)
+        _set(self, "meta", meta)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, ClerkError):
+            return NotImplemented
+        return (
+            self.message,
+            self.long_message,
+            self.code,
+            self.meta,
+        ) == (
+            other.message,
+            other.long_message,
+            other.code,
+            other.meta,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("ClerkError", self.message, self.long_message, self.code, self.meta))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class PasswordVerification:
+class _PasswordVerificationSlots:
+    __slots__ = ("__weakref__", "verified")
+
+
+class PasswordVerification(_PasswordVerificationSlots):
     """Result of checking a user's password."""
 
-    verified: bool | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"verified": None})
+
+    verified: bool | None
+
+    def __init__(
+        self,
+        *,
+        verified: bool | None = None,
+    ) -> None:
+        _set(self, "verified", verified)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, PasswordVerification):
+            return NotImplemented
+        return (self.verified,) == (other.verified,)
+
+    def __hash__(self) -> int:
+        return hash(("PasswordVerification", self.verified))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class TOTPVerification:
+class _TOTPVerificationSlots:
+    __slots__ = ("__weakref__", "code_type", "verified")
+
+
+class TOTPVerification(_TOTPVerificationSlots):
     """Result of checking a TOTP or backup code."""
 
-    verified: bool | None = None
-    code_type: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"verified": None, "code_type": None})
+
+    verified: bool | None
+    code_type: str | None
+
+    def __init__(
+        self,
+        *,
+        verified: bool | None = None,
+        code_type: str | None = None,
+    ) -> None:
+        _set(self, "verified", verified)
+        _set(self, "code_type", code_type)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, TOTPVerification):
+            return NotImplemented
+        return (self.verified, self.code_type) == (other.verified, other.code_type)
+
+    def __hash__(self) -> int:
+        return hash(("TOTPVerification", self.verified, self.code_type))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class UserIdResponse:
+class _UserIdResponseSlots:
+    __slots__ = ("__weakref__", "user_id")
+
+
+class UserIdResponse(_UserIdResponseSlots):
     """Answer naming the user an MFA change applied to."""
 
-    user_id: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"user_id": None})
+
+    user_id: str | None
+
+    def __init__(
+        self,
+        *,
+        user_id: str | None = None,
+    ) -> None:
+        _set(self, "user_id", user_id)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, UserIdResponse):
+            return NotImplemented
+        return (self.user_id,) == (other.user_id,)
+
+    def __hash__(self) -> int:
+        return hash(("UserIdResponse", self.user_id))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class TrustedDeviceList:
+class _TrustedDeviceListSlots:
+    __slots__ = ("__weakref__", "data", "total_count")
+
+
+class TrustedDeviceList(_TrustedDeviceListSlots):
     """A page of trusted devices with the total count."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     data: list[TrustedDevice]
     total_count: int
+
+    def __init__(
+        self,
+        *,
+        data: list[TrustedDevice],
+        total_count: int,
+    ) -> None:
+        _set(self, "data", data)
+        _set(self, "total_count", total_count)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, TrustedDeviceList):
+            return NotImplemented
+        return (self.data, self.total_count) == (other.data, other.total_count)
+
+    def __hash__(self) -> int:
+        return hash(("TrustedDeviceList", self.data, self.total_count))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+def _d_ClerkErrors(o: Any) -> ClerkErrors:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_ClerkErrorsSlots)
+    try:
+        v = o["errors"]
+        if v.__class__ is not list:
+            bad(v, "a list", "errors")
+        try:
+            v = [_d_ClerkError(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_ClerkError, v, "errors")
+            raise
+        i.errors = v
+        v = g("meta")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "meta")
+        i.meta = v
+        v = g("clerk_trace_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "clerk_trace_id")
+        i.clerk_trace_id = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = ClerkErrors
+    decoded: ClerkErrors = i
+    return decoded
+
+
+def _e_ClerkErrors(o: ClerkErrors) -> dict[str, Any]:
+    return {
+        "errors": [_e_ClerkError(x) for x in o.errors],
+        "meta": o.meta,
+        "clerk_trace_id": o.clerk_trace_id,
+    }
+
+
+def _d_TotalCount(o: Any) -> TotalCount:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_TotalCountSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["total_count"]
+        if v.__class__ is not int:
+            bad(v, "int", "total_count")
+        i.total_count = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = TotalCount
+    decoded: TotalCount = i
+    return decoded
+
+
+def _e_TotalCount(o: TotalCount) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "total_count": o.total_count,
+    }
+
+
+def _d_DeletedObject(o: Any) -> DeletedObject:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_DeletedObjectSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = g("id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = g("slug")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "slug")
+        i.slug = v
+        v = o["deleted"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "deleted")
+        i.deleted = v
+        v = g("external_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "external_id")
+        i.external_id = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = DeletedObject
+    decoded: DeletedObject = i
+    return decoded
+
+
+def _e_DeletedObject(o: DeletedObject) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "slug": o.slug,
+        "deleted": o.deleted,
+        "external_id": o.external_id,
+    }
+
+
+def _d_OAuthAccessToken(o: Any) -> OAuthAccessToken:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OAuthAccessTokenSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["external_account_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "external_account_id")
+        i.external_account_id = v
+        v = o["provider_user_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider_user_id")
+        i.provider_user_id = v
+        v = o["token"]
+        if v.__class__ is not str:
+            bad(v, "str", "token")
+        i.token = v
+        v = g("expires_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expires_at")
+        i.expires_at = v
+        v = o["provider"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider")
+        i.provider = v
+        v = o["public_metadata"]
+        if v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("label")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "label")
+        i.label = v
+        v = g("scopes")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list of str", "scopes")
+            for x in v:
+                if x.__class__ is not str:
+                    bad(v, "a list of str", "scopes")
+        i.scopes = v
+        v = g("id_token")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "id_token")
+        i.id_token = v
+        v = g("token_secret")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "token_secret")
+        i.token_secret = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OAuthAccessToken
+    decoded: OAuthAccessToken = i
+    return decoded
+
+
+def _e_OAuthAccessToken(o: OAuthAccessToken) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "external_account_id": o.external_account_id,
+        "provider_user_id": o.provider_user_id,
+        "token": o.token,
+        "expires_at": o.expires_at,
+        "provider": o.provider,
+        "public_metadata": o.public_metadata,
+        "label": o.label,
+        "scopes": o.scopes,
+        "id_token": o.id_token,
+        "token_secret": o.token_secret,
+    }
+
+
+def _d_TOTP(o: Any) -> TOTP:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_TOTPSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = g("secret")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "secret")
+        i.secret = v
+        v = g("uri")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "uri")
+        i.uri = v
+        v = o["verified"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "verified")
+        i.verified = v
+        v = g("backup_codes")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list of str", "backup_codes")
+            for x in v:
+                if x.__class__ is not str:
+                    bad(v, "a list of str", "backup_codes")
+        i.backup_codes = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = TOTP
+    decoded: TOTP = i
+    return decoded
+
+
+def _e_TOTP(o: TOTP) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "secret": o.secret,
+        "uri": o.uri,
+        "verified": o.verified,
+        "backup_codes": o.backup_codes,
+    }
+
+
+def _d_TrustedDevice(o: Any) -> TrustedDevice:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_TrustedDeviceSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["platform"]
+        if v.__class__ is not str:
+            bad(v, "str", "platform")
+        i.platform = v
+        v = o["app_identifier"]
+        if v.__class__ is not str:
+            bad(v, "str", "app_identifier")
+        i.app_identifier = v
+        v = g("name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = o["algorithm"]
+        if v.__class__ is not str:
+            bad(v, "str", "algorithm")
+        i.algorithm = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("last_used_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "last_used_at")
+        i.last_used_at = v
+        v = g("revoked_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "revoked_at")
+        i.revoked_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = TrustedDevice
+    decoded: TrustedDevice = i
+    return decoded
+
+
+def _e_TrustedDevice(o: TrustedDevice) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "platform": o.platform,
+        "app_identifier": o.app_identifier,
+        "name": o.name,
+        "algorithm": o.algorithm,
+        "status": o.status,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "last_used_at": o.last_used_at,
+        "revoked_at": o.revoked_at,
+    }
+
+
+def _d_ClerkError(o: Any) -> ClerkError:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_ClerkErrorSlots)
+    try:
+        v = o["message"]
+        if v.__class__ is not str:
+            bad(v, "str", "message")
+        i.message = v
+        v = o["long_message"]
+        if v.__class__ is not str:
+            bad(v, "str", "long_message")
+        i.long_message = v
+        v = o["code"]
+        if v.__class__ is not str:
+            bad(v, "str", "code")
+        i.code = v
+        v = g("meta")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "meta")
+        i.meta = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = ClerkError
+    decoded: ClerkError = i
+    return decoded
+
+
+def _e_ClerkError(o: ClerkError) -> dict[str, Any]:
+    return {
+        "message": o.message,
+        "long_message": o.long_message,
+        "code": o.code,
+        "meta": o.meta,
+    }
+
+
+def _d_PasswordVerification(o: Any) -> PasswordVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_PasswordVerificationSlots)
+    v = g("verified")
+    if v is not None and v.__class__ is not bool:
+        bad(v, "bool", "verified")
+    i.verified = v
+    i.__class__ = PasswordVerification
+    decoded: PasswordVerification = i
+    return decoded
+
+
+def _e_PasswordVerification(o: PasswordVerification) -> dict[str, Any]:
+    return {
+        "verified": o.verified,
+    }
+
+
+def _d_TOTPVerification(o: Any) -> TOTPVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_TOTPVerificationSlots)
+    v = g("verified")
+    if v is not None and v.__class__ is not bool:
+        bad(v, "bool", "verified")
+    i.verified = v
+    v = g("code_type")
+    if v is not None and v.__class__ is not str:
+        bad(v, "str", "code_type")
+    i.code_type = v
+    i.__class__ = TOTPVerification
+    decoded: TOTPVerification = i
+    return decoded
+
+
+def _e_TOTPVerification(o: TOTPVerification) -> dict[str, Any]:
+    return {
+        "verified": o.verified,
+        "code_type": o.code_type,
+    }
+
+
+def _d_UserIdResponse(o: Any) -> UserIdResponse:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_UserIdResponseSlots)
+    v = g("user_id")
+    if v is not None and v.__class__ is not str:
+        bad(v, "str", "user_id")
+    i.user_id = v
+    i.__class__ = UserIdResponse
+    decoded: UserIdResponse = i
+    return decoded
+
+
+def _e_UserIdResponse(o: UserIdResponse) -> dict[str, Any]:
+    return {
+        "user_id": o.user_id,
+    }
+
+
+def _d_TrustedDeviceList(o: Any) -> TrustedDeviceList:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_TrustedDeviceListSlots)
+    try:
+        v = o["data"]
+        if v.__class__ is not list:
+            bad(v, "a list", "data")
+        try:
+            v = [_d_TrustedDevice(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_TrustedDevice, v, "data")
+            raise
+        i.data = v
+        v = o["total_count"]
+        if v.__class__ is not int:
+            bad(v, "int", "total_count")
+        i.total_count = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = TrustedDeviceList
+    decoded: TrustedDeviceList = i
+    return decoded
+
+
+def _e_TrustedDeviceList(o: TrustedDeviceList) -> dict[str, Any]:
+    return {
+        "data": [_e_TrustedDevice(x) for x in o.data],
+        "total_count": o.total_count,
+    }
+
+
+#: Decoder (validating JSON -> model) and encoder of each class.
+DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    ClerkErrors: _d_ClerkErrors,
+    TotalCount: _d_TotalCount,
+    DeletedObject: _d_DeletedObject,
+    OAuthAccessToken: _d_OAuthAccessToken,
+    TOTP: _d_TOTP,
+    TrustedDevice: _d_TrustedDevice,
+    ClerkError: _d_ClerkError,
+    PasswordVerification: _d_PasswordVerification,
+    TOTPVerification: _d_TOTPVerification,
+    UserIdResponse: _d_UserIdResponse,
+    TrustedDeviceList: _d_TrustedDeviceList,
+}
+ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    ClerkErrors: _e_ClerkErrors,
+    TotalCount: _e_TotalCount,
+    DeletedObject: _e_DeletedObject,
+    OAuthAccessToken: _e_OAuthAccessToken,
+    TOTP: _e_TOTP,
+    TrustedDevice: _e_TrustedDevice,
+    ClerkError: _e_ClerkError,
+    PasswordVerification: _e_PasswordVerification,
+    TOTPVerification: _e_TOTPVerification,
+    UserIdResponse: _e_UserIdResponse,
+    TrustedDeviceList: _e_TrustedDeviceList,
+}

@@ -3,9 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-import attrs
+from ._runtime import (
+    MISSING,
+    DecodeFailure,
+    attrs_fields,
+    bad,
+    encode_one,
+    frozen_delattr,
+    frozen_setattr,
+    model_getstate,
+    model_repr,
+    model_setstate,
+)
 
 __all__ = [
     "OrganizationMemberships",
@@ -18,120 +30,1389 @@ __all__ = [
     "OrganizationInvitationPublicOrganizationData",
 ]
 
+_set = object.__setattr__
+_new = object.__new__
 
-@attrs.frozen(kw_only=True)
-class OrganizationMemberships:
+
+class _OrganizationMembershipsSlots:
+    __slots__ = ("__weakref__", "data", "total_count")
+
+
+class OrganizationMemberships(_OrganizationMembershipsSlots):
     """A page of organization memberships with the total count."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     data: list[OrganizationMembership]
     total_count: int
 
+    def __init__(
+        self,
+        *,
+        data: list[OrganizationMembership],
+        total_count: int,
+    ) -> None:
+        _set(self, "data", data)
+        _set(self, "total_count", total_count)
 
-@attrs.frozen(kw_only=True)
-class OrganizationInvitationsWithPublicOrganizationData:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, OrganizationMemberships):
+            return NotImplemented
+        return (self.data, self.total_count) == (other.data, other.total_count)
+
+    def __hash__(self) -> int:
+        return hash(("OrganizationMemberships", self.data, self.total_count))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _OrganizationInvitationsWithPublicOrganizationDataSlots:
+    __slots__ = ("__weakref__", "data", "total_count")
+
+
+class OrganizationInvitationsWithPublicOrganizationData(
+    _OrganizationInvitationsWithPublicOrganizationDataSlots,
+):
     """A page of organization invitations with the total count."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     data: list[OrganizationInvitationWithPublicOrganizationData]
     total_count: int
 
+    def __init__(
+        self,
+        *,
+        data: list[OrganizationInvitationWithPublicOrganizationData],
+        total_count: int,
+    ) -> None:
+        _set(self, "data", data)
+        _set(self, "total_count", total_count)
 
-@attrs.frozen(kw_only=True)
-class OrganizationMembership:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, OrganizationInvitationsWithPublicOrganizationData
+        ):
+            return NotImplemented
+        return (self.data, self.total_count) == (other.data, other.total_count)
+
+    def __hash__(self) -> int:
+        return hash((
+            "OrganizationInvitationsWithPublicOrganizationData",
+            self.data,
+            self.total_count,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _OrganizationMembershipSlots:
+    __slots__ = (
+        "__weakref__",
+        "created_at",
+        "id",
+        "object",
+        "organization",
+        "permissions",
+        "private_metadata",
+        "public_metadata",
+        "public_user_data",
+        "role",
+        "role_name",
+        "updated_at",
+    )
+
+
+class OrganizationMembership(_OrganizationMembershipSlots):
     """A user's membership of an organization."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "role_name": None,
+            "private_metadata": None,
+            "public_user_data": None,
+        }
+    )
 
     id: str
     object: str
     role: str
-    role_name: str | None = None
+    role_name: str | None
     permissions: list[str]
     public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None = None
+    private_metadata: dict[str, Any] | None
     organization: Organization
-    public_user_data: OrganizationMembershipPublicUserData | None = None
+    public_user_data: OrganizationMembershipPublicUserData | None
     created_at: int
     updated_at: int
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        object: str,
+        role: str,
+        role_name: str | None = None,
+        permissions: list[str],
+        public_metadata: dict[str, Any],
+        private_metadata: dict[str, Any] | None = None,
+        organization: Organization,
+        public_user_data: OrganizationMembershipPublicUserData | None = None,
+        created_at: int,
+        updated_at: int,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "role", role)
+        _set(self, "role_name", role_name)
+        _set(self, "permissions", permissions)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "private_metadata", private_metadata)
+        _set(self, "organization", organization)
+        _set(self, "public_user_data", public_user_data)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
 
-@attrs.frozen(kw_only=True)
-class OrganizationInvitationWithPublicOrganizationData:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, OrganizationMembership):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.role,
+            self.role_name,
+            self.permissions,
+            self.public_metadata,
+            self.private_metadata,
+            self.organization,
+            self.public_user_data,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.id,
+            other.object,
+            other.role,
+            other.role_name,
+            other.permissions,
+            other.public_metadata,
+            other.private_metadata,
+            other.organization,
+            other.public_user_data,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OrganizationMembership",
+            self.id,
+            self.object,
+            self.role,
+            self.role_name,
+            self.permissions,
+            self.public_metadata,
+            self.private_metadata,
+            self.organization,
+            self.public_user_data,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _OrganizationInvitationWithPublicOrganizationDataSlots:
+    __slots__ = (
+        "__weakref__",
+        "created_at",
+        "email_address",
+        "expires_at",
+        "id",
+        "inviter_id",
+        "object",
+        "organization_id",
+        "private_metadata",
+        "public_inviter_data",
+        "public_metadata",
+        "public_organization_data",
+        "role",
+        "role_name",
+        "status",
+        "updated_at",
+        "url",
+    )
+
+
+class OrganizationInvitationWithPublicOrganizationData(
+    _OrganizationInvitationWithPublicOrganizationDataSlots,
+):
     """The ``OrganizationInvitationWithPublicOrganizationData`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "organization_id": None,
+            "inviter_id": None,
+            "public_inviter_data": None,
+            "status": None,
+            "private_metadata": None,
+            "url": None,
+            "expires_at": None,
+            "public_organization_data": None,
+        }
+    )
 
     object: str
     id: str
     email_address: str
     role: str
     role_name: str
-    organization_id: str | None = None
-    inviter_id: str | None = None
-    public_inviter_data: OrganizationInvitationPublicUserData | None = None
-    status: str | None = None
+    organization_id: str | None
+    inviter_id: str | None
+    public_inviter_data: OrganizationInvitationPublicUserData | None
+    status: str | None
     public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None = None
-    url: str | None = None
-    expires_at: int | None = None
+    private_metadata: dict[str, Any] | None
+    url: str | None
+    expires_at: int | None
     created_at: int
     updated_at: int
-    public_organization_data: OrganizationInvitationPublicOrganizationData | None = None
+    public_organization_data: OrganizationInvitationPublicOrganizationData | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        email_address: str,
+        role: str,
+        role_name: str,
+        organization_id: str | None = None,
+        inviter_id: str | None = None,
+        public_inviter_data: OrganizationInvitationPublicUserData | None = None,
+        status: str | None = None,
+        public_metadata: dict[str, Any],
+        private_metadata: dict[str, Any] | None = None,
+        url: str | None = None,
+        expires_at: int | None = None,
+        created_at: int,
+        updated_at: int,
+        public_organization_data: OrganizationInvitationPublicOrganizationData | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "email_address", email_address)
+        _set(self, "role", role)
+        _set(self, "role_name", role_name)
+        _set(self, "organization_id", organization_id)
+        _set(self, "inviter_id", inviter_id)
+        _set(self, "public_inviter_data", public_inviter_data)
+        _set(self, "status", status)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "private_metadata", private_metadata)
+        _set(self, "url", url)
+        _set(self, "expires_at", expires_at)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "public_organization_data", public_organization_data)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, OrganizationInvitationWithPublicOrganizationData
+        ):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.email_address,
+            self.role,
+            self.role_name,
+            self.organization_id,
+            self.inviter_id,
+            self.public_inviter_data,
+            self.status,
+            self.public_metadata,
+            self.private_metadata,
+            self.url,
+            self.expires_at,
+            self.created_at,
+            self.updated_at,
+            self.public_organization_data,
+        ) == (
+            other.object,
+            other.id,
+            other.email_address,
+            other.role,
+            other.role_name,
+            other.organization_id,
+            other.inviter_id,
+            other.public_inviter_data,
+            other.status,
+            other.public_metadata,
+            other.private_metadata,
+            other.url,
+            other.expires_at,
+            other.created_at,
+            other.updated_at,
+            other.public_organization_data,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OrganizationInvitationWithPublicOrganizationData",
+            self.object,
+            self.id,
+            self.email_address,
+            self.role,
+            self.role_name,
+            self.organization_id,
+            self.inviter_id,
+            self.public_inviter_data,
+            self.status,
+            self.public_metadata,
+            self.private_metadata,
+            self.url,
+            self.expires_at,
+            self.created_at,
+            self.updated_at,
+            self.public_organization_data,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class Organization:
+class _OrganizationSlots:
+    __slots__ = (
+        "__weakref__",
+        "admin_delete_enabled",
+        "created_at",
+        "created_by",
+        "has_image",
+        "id",
+        "image_url",
+        "last_active_at",
+        "max_allowed_memberships",
+        "members_count",
+        "missing_member_with_elevated_permissions",
+        "name",
+        "object",
+        "pending_invitations_count",
+        "private_metadata",
+        "public_metadata",
+        "role_set_key",
+        "slug",
+        "updated_at",
+    )
+
+
+class Organization(_OrganizationSlots):
     """An organization."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "image_url": None,
+            "members_count": None,
+            "missing_member_with_elevated_permissions": None,
+            "pending_invitations_count": None,
+            "private_metadata": None,
+            "created_by": None,
+            "last_active_at": None,
+            "role_set_key": None,
+        }
+    )
 
     object: str
     id: str
     name: str
     slug: str
-    image_url: str | None = None
+    image_url: str | None
     has_image: bool
-    members_count: int | None = None
-    missing_member_with_elevated_permissions: bool | None = None
-    pending_invitations_count: int | None = None
+    members_count: int | None
+    missing_member_with_elevated_permissions: bool | None
+    pending_invitations_count: int | None
     max_allowed_memberships: int
     admin_delete_enabled: bool
     public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None = None
-    created_by: str | None = None
+    private_metadata: dict[str, Any] | None
+    created_by: str | None
     created_at: int
     updated_at: int
-    last_active_at: int | None = None
-    role_set_key: str | None = None
+    last_active_at: int | None
+    role_set_key: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        name: str,
+        slug: str,
+        image_url: str | None = None,
+        has_image: bool,
+        members_count: int | None = None,
+        missing_member_with_elevated_permissions: bool | None = None,
+        pending_invitations_count: int | None = None,
+        max_allowed_memberships: int,
+        admin_delete_enabled: bool,
+        public_metadata: dict[str, Any],
+        private_metadata: dict[str, Any] | None = None,
+        created_by: str | None = None,
+        created_at: int,
+        updated_at: int,
+        last_active_at: int | None = None,
+        role_set_key: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "slug", slug)
+        _set(self, "image_url", image_url)
+        _set(self, "has_image", has_image)
+        _set(self, "members_count", members_count)
+        _set(
+            self,
+            "missing_member_with_elevated_permissions",
+            missing_member_with_elevated_permissions,
+        )
+        _set(self, "pending_invitations_count", pending_invitations_count)
+        _set(self, "max_allowed_memberships", max_allowed_memberships)
+        _set(self, "admin_delete_enabled", admin_delete_enabled)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "private_metadata", private_metadata)
+        _set(self, "created_by", created_by)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "last_active_at", last_active_at)
+        _set(self, "role_set_key", role_set_key)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Organization):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.name,
+            self.slug,
+            self.image_url,
+            self.has_image,
+            self.members_count,
+            self.missing_member_with_elevated_permissions,
+            self.pending_invitations_count,
+            self.max_allowed_memberships,
+            self.admin_delete_enabled,
+            self.public_metadata,
+            self.private_metadata,
+            self.created_by,
+            self.created_at,
+            self.updated_at,
+            self.last_active_at,
+            self.role_set_key,
+        ) == (
+            other.object,
+            other.id,
+            other.name,
+            other.slug,
+            other.image_url,
+            other.has_image,
+            other.members_count,
+            other.missing_member_with_elevated_permissions,
+            other.pending_invitations_count,
+            other.max_allowed_memberships,
+            other.admin_delete_enabled,
+            other.public_metadata,
+            other.private_metadata,
+            other.created_by,
+            other.created_at,
+            other.updated_at,
+            other.last_active_at,
+            other.role_set_key,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "Organization",
+            self.object,
+            self.id,
+            self.name,
+            self.slug,
+            self.image_url,
+            self.has_image,
+            self.members_count,
+            self.missing_member_with_elevated_permissions,
+            self.pending_invitations_count,
+            self.max_allowed_memberships,
+            self.admin_delete_enabled,
+            self.public_metadata,
+            self.private_metadata,
+            self.created_by,
+            self.created_at,
+            self.updated_at,
+            self.last_active_at,
+            self.role_set_key,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class OrganizationMembershipPublicUserData:
+class _OrganizationMembershipPublicUserDataSlots:
+    __slots__ = (
+        "__weakref__",
+        "banned",
+        "deprovisioned",
+        "first_name",
+        "has_image",
+        "identifier",
+        "image_url",
+        "last_name",
+        "profile_image_url",
+        "user_id",
+        "username",
+    )
+
+
+class OrganizationMembershipPublicUserData(_OrganizationMembershipPublicUserDataSlots):
     """The ``OrganizationMembershipPublicUserData`` object."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "first_name": None,
+            "last_name": None,
+            "profile_image_url": None,
+            "identifier": None,
+            "username": None,
+            "banned": None,
+            "deprovisioned": None,
+        }
+    )
+
     user_id: str
-    first_name: str | None = None
-    last_name: str | None = None
-    profile_image_url: str | None = None
+    first_name: str | None
+    last_name: str | None
+    profile_image_url: str | None
     image_url: str
     has_image: bool
-    identifier: str | None = None
-    username: str | None = None
-    banned: bool | None = None
-    deprovisioned: bool | None = None
+    identifier: str | None
+    username: str | None
+    banned: bool | None
+    deprovisioned: bool | None
+
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        profile_image_url: str | None = None,
+        image_url: str,
+        has_image: bool,
+        identifier: str | None = None,
+        username: str | None = None,
+        banned: bool | None = None,
+        deprovisioned: bool | None = None,
+    ) -> None:
+        _set(self, "user_id", user_id)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "profile_image_url", profile_image_url)
+        _set(self, "image_url", image_url)
+        _set(self, "has_image", has_image)
+        _set(self, "identifier", identifier)
+        _set(self, "username", username)
+        _set(self, "banned", banned)
+        _set(self, "deprovisioned", deprovisioned)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, OrganizationMembershipPublicUserData
+        ):
+            return NotImplemented
+        return (
+            self.user_id,
+            self.first_name,
+            self.last_name,
+            self.profile_image_url,
+            self.image_url,
+            self.has_image,
+            self.identifier,
+            self.username,
+            self.banned,
+            self.deprovisioned,
+        ) == (
+            other.user_id,
+            other.first_name,
+            other.last_name,
+            other.profile_image_url,
+            other.image_url,
+            other.has_image,
+            other.identifier,
+            other.username,
+            other.banned,
+            other.deprovisioned,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OrganizationMembershipPublicUserData",
+            self.user_id,
+            self.first_name,
+            self.last_name,
+            self.profile_image_url,
+            self.image_url,
+            self.has_image,
+            self.identifier,
+            self.username,
+            self.banned,
+            self.deprovisioned,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class OrganizationInvitationPublicUserData:
+class _OrganizationInvitationPublicUserDataSlots:
+    __slots__ = (
+        "__weakref__",
+        "first_name",
+        "has_image",
+        "identifier",
+        "image_url",
+        "last_name",
+        "user_id",
+    )
+
+
+class OrganizationInvitationPublicUserData(_OrganizationInvitationPublicUserDataSlots):
     """The ``OrganizationInvitationPublicUserData`` object."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"first_name": None, "last_name": None})
+
     user_id: str
-    first_name: str | None = None
-    last_name: str | None = None
+    first_name: str | None
+    last_name: str | None
     image_url: str
     has_image: bool
     identifier: str
 
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        image_url: str,
+        has_image: bool,
+        identifier: str,
+    ) -> None:
+        _set(self, "user_id", user_id)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "image_url", image_url)
+        _set(self, "has_image", has_image)
+        _set(self, "identifier", identifier)
 
-@attrs.frozen(kw_only=True)
-class OrganizationInvitationPublicOrganizationData:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, OrganizationInvitationPublicUserData
+        ):
+            return NotImplemented
+        return (
+            self.user_id,
+            self.first_name,
+            self.last_name,
+            self.image_url,
+            self.has_image,
+            self.identifier,
+        ) == (
+            other.user_id,
+            other.first_name,
+            other.last_name,
+            other.image_url,
+            other.has_image,
+            other.identifier,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OrganizationInvitationPublicUserData",
+            self.user_id,
+            self.first_name,
+            self.last_name,
+            self.image_url,
+            self.has_image,
+            self.identifier,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _OrganizationInvitationPublicOrganizationDataSlots:
+    __slots__ = ("__weakref__", "has_image", "id", "image_url", "name", "slug")
+
+
+class OrganizationInvitationPublicOrganizationData(
+    _OrganizationInvitationPublicOrganizationDataSlots,
+):
     """The ``OrganizationInvitationPublicOrganizationData`` object."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"image_url": None})
 
     id: str
     name: str
     slug: str
-    image_url: str | None = None
+    image_url: str | None
     has_image: bool
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        slug: str,
+        image_url: str | None = None,
+        has_image: bool,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "slug", slug)
+        _set(self, "image_url", image_url)
+        _set(self, "has_image", has_image)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, OrganizationInvitationPublicOrganizationData
+        ):
+            return NotImplemented
+        return (
+            self.id,
+            self.name,
+            self.slug,
+            self.image_url,
+            self.has_image,
+        ) == (
+            other.id,
+            other.name,
+            other.slug,
+            other.image_url,
+            other.has_image,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OrganizationInvitationPublicOrganizationData",
+            self.id,
+            self.name,
+            self.slug,
+            self.image_url,
+            self.has_image,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+def _d_OrganizationMemberships(o: Any) -> OrganizationMemberships:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_OrganizationMembershipsSlots)
+    try:
+        v = o["data"]
+        if v.__class__ is not list:
+            bad(v, "a list", "data")
+        try:
+            v = [_d_OrganizationMembership(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_OrganizationMembership, v, "data")
+            raise
+        i.data = v
+        v = o["total_count"]
+        if v.__class__ is not int:
+            bad(v, "int", "total_count")
+        i.total_count = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationMemberships
+    decoded: OrganizationMemberships = i
+    return decoded
+
+
+def _e_OrganizationMemberships(o: OrganizationMemberships) -> dict[str, Any]:
+    return {
+        "data": [_e_OrganizationMembership(x) for x in o.data],
+        "total_count": o.total_count,
+    }
+
+
+def _d_OrganizationInvitationsWithPublicOrganizationData(
+    o: Any,
+) -> OrganizationInvitationsWithPublicOrganizationData:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_OrganizationInvitationsWithPublicOrganizationDataSlots)
+    try:
+        v = o["data"]
+        if v.__class__ is not list:
+            bad(v, "a list", "data")
+        try:
+            v = [_d_OrganizationInvitationWithPublicOrganizationData(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_OrganizationInvitationWithPublicOrganizationData, v, "data")
+            raise
+        i.data = v
+        v = o["total_count"]
+        if v.__class__ is not int:
+            bad(v, "int", "total_count")
+        i.total_count = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationInvitationsWithPublicOrganizationData
+    decoded: OrganizationInvitationsWithPublicOrganizationData = i
+    return decoded
+
+
+def _e_OrganizationInvitationsWithPublicOrganizationData(
+    o: OrganizationInvitationsWithPublicOrganizationData,
+) -> dict[str, Any]:
+    return {
+        "data": [_e_OrganizationInvitationWithPublicOrganizationData(x) for x in o.data],
+        "total_count": o.total_count,
+    }
+
+
+def _d_OrganizationMembership(o: Any) -> OrganizationMembership:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OrganizationMembershipSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["role"]
+        if v.__class__ is not str:
+            bad(v, "str", "role")
+        i.role = v
+        v = g("role_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "role_name")
+        i.role_name = v
+        v = o["permissions"]
+        if v.__class__ is not list:
+            bad(v, "a list of str", "permissions")
+        for x in v:
+            if x.__class__ is not str:
+                bad(v, "a list of str", "permissions")
+        i.permissions = v
+        v = o["public_metadata"]
+        if v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("private_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "private_metadata")
+        i.private_metadata = v
+        v = o["organization"]
+        try:
+            v = _d_Organization(v)
+        except DecodeFailure as e:
+            e.path.insert(0, "organization")
+            raise
+        i.organization = v
+        v = g("public_user_data")
+        if v is not None:
+            try:
+                v = _d_OrganizationMembershipPublicUserData(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "public_user_data")
+                raise
+        i.public_user_data = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationMembership
+    decoded: OrganizationMembership = i
+    return decoded
+
+
+def _e_OrganizationMembership(o: OrganizationMembership) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "role": o.role,
+        "role_name": o.role_name,
+        "permissions": o.permissions,
+        "public_metadata": o.public_metadata,
+        "private_metadata": o.private_metadata,
+        "organization": _e_Organization(o.organization),
+        "public_user_data": encode_one(_e_OrganizationMembershipPublicUserData, o.public_user_data),
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+def _d_OrganizationInvitationWithPublicOrganizationData(
+    o: Any,
+) -> OrganizationInvitationWithPublicOrganizationData:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OrganizationInvitationWithPublicOrganizationDataSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["email_address"]
+        if v.__class__ is not str:
+            bad(v, "str", "email_address")
+        i.email_address = v
+        v = o["role"]
+        if v.__class__ is not str:
+            bad(v, "str", "role")
+        i.role = v
+        v = o["role_name"]
+        if v.__class__ is not str:
+            bad(v, "str", "role_name")
+        i.role_name = v
+        v = g("organization_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "organization_id")
+        i.organization_id = v
+        v = g("inviter_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "inviter_id")
+        i.inviter_id = v
+        v = g("public_inviter_data")
+        if v is not None:
+            try:
+                v = _d_OrganizationInvitationPublicUserData(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "public_inviter_data")
+                raise
+        i.public_inviter_data = v
+        v = g("status")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["public_metadata"]
+        if v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("private_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "private_metadata")
+        i.private_metadata = v
+        v = g("url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "url")
+        i.url = v
+        v = g("expires_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expires_at")
+        i.expires_at = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("public_organization_data")
+        if v is not None:
+            try:
+                v = _d_OrganizationInvitationPublicOrganizationData(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "public_organization_data")
+                raise
+        i.public_organization_data = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationInvitationWithPublicOrganizationData
+    decoded: OrganizationInvitationWithPublicOrganizationData = i
+    return decoded
+
+
+def _e_OrganizationInvitationWithPublicOrganizationData(
+    o: OrganizationInvitationWithPublicOrganizationData,
+) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "email_address": o.email_address,
+        "role": o.role,
+        "role_name": o.role_name,
+        "organization_id": o.organization_id,
+        "inviter_id": o.inviter_id,
+        "public_inviter_data": encode_one(
+            _e_OrganizationInvitationPublicUserData, o.public_inviter_data
+        ),
+        "status": o.status,
+        "public_metadata": o.public_metadata,
+        "private_metadata": o.private_metadata,
+        "url": o.url,
+        "expires_at": o.expires_at,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "public_organization_data": encode_one(
+            _e_OrganizationInvitationPublicOrganizationData, o.public_organization_data
+        ),
+    }
+
+
+def _d_Organization(o: Any) -> Organization:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OrganizationSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = o["slug"]
+        if v.__class__ is not str:
+            bad(v, "str", "slug")
+        i.slug = v
+        v = g("image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = o["has_image"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "has_image")
+        i.has_image = v
+        v = g("members_count")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "members_count")
+        i.members_count = v
+        v = g("missing_member_with_elevated_permissions")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "missing_member_with_elevated_permissions")
+        i.missing_member_with_elevated_permissions = v
+        v = g("pending_invitations_count")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "pending_invitations_count")
+        i.pending_invitations_count = v
+        v = o["max_allowed_memberships"]
+        if v.__class__ is not int:
+            bad(v, "int", "max_allowed_memberships")
+        i.max_allowed_memberships = v
+        v = o["admin_delete_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "admin_delete_enabled")
+        i.admin_delete_enabled = v
+        v = o["public_metadata"]
+        if v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("private_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "private_metadata")
+        i.private_metadata = v
+        v = g("created_by")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "created_by")
+        i.created_by = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("last_active_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "last_active_at")
+        i.last_active_at = v
+        v = g("role_set_key")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "role_set_key")
+        i.role_set_key = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = Organization
+    decoded: Organization = i
+    return decoded
+
+
+def _e_Organization(o: Organization) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "name": o.name,
+        "slug": o.slug,
+        "image_url": o.image_url,
+        "has_image": o.has_image,
+        "members_count": o.members_count,
+        "missing_member_with_elevated_permissions": o.missing_member_with_elevated_permissions,
+        "pending_invitations_count": o.pending_invitations_count,
+        "max_allowed_memberships": o.max_allowed_memberships,
+        "admin_delete_enabled": o.admin_delete_enabled,
+        "public_metadata": o.public_metadata,
+        "private_metadata": o.private_metadata,
+        "created_by": o.created_by,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "last_active_at": o.last_active_at,
+        "role_set_key": o.role_set_key,
+    }
+
+
+def _d_OrganizationMembershipPublicUserData(o: Any) -> OrganizationMembershipPublicUserData:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OrganizationMembershipPublicUserDataSlots)
+    try:
+        v = o["user_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "user_id")
+        i.user_id = v
+        v = g("first_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = g("last_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = g("profile_image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "profile_image_url")
+        i.profile_image_url = v
+        v = o["image_url"]
+        if v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = o["has_image"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "has_image")
+        i.has_image = v
+        v = g("identifier")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "identifier")
+        i.identifier = v
+        v = g("username")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "username")
+        i.username = v
+        v = g("banned")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "banned")
+        i.banned = v
+        v = g("deprovisioned")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "deprovisioned")
+        i.deprovisioned = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationMembershipPublicUserData
+    decoded: OrganizationMembershipPublicUserData = i
+    return decoded
+
+
+def _e_OrganizationMembershipPublicUserData(
+    o: OrganizationMembershipPublicUserData,
+) -> dict[str, Any]:
+    return {
+        "user_id": o.user_id,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "profile_image_url": o.profile_image_url,
+        "image_url": o.image_url,
+        "has_image": o.has_image,
+        "identifier": o.identifier,
+        "username": o.username,
+        "banned": o.banned,
+        "deprovisioned": o.deprovisioned,
+    }
+
+
+def _d_OrganizationInvitationPublicUserData(o: Any) -> OrganizationInvitationPublicUserData:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OrganizationInvitationPublicUserDataSlots)
+    try:
+        v = o["user_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "user_id")
+        i.user_id = v
+        v = g("first_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = g("last_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = o["image_url"]
+        if v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = o["has_image"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "has_image")
+        i.has_image = v
+        v = o["identifier"]
+        if v.__class__ is not str:
+            bad(v, "str", "identifier")
+        i.identifier = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationInvitationPublicUserData
+    decoded: OrganizationInvitationPublicUserData = i
+    return decoded
+
+
+def _e_OrganizationInvitationPublicUserData(
+    o: OrganizationInvitationPublicUserData,
+) -> dict[str, Any]:
+    return {
+        "user_id": o.user_id,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "image_url": o.image_url,
+        "has_image": o.has_image,
+        "identifier": o.identifier,
+    }
+
+
+def _d_OrganizationInvitationPublicOrganizationData(
+    o: Any,
+) -> OrganizationInvitationPublicOrganizationData:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OrganizationInvitationPublicOrganizationDataSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = o["slug"]
+        if v.__class__ is not str:
+            bad(v, "str", "slug")
+        i.slug = v
+        v = g("image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = o["has_image"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "has_image")
+        i.has_image = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OrganizationInvitationPublicOrganizationData
+    decoded: OrganizationInvitationPublicOrganizationData = i
+    return decoded
+
+
+def _e_OrganizationInvitationPublicOrganizationData(
+    o: OrganizationInvitationPublicOrganizationData,
+) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "name": o.name,
+        "slug": o.slug,
+        "image_url": o.image_url,
+        "has_image": o.has_image,
+    }
+
+
+#: Decoder (validating JSON -> model) and encoder of each class.
+DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    OrganizationMemberships: _d_OrganizationMemberships,
+    OrganizationInvitationsWithPublicOrganizationData: (
+        _d_OrganizationInvitationsWithPublicOrganizationData
+    ),
+    OrganizationMembership: _d_OrganizationMembership,
+    OrganizationInvitationWithPublicOrganizationData: (
+        _d_OrganizationInvitationWithPublicOrganizationData
+    ),
+    Organization: _d_Organization,
+    OrganizationMembershipPublicUserData: _d_OrganizationMembershipPublicUserData,
+    OrganizationInvitationPublicUserData: _d_OrganizationInvitationPublicUserData,
+    OrganizationInvitationPublicOrganizationData: _d_OrganizationInvitationPublicOrganizationData,
+}
+ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    OrganizationMemberships: _e_OrganizationMemberships,
+    OrganizationInvitationsWithPublicOrganizationData: (
+        _e_OrganizationInvitationsWithPublicOrganizationData
+    ),
+    OrganizationMembership: _e_OrganizationMembership,
+    OrganizationInvitationWithPublicOrganizationData: (
+        _e_OrganizationInvitationWithPublicOrganizationData
+    ),
+    Organization: _e_Organization,
+    OrganizationMembershipPublicUserData: _e_OrganizationMembershipPublicUserData,
+    OrganizationInvitationPublicUserData: _e_OrganizationInvitationPublicUserData,
+    OrganizationInvitationPublicOrganizationData: _e_OrganizationInvitationPublicOrganizationData,
+}

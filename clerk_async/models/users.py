@@ -3,12 +3,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-import attrs
-
-from .organizations import OrganizationMembership
-from .verification import Verification
+from ._runtime import (
+    MISSING,
+    DecodeFailure,
+    attrs_fields,
+    bad,
+    encode_many,
+    encode_one,
+    frozen_delattr,
+    frozen_setattr,
+    model_getstate,
+    model_repr,
+    model_setstate,
+)
+from .organizations import (
+    OrganizationMembership,
+    _d_OrganizationMembership,
+    _e_OrganizationMembership,
+)
+from .verification import Verification, _d_Verification, _e_Verification
 
 __all__ = [
     "User",
@@ -25,27 +41,112 @@ __all__ = [
     "EnterpriseAccountConnection",
 ]
 
+_set = object.__setattr__
+_new = object.__new__
 
-@attrs.frozen(kw_only=True)
-class User:
+
+class _UserSlots:
+    __slots__ = (
+        "__weakref__",
+        "backup_code_enabled",
+        "banned",
+        "bypass_client_trust",
+        "create_organization_enabled",
+        "create_organizations_limit",
+        "created_at",
+        "delete_self_enabled",
+        "deprovisioned",
+        "email_addresses",
+        "enterprise_accounts",
+        "external_accounts",
+        "external_id",
+        "first_name",
+        "has_image",
+        "id",
+        "image_url",
+        "last_active_at",
+        "last_name",
+        "last_sign_in_at",
+        "legal_accepted_at",
+        "locale",
+        "locked",
+        "lockout_expires_in_seconds",
+        "mfa_disabled_at",
+        "mfa_enabled_at",
+        "object",
+        "organization_memberships",
+        "passkeys",
+        "password_enabled",
+        "password_last_updated_at",
+        "phone_numbers",
+        "primary_email_address_id",
+        "primary_phone_number_id",
+        "primary_web3_wallet_id",
+        "private_metadata",
+        "profile_image_url",
+        "public_metadata",
+        "saml_accounts",
+        "scim",
+        "totp_enabled",
+        "two_factor_enabled",
+        "unsafe_metadata",
+        "updated_at",
+        "username",
+        "verification_attempts_remaining",
+        "web3_wallets",
+    )
+
+
+class User(_UserSlots):
     """A user of the Clerk instance."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "external_id": None,
+            "primary_email_address_id": None,
+            "primary_phone_number_id": None,
+            "primary_web3_wallet_id": None,
+            "username": None,
+            "first_name": None,
+            "last_name": None,
+            "locale": None,
+            "profile_image_url": None,
+            "image_url": None,
+            "private_metadata": None,
+            "unsafe_metadata": None,
+            "mfa_enabled_at": None,
+            "mfa_disabled_at": None,
+            "password_last_updated_at": None,
+            "organization_memberships": None,
+            "last_sign_in_at": None,
+            "deprovisioned": None,
+            "lockout_expires_in_seconds": None,
+            "verification_attempts_remaining": None,
+            "create_organizations_limit": None,
+            "last_active_at": None,
+            "legal_accepted_at": None,
+            "bypass_client_trust": None,
+            "scim": None,
+        }
+    )
 
     id: str
     object: str
-    external_id: str | None = None
-    primary_email_address_id: str | None = None
-    primary_phone_number_id: str | None = None
-    primary_web3_wallet_id: str | None = None
-    username: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    locale: str | None = None
-    profile_image_url: str | None = None
-    image_url: str | None = None
+    external_id: str | None
+    primary_email_address_id: str | None
+    primary_phone_number_id: str | None
+    primary_web3_wallet_id: str | None
+    username: str | None
+    first_name: str | None
+    last_name: str | None
+    locale: str | None
+    profile_image_url: str | None
+    image_url: str | None
     has_image: bool
     public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None = None
-    unsafe_metadata: dict[str, Any] | None = None
+    private_metadata: dict[str, Any] | None
+    unsafe_metadata: dict[str, Any] | None
     email_addresses: list[EmailAddress]
     phone_numbers: list[PhoneNumber]
     web3_wallets: list[Web3Wallet]
@@ -54,88 +155,695 @@ class User:
     two_factor_enabled: bool
     totp_enabled: bool
     backup_code_enabled: bool
-    mfa_enabled_at: int | None = None
-    mfa_disabled_at: int | None = None
-    password_last_updated_at: int | None = None
+    mfa_enabled_at: int | None
+    mfa_disabled_at: int | None
+    password_last_updated_at: int | None
     external_accounts: list[ExternalAccount]
     saml_accounts: list[SAMLAccount]
     enterprise_accounts: list[EnterpriseAccount]
-    organization_memberships: list[OrganizationMembership] | None = None
-    last_sign_in_at: int | None = None
+    organization_memberships: list[OrganizationMembership] | None
+    last_sign_in_at: int | None
     banned: bool
     locked: bool
-    deprovisioned: bool | None = None
-    lockout_expires_in_seconds: int | None = None
-    verification_attempts_remaining: int | None = None
+    deprovisioned: bool | None
+    lockout_expires_in_seconds: int | None
+    verification_attempts_remaining: int | None
     updated_at: int
     created_at: int
     delete_self_enabled: bool
     create_organization_enabled: bool
-    create_organizations_limit: int | None = None
-    last_active_at: int | None = None
-    legal_accepted_at: int | None = None
-    bypass_client_trust: bool | None = None
-    scim: SCIMUserMetadata | None = None
+    create_organizations_limit: int | None
+    last_active_at: int | None
+    legal_accepted_at: int | None
+    bypass_client_trust: bool | None
+    scim: SCIMUserMetadata | None
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        object: str,
+        external_id: str | None = None,
+        primary_email_address_id: str | None = None,
+        primary_phone_number_id: str | None = None,
+        primary_web3_wallet_id: str | None = None,
+        username: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        locale: str | None = None,
+        profile_image_url: str | None = None,
+        image_url: str | None = None,
+        has_image: bool,
+        public_metadata: dict[str, Any],
+        private_metadata: dict[str, Any] | None = None,
+        unsafe_metadata: dict[str, Any] | None = None,
+        email_addresses: list[EmailAddress],
+        phone_numbers: list[PhoneNumber],
+        web3_wallets: list[Web3Wallet],
+        passkeys: list[Passkey],
+        password_enabled: bool,
+        two_factor_enabled: bool,
+        totp_enabled: bool,
+        backup_code_enabled: bool,
+        mfa_enabled_at: int | None = None,
+        mfa_disabled_at: int | None = None,
+        password_last_updated_at: int | None = None,
+        external_accounts: list[ExternalAccount],
+        saml_accounts: list[SAMLAccount],
+        enterprise_accounts: list[EnterpriseAccount],
+        organization_memberships: list[OrganizationMembership] | None = None,
+        last_sign_in_at: int | None = None,
+        banned: bool,
+        locked: bool,
+        deprovisioned: bool | None = None,
+        lockout_expires_in_seconds: int | None = None,
+        verification_attempts_remaining: int | None = None,
+        updated_at: int,
+        created_at: int,
+        delete_self_enabled: bool,
+        create_organization_enabled: bool,
+        create_organizations_limit: int | None = None,
+        last_active_at: int | None = None,
+        legal_accepted_at: int | None = None,
+        bypass_client_trust: bool | None = None,
+        scim: SCIMUserMetadata | None = None,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "external_id", external_id)
+        _set(self, "primary_email_address_id", primary_email_address_id)
+        _set(self, "primary_phone_number_id", primary_phone_number_id)
+        _set(self, "primary_web3_wallet_id", primary_web3_wallet_id)
+        _set(self, "username", username)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "locale", locale)
+        _set(self, "profile_image_url", profile_image_url)
+        _set(self, "image_url", image_url)
+        _set(self, "has_image", has_image)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "private_metadata", private_metadata)
+        _set(self, "unsafe_metadata", unsafe_metadata)
+        _set(self, "email_addresses", email_addresses)
+        _set(self, "phone_numbers", phone_numbers)
+        _set(self, "web3_wallets", web3_wallets)
+        _set(self, "passkeys", passkeys)
+        _set(self, "password_enabled", password_enabled)
+        _set(self, "two_factor_enabled", two_factor_enabled)
+        _set(self, "totp_enabled", totp_enabled)
+        _set(self, "backup_code_enabled", backup_code_enabled)
+        _set(self, "mfa_enabled_at", mfa_enabled_at)
+        _set(self, "mfa_disabled_at", mfa_disabled_at)
+        _set(self, "password_last_updated_at", password_last_updated_at)
+        _set(self, "external_accounts", external_accounts)
+        _set(self, "saml_accounts", saml_accounts)
+        _set(self, "enterprise_accounts", enterprise_accounts)
+        _set(self, "organization_memberships", organization_memberships)
+        _set(self, "last_sign_in_at", last_sign_in_at)
+        _set(self, "banned", banned)
+        _set(self, "locked", locked)
+        _set(self, "deprovisioned", deprovisioned)
+        _set(self, "lockout_expires_in_seconds", lockout_expires_in_seconds)
+        _set(self, "verification_attempts_remaining", verification_attempts_remaining)
+        _set(self, "updated_at", updated_at)
+        _set(self, "created_at", created_at)
+        _set(self, "delete_self_enabled", delete_self_enabled)
+        _set(self, "create_organization_enabled", create_organization_enabled)
+        _set(self, "create_organizations_limit", create_organizations_limit)
+        _set(self, "last_active_at", last_active_at)
+        _set(self, "legal_accepted_at", legal_accepted_at)
+        _set(self, "bypass_client_trust", bypass_client_trust)
+        _set(self, "scim", scim)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, User):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.external_id,
+            self.primary_email_address_id,
+            self.primary_phone_number_id,
+            self.primary_web3_wallet_id,
+            self.username,
+            self.first_name,
+            self.last_name,
+            self.locale,
+            self.profile_image_url,
+            self.image_url,
+            self.has_image,
+            self.public_metadata,
+            self.private_metadata,
+            self.unsafe_metadata,
+            self.email_addresses,
+            self.phone_numbers,
+            self.web3_wallets,
+            self.passkeys,
+            self.password_enabled,
+            self.two_factor_enabled,
+            self.totp_enabled,
+            self.backup_code_enabled,
+            self.mfa_enabled_at,
+            self.mfa_disabled_at,
+            self.password_last_updated_at,
+            self.external_accounts,
+            self.saml_accounts,
+            self.enterprise_accounts,
+            self.organization_memberships,
+            self.last_sign_in_at,
+            self.banned,
+            self.locked,
+            self.deprovisioned,
+            self.lockout_expires_in_seconds,
+            self.verification_attempts_remaining,
+            self.updated_at,
+            self.created_at,
+            self.delete_self_enabled,
+            self.create_organization_enabled,
+            self.create_organizations_limit,
+            self.last_active_at,
+            self.legal_accepted_at,
+            self.bypass_client_trust,
+            self.scim,
+        ) == (
+            other.id,
+            other.object,
+            other.external_id,
+            other.primary_email_address_id,
+            other.primary_phone_number_id,
+            other.primary_web3_wallet_id,
+            other.username,
+            other.first_name,
+            other.last_name,
+            other.locale,
+            other.profile_image_url,
+            other.image_url,
+            other.has_image,
+            other.public_metadata,
+            other.private_metadata,
+            other.unsafe_metadata,
+            other.email_addresses,
+            other.phone_numbers,
+            other.web3_wallets,
+            other.passkeys,
+            other.password_enabled,
+            other.two_factor_enabled,
+            other.totp_enabled,
+            other.backup_code_enabled,
+            other.mfa_enabled_at,
+            other.mfa_disabled_at,
+            other.password_last_updated_at,
+            other.external_accounts,
+            other.saml_accounts,
+            other.enterprise_accounts,
+            other.organization_memberships,
+            other.last_sign_in_at,
+            other.banned,
+            other.locked,
+            other.deprovisioned,
+            other.lockout_expires_in_seconds,
+            other.verification_attempts_remaining,
+            other.updated_at,
+            other.created_at,
+            other.delete_self_enabled,
+            other.create_organization_enabled,
+            other.create_organizations_limit,
+            other.last_active_at,
+            other.legal_accepted_at,
+            other.bypass_client_trust,
+            other.scim,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "User",
+            self.id,
+            self.object,
+            self.external_id,
+            self.primary_email_address_id,
+            self.primary_phone_number_id,
+            self.primary_web3_wallet_id,
+            self.username,
+            self.first_name,
+            self.last_name,
+            self.locale,
+            self.profile_image_url,
+            self.image_url,
+            self.has_image,
+            self.public_metadata,
+            self.private_metadata,
+            self.unsafe_metadata,
+            self.email_addresses,
+            self.phone_numbers,
+            self.web3_wallets,
+            self.passkeys,
+            self.password_enabled,
+            self.two_factor_enabled,
+            self.totp_enabled,
+            self.backup_code_enabled,
+            self.mfa_enabled_at,
+            self.mfa_disabled_at,
+            self.password_last_updated_at,
+            self.external_accounts,
+            self.saml_accounts,
+            self.enterprise_accounts,
+            self.organization_memberships,
+            self.last_sign_in_at,
+            self.banned,
+            self.locked,
+            self.deprovisioned,
+            self.lockout_expires_in_seconds,
+            self.verification_attempts_remaining,
+            self.updated_at,
+            self.created_at,
+            self.delete_self_enabled,
+            self.create_organization_enabled,
+            self.create_organizations_limit,
+            self.last_active_at,
+            self.legal_accepted_at,
+            self.bypass_client_trust,
+            self.scim,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class EmailAddress:
+class _EmailAddressSlots:
+    __slots__ = (
+        "__weakref__",
+        "created_at",
+        "email_address",
+        "id",
+        "linked_to",
+        "matches_sso_connection",
+        "object",
+        "reserved",
+        "updated_at",
+        "verification",
+    )
+
+
+class EmailAddress(_EmailAddressSlots):
     """An email address identifier of a user."""
 
-    id: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "id": None,
+            "verification": None,
+            "matches_sso_connection": None,
+        }
+    )
+
+    id: str | None
     object: str
     email_address: str
     reserved: bool
-    verification: Verification | None = None
+    verification: Verification | None
     linked_to: list[IdentificationLink]
-    matches_sso_connection: bool | None = None
+    matches_sso_connection: bool | None
     created_at: int
     updated_at: int
 
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        object: str,
+        email_address: str,
+        reserved: bool,
+        verification: Verification | None = None,
+        linked_to: list[IdentificationLink],
+        matches_sso_connection: bool | None = None,
+        created_at: int,
+        updated_at: int,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "email_address", email_address)
+        _set(self, "reserved", reserved)
+        _set(self, "verification", verification)
+        _set(self, "linked_to", linked_to)
+        _set(self, "matches_sso_connection", matches_sso_connection)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
 
-@attrs.frozen(kw_only=True)
-class PhoneNumber:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, EmailAddress):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.email_address,
+            self.reserved,
+            self.verification,
+            self.linked_to,
+            self.matches_sso_connection,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.id,
+            other.object,
+            other.email_address,
+            other.reserved,
+            other.verification,
+            other.linked_to,
+            other.matches_sso_connection,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "EmailAddress",
+            self.id,
+            self.object,
+            self.email_address,
+            self.reserved,
+            self.verification,
+            self.linked_to,
+            self.matches_sso_connection,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _PhoneNumberSlots:
+    __slots__ = (
+        "__weakref__",
+        "backup_codes",
+        "created_at",
+        "default_second_factor",
+        "id",
+        "linked_to",
+        "object",
+        "phone_number",
+        "reserved",
+        "reserved_for_second_factor",
+        "updated_at",
+        "verification",
+    )
+
+
+class PhoneNumber(_PhoneNumberSlots):
     """A phone number identifier of a user."""
 
-    id: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "id": None,
+            "reserved_for_second_factor": None,
+            "default_second_factor": None,
+            "verification": None,
+            "backup_codes": None,
+        }
+    )
+
+    id: str | None
     object: str
     phone_number: str
-    reserved_for_second_factor: bool | None = None
-    default_second_factor: bool | None = None
+    reserved_for_second_factor: bool | None
+    default_second_factor: bool | None
     reserved: bool
-    verification: Verification | None = None
+    verification: Verification | None
     linked_to: list[IdentificationLink]
-    backup_codes: list[str] | None = None
+    backup_codes: list[str] | None
     created_at: int
     updated_at: int
 
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        object: str,
+        phone_number: str,
+        reserved_for_second_factor: bool | None = None,
+        default_second_factor: bool | None = None,
+        reserved: bool,
+        verification: Verification | None = None,
+        linked_to: list[IdentificationLink],
+        backup_codes: list[str] | None = None,
+        created_at: int,
+        updated_at: int,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "phone_number", phone_number)
+        _set(self, "reserved_for_second_factor", reserved_for_second_factor)
+        _set(self, "default_second_factor", default_second_factor)
+        _set(self, "reserved", reserved)
+        _set(self, "verification", verification)
+        _set(self, "linked_to", linked_to)
+        _set(self, "backup_codes", backup_codes)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
 
-@attrs.frozen(kw_only=True)
-class Web3Wallet:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, PhoneNumber):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.phone_number,
+            self.reserved_for_second_factor,
+            self.default_second_factor,
+            self.reserved,
+            self.verification,
+            self.linked_to,
+            self.backup_codes,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.id,
+            other.object,
+            other.phone_number,
+            other.reserved_for_second_factor,
+            other.default_second_factor,
+            other.reserved,
+            other.verification,
+            other.linked_to,
+            other.backup_codes,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "PhoneNumber",
+            self.id,
+            self.object,
+            self.phone_number,
+            self.reserved_for_second_factor,
+            self.default_second_factor,
+            self.reserved,
+            self.verification,
+            self.linked_to,
+            self.backup_codes,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _Web3WalletSlots:
+    __slots__ = (
+        "__weakref__",
+        "created_at",
+        "id",
+        "object",
+        "updated_at",
+        "verification",
+        "web3_wallet",
+    )
+
+
+class Web3Wallet(_Web3WalletSlots):
     """A web3 wallet identifier of a user."""
 
-    id: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"id": None, "verification": None})
+
+    id: str | None
     object: str
     web3_wallet: str
-    verification: Verification | None = None
+    verification: Verification | None
     created_at: int
     updated_at: int
 
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        object: str,
+        web3_wallet: str,
+        verification: Verification | None = None,
+        created_at: int,
+        updated_at: int,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "web3_wallet", web3_wallet)
+        _set(self, "verification", verification)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
 
-@attrs.frozen(kw_only=True)
-class Passkey:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Web3Wallet):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.web3_wallet,
+            self.verification,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.id,
+            other.object,
+            other.web3_wallet,
+            other.verification,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "Web3Wallet",
+            self.id,
+            self.object,
+            self.web3_wallet,
+            self.verification,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _PasskeySlots:
+    __slots__ = ("__weakref__", "id", "last_used_at", "name", "object", "verification")
+
+
+class Passkey(_PasskeySlots):
     """A passkey registered by a user."""
 
-    id: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"id": None, "verification": None})
+
+    id: str | None
     object: str
     name: str
     last_used_at: int
-    verification: Verification | None = None
+    verification: Verification | None
+
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        object: str,
+        name: str,
+        last_used_at: int,
+        verification: Verification | None = None,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "name", name)
+        _set(self, "last_used_at", last_used_at)
+        _set(self, "verification", verification)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Passkey):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.name,
+            self.last_used_at,
+            self.verification,
+        ) == (
+            other.id,
+            other.object,
+            other.name,
+            other.last_used_at,
+            other.verification,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "Passkey",
+            self.id,
+            self.object,
+            self.name,
+            self.last_used_at,
+            self.verification,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class ExternalAccount:
+class _ExternalAccountSlots:
+    __slots__ = (
+        "__weakref__",
+        "approved_scopes",
+        "avatar_url",
+        "created_at",
+        "email_address",
+        "email_address_verified",
+        "first_name",
+        "id",
+        "identification_id",
+        "image_url",
+        "label",
+        "last_name",
+        "object",
+        "phone_number",
+        "provider",
+        "provider_user_id",
+        "public_metadata",
+        "updated_at",
+        "username",
+        "verification",
+    )
+
+
+class ExternalAccount(_ExternalAccountSlots):
     """An account at an OAuth provider linked to a user."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "email_address_verified": None,
+            "avatar_url": None,
+            "image_url": None,
+            "username": None,
+            "phone_number": None,
+            "label": None,
+            "verification": None,
+        }
+    )
 
     object: str
     id: str
@@ -144,104 +852,674 @@ class ExternalAccount:
     provider_user_id: str
     approved_scopes: str
     email_address: str
-    email_address_verified: bool | None = None
+    email_address_verified: bool | None
     first_name: str
     last_name: str
-    avatar_url: str | None = None
-    image_url: str | None = None
-    username: str | None = None
-    phone_number: str | None = None
+    avatar_url: str | None
+    image_url: str | None
+    username: str | None
+    phone_number: str | None
     public_metadata: dict[str, Any]
-    label: str | None = None
+    label: str | None
     created_at: int
     updated_at: int
-    verification: Verification | None = None
+    verification: Verification | None
+
+    def __init__(
+        self,
+        *,
+        object: str,
+        id: str,
+        provider: str,
+        identification_id: str,
+        provider_user_id: str,
+        approved_scopes: str,
+        email_address: str,
+        email_address_verified: bool | None = None,
+        first_name: str,
+        last_name: str,
+        avatar_url: str | None = None,
+        image_url: str | None = None,
+        username: str | None = None,
+        phone_number: str | None = None,
+        public_metadata: dict[str, Any],
+        label: str | None = None,
+        created_at: int,
+        updated_at: int,
+        verification: Verification | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "id", id)
+        _set(self, "provider", provider)
+        _set(self, "identification_id", identification_id)
+        _set(self, "provider_user_id", provider_user_id)
+        _set(self, "approved_scopes", approved_scopes)
+        _set(self, "email_address", email_address)
+        _set(self, "email_address_verified", email_address_verified)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "avatar_url", avatar_url)
+        _set(self, "image_url", image_url)
+        _set(self, "username", username)
+        _set(self, "phone_number", phone_number)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "label", label)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+        _set(self, "verification", verification)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, ExternalAccount):
+            return NotImplemented
+        return (
+            self.object,
+            self.id,
+            self.provider,
+            self.identification_id,
+            self.provider_user_id,
+            self.approved_scopes,
+            self.email_address,
+            self.email_address_verified,
+            self.first_name,
+            self.last_name,
+            self.avatar_url,
+            self.image_url,
+            self.username,
+            self.phone_number,
+            self.public_metadata,
+            self.label,
+            self.created_at,
+            self.updated_at,
+            self.verification,
+        ) == (
+            other.object,
+            other.id,
+            other.provider,
+            other.identification_id,
+            other.provider_user_id,
+            other.approved_scopes,
+            other.email_address,
+            other.email_address_verified,
+            other.first_name,
+            other.last_name,
+            other.avatar_url,
+            other.image_url,
+            other.username,
+            other.phone_number,
+            other.public_metadata,
+            other.label,
+            other.created_at,
+            other.updated_at,
+            other.verification,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "ExternalAccount",
+            self.object,
+            self.id,
+            self.provider,
+            self.identification_id,
+            self.provider_user_id,
+            self.approved_scopes,
+            self.email_address,
+            self.email_address_verified,
+            self.first_name,
+            self.last_name,
+            self.avatar_url,
+            self.image_url,
+            self.username,
+            self.phone_number,
+            self.public_metadata,
+            self.label,
+            self.created_at,
+            self.updated_at,
+            self.verification,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class SAMLAccount:
+class _SAMLAccountSlots:
+    __slots__ = (
+        "__weakref__",
+        "active",
+        "email_address",
+        "first_name",
+        "id",
+        "last_authenticated_at",
+        "last_name",
+        "object",
+        "provider",
+        "provider_user_id",
+        "public_metadata",
+        "saml_connection",
+        "verification",
+    )
+
+
+class SAMLAccount(_SAMLAccountSlots):
     """A SAML account linked to a user."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "first_name": None,
+            "last_name": None,
+            "provider_user_id": None,
+            "last_authenticated_at": None,
+            "public_metadata": None,
+            "verification": None,
+            "saml_connection": None,
+        }
+    )
+
     id: str
     object: str
     provider: str
     active: bool
     email_address: str
-    first_name: str | None = None
-    last_name: str | None = None
-    provider_user_id: str | None = None
-    last_authenticated_at: int | None = None
-    public_metadata: dict[str, Any] | None = None
-    verification: Verification | None = None
-    saml_connection: SAMLAccountConnection | None = None
+    first_name: str | None
+    last_name: str | None
+    provider_user_id: str | None
+    last_authenticated_at: int | None
+    public_metadata: dict[str, Any] | None
+    verification: Verification | None
+    saml_connection: SAMLAccountConnection | None
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        object: str,
+        provider: str,
+        active: bool,
+        email_address: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        provider_user_id: str | None = None,
+        last_authenticated_at: int | None = None,
+        public_metadata: dict[str, Any] | None = None,
+        verification: Verification | None = None,
+        saml_connection: SAMLAccountConnection | None = None,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "provider", provider)
+        _set(self, "active", active)
+        _set(self, "email_address", email_address)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "provider_user_id", provider_user_id)
+        _set(self, "last_authenticated_at", last_authenticated_at)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "verification", verification)
+        _set(self, "saml_connection", saml_connection)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, SAMLAccount):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.provider,
+            self.active,
+            self.email_address,
+            self.first_name,
+            self.last_name,
+            self.provider_user_id,
+            self.last_authenticated_at,
+            self.public_metadata,
+            self.verification,
+            self.saml_connection,
+        ) == (
+            other.id,
+            other.object,
+            other.provider,
+            other.active,
+            other.email_address,
+            other.first_name,
+            other.last_name,
+            other.provider_user_id,
+            other.last_authenticated_at,
+            other.public_metadata,
+            other.verification,
+            other.saml_connection,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "SAMLAccount",
+            self.id,
+            self.object,
+            self.provider,
+            self.active,
+            self.email_address,
+            self.first_name,
+            self.last_name,
+            self.provider_user_id,
+            self.last_authenticated_at,
+            self.public_metadata,
+            self.verification,
+            self.saml_connection,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class EnterpriseAccount:
+class _EnterpriseAccountSlots:
+    __slots__ = (
+        "__weakref__",
+        "active",
+        "email_address",
+        "enterprise_connection",
+        "enterprise_connection_id",
+        "first_name",
+        "id",
+        "last_authenticated_at",
+        "last_name",
+        "object",
+        "protocol",
+        "provider",
+        "provider_user_id",
+        "public_metadata",
+        "verification",
+    )
+
+
+class EnterpriseAccount(_EnterpriseAccountSlots):
     """An enterprise SSO account linked to a user."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "protocol": None,
+            "first_name": None,
+            "last_name": None,
+            "provider_user_id": None,
+            "enterprise_connection_id": None,
+            "public_metadata": None,
+            "verification": None,
+            "enterprise_connection": None,
+            "last_authenticated_at": None,
+        }
+    )
+
     id: str
     object: str
-    protocol: str | None = None
+    protocol: str | None
     provider: str
     active: bool
     email_address: str
-    first_name: str | None = None
-    last_name: str | None = None
-    provider_user_id: str | None = None
-    enterprise_connection_id: str | None = None
-    public_metadata: dict[str, Any] | None = None
-    verification: Verification | None = None
-    enterprise_connection: EnterpriseAccountConnection | None = None
-    last_authenticated_at: int | None = None
+    first_name: str | None
+    last_name: str | None
+    provider_user_id: str | None
+    enterprise_connection_id: str | None
+    public_metadata: dict[str, Any] | None
+    verification: Verification | None
+    enterprise_connection: EnterpriseAccountConnection | None
+    last_authenticated_at: int | None
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        object: str,
+        protocol: str | None = None,
+        provider: str,
+        active: bool,
+        email_address: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        provider_user_id: str | None = None,
+        enterprise_connection_id: str | None = None,
+        public_metadata: dict[str, Any] | None = None,
+        verification: Verification | None = None,
+        enterprise_connection: EnterpriseAccountConnection | None = None,
+        last_authenticated_at: int | None = None,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "object", object)
+        _set(self, "protocol", protocol)
+        _set(self, "provider", provider)
+        _set(self, "active", active)
+        _set(self, "email_address", email_address)
+        _set(self, "first_name", first_name)
+        _set(self, "last_name", last_name)
+        _set(self, "provider_user_id", provider_user_id)
+        _set(self, "enterprise_connection_id", enterprise_connection_id)
+        _set(self, "public_metadata", public_metadata)
+        _set(self, "verification", verification)
+        _set(self, "enterprise_connection", enterprise_connection)
+        _set(self, "last_authenticated_at", last_authenticated_at)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, EnterpriseAccount):
+            return NotImplemented
+        return (
+            self.id,
+            self.object,
+            self.protocol,
+            self.provider,
+            self.active,
+            self.email_address,
+            self.first_name,
+            self.last_name,
+            self.provider_user_id,
+            self.enterprise_connection_id,
+            self.public_metadata,
+            self.verification,
+            self.enterprise_connection,
+            self.last_authenticated_at,
+        ) == (
+            other.id,
+            other.object,
+            other.protocol,
+            other.provider,
+            other.active,
+            other.email_address,
+            other.first_name,
+            other.last_name,
+            other.provider_user_id,
+            other.enterprise_connection_id,
+            other.public_metadata,
+            other.verification,
+            other.enterprise_connection,
+            other.last_authenticated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "EnterpriseAccount",
+            self.id,
+            self.object,
+            self.protocol,
+            self.provider,
+            self.active,
+            self.email_address,
+            self.first_name,
+            self.last_name,
+            self.provider_user_id,
+            self.enterprise_connection_id,
+            self.public_metadata,
+            self.verification,
+            self.enterprise_connection,
+            self.last_authenticated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class SCIMUserMetadata:
+class _SCIMUserMetadataSlots:
+    __slots__ = ("__weakref__", "directory_enabled", "directory_id", "external_id")
+
+
+class SCIMUserMetadata(_SCIMUserMetadataSlots):
     """SCIM provisioning details of a user."""
 
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"directory_enabled": None, "external_id": None})
+
     directory_id: str
-    directory_enabled: bool | None = None
-    external_id: str | None = None
+    directory_enabled: bool | None
+    external_id: str | None
+
+    def __init__(
+        self,
+        *,
+        directory_id: str,
+        directory_enabled: bool | None = None,
+        external_id: str | None = None,
+    ) -> None:
+        _set(self, "directory_id", directory_id)
+        _set(self, "directory_enabled", directory_enabled)
+        _set(self, "external_id", external_id)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, SCIMUserMetadata):
+            return NotImplemented
+        return (
+            self.directory_id,
+            self.directory_enabled,
+            self.external_id,
+        ) == (
+            other.directory_id,
+            other.directory_enabled,
+            other.external_id,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "SCIMUserMetadata",
+            self.directory_id,
+            self.directory_enabled,
+            self.external_id,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class IdentificationLink:
+class _IdentificationLinkSlots:
+    __slots__ = ("__weakref__", "id", "type")
+
+
+class IdentificationLink(_IdentificationLinkSlots):
     """A link from an identifier to another identification."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     type: str
     id: str
 
+    def __init__(
+        self,
+        *,
+        type: str,
+        id: str,
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "id", id)
 
-@attrs.frozen(kw_only=True)
-class SAMLAccountConnection:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, IdentificationLink):
+            return NotImplemented
+        return (self.type, self.id) == (other.type, other.id)
+
+    def __hash__(self) -> int:
+        return hash(("IdentificationLink", self.type, self.id))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _SAMLAccountConnectionSlots:
+    __slots__ = (
+        "__weakref__",
+        "active",
+        "allow_idp_initiated",
+        "allow_subdomains",
+        "created_at",
+        "disable_additional_identifications",
+        "domain",
+        "domains",
+        "id",
+        "name",
+        "provider",
+        "sync_user_attributes",
+        "updated_at",
+    )
+
+
+class SAMLAccountConnection(_SAMLAccountConnectionSlots):
     """The SAML connection a SAML account belongs to."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "domain": None,
+            "domains": None,
+            "allow_subdomains": None,
+            "allow_idp_initiated": None,
+            "disable_additional_identifications": None,
+        }
+    )
 
     id: str
     name: str
-    domain: str | None = None
-    domains: list[str] | None = None
+    domain: str | None
+    domains: list[str] | None
     active: bool
     provider: str
     sync_user_attributes: bool
-    allow_subdomains: bool | None = None
-    allow_idp_initiated: bool | None = None
-    disable_additional_identifications: bool | None = None
+    allow_subdomains: bool | None
+    allow_idp_initiated: bool | None
+    disable_additional_identifications: bool | None
     created_at: int
     updated_at: int
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        domain: str | None = None,
+        domains: list[str] | None = None,
+        active: bool,
+        provider: str,
+        sync_user_attributes: bool,
+        allow_subdomains: bool | None = None,
+        allow_idp_initiated: bool | None = None,
+        disable_additional_identifications: bool | None = None,
+        created_at: int,
+        updated_at: int,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "domain", domain)
+        _set(self, "domains", domains)
+        _set(self, "active", active)
+        _set(self, "provider", provider)
+        _set(self, "sync_user_attributes", sync_user_attributes)
+        _set(self, "allow_subdomains", allow_subdomains)
+        _set(self, "allow_idp_initiated", allow_idp_initiated)
+        _set(self, "disable_additional_identifications", disable_additional_identifications)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
 
-@attrs.frozen(kw_only=True)
-class EnterpriseAccountConnection:
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, SAMLAccountConnection):
+            return NotImplemented
+        return (
+            self.id,
+            self.name,
+            self.domain,
+            self.domains,
+            self.active,
+            self.provider,
+            self.sync_user_attributes,
+            self.allow_subdomains,
+            self.allow_idp_initiated,
+            self.disable_additional_identifications,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.id,
+            other.name,
+            other.domain,
+            other.domains,
+            other.active,
+            other.provider,
+            other.sync_user_attributes,
+            other.allow_subdomains,
+            other.allow_idp_initiated,
+            other.disable_additional_identifications,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "SAMLAccountConnection",
+            self.id,
+            self.name,
+            self.domain,
+            self.domains,
+            self.active,
+            self.provider,
+            self.sync_user_attributes,
+            self.allow_subdomains,
+            self.allow_idp_initiated,
+            self.disable_additional_identifications,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+class _EnterpriseAccountConnectionSlots:
+    __slots__ = (
+        "__weakref__",
+        "active",
+        "allow_idp_initiated",
+        "allow_subdomains",
+        "created_at",
+        "disable_additional_identifications",
+        "domain",
+        "domains",
+        "id",
+        "logo_public_url",
+        "name",
+        "protocol",
+        "provider",
+        "sync_user_attributes",
+        "updated_at",
+    )
+
+
+class EnterpriseAccountConnection(_EnterpriseAccountConnectionSlots):
     """The enterprise connection an enterprise account uses."""
+
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "logo_public_url": None,
+            "domain": None,
+            "domains": None,
+        }
+    )
 
     id: str
     protocol: str
     provider: str
     name: str
-    logo_public_url: str | None = None
-    domain: str | None = None
-    domains: list[str] | None = None
+    logo_public_url: str | None
+    domain: str | None
+    domains: list[str] | None
     active: bool
     sync_user_attributes: bool
     allow_subdomains: bool
@@ -249,3 +1527,1216 @@ class EnterpriseAccountConnection:
     disable_additional_identifications: bool
     created_at: int
     updated_at: int
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        protocol: str,
+        provider: str,
+        name: str,
+        logo_public_url: str | None = None,
+        domain: str | None = None,
+        domains: list[str] | None = None,
+        active: bool,
+        sync_user_attributes: bool,
+        allow_subdomains: bool,
+        allow_idp_initiated: bool,
+        disable_additional_identifications: bool,
+        created_at: int,
+        updated_at: int,
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "protocol", protocol)
+        _set(self, "provider", provider)
+        _set(self, "name", name)
+        _set(self, "logo_public_url", logo_public_url)
+        _set(self, "domain", domain)
+        _set(self, "domains", domains)
+        _set(self, "active", active)
+        _set(self, "sync_user_attributes", sync_user_attributes)
+        _set(self, "allow_subdomains", allow_subdomains)
+        _set(self, "allow_idp_initiated", allow_idp_initiated)
+        _set(self, "disable_additional_identifications", disable_additional_identifications)
+        _set(self, "created_at", created_at)
+        _set(self, "updated_at", updated_at)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(
+            other, EnterpriseAccountConnection
+        ):
+            return NotImplemented
+        return (
+            self.id,
+            self.protocol,
+            self.provider,
+            self.name,
+            self.logo_public_url,
+            self.domain,
+            self.domains,
+            self.active,
+            self.sync_user_attributes,
+            self.allow_subdomains,
+            self.allow_idp_initiated,
+            self.disable_additional_identifications,
+            self.created_at,
+            self.updated_at,
+        ) == (
+            other.id,
+            other.protocol,
+            other.provider,
+            other.name,
+            other.logo_public_url,
+            other.domain,
+            other.domains,
+            other.active,
+            other.sync_user_attributes,
+            other.allow_subdomains,
+            other.allow_idp_initiated,
+            other.disable_additional_identifications,
+            other.created_at,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "EnterpriseAccountConnection",
+            self.id,
+            self.protocol,
+            self.provider,
+            self.name,
+            self.logo_public_url,
+            self.domain,
+            self.domains,
+            self.active,
+            self.sync_user_attributes,
+            self.allow_subdomains,
+            self.allow_idp_initiated,
+            self.disable_additional_identifications,
+            self.created_at,
+            self.updated_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
+
+
+def _d_User(o: Any) -> User:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_UserSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = g("external_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "external_id")
+        i.external_id = v
+        v = g("primary_email_address_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "primary_email_address_id")
+        i.primary_email_address_id = v
+        v = g("primary_phone_number_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "primary_phone_number_id")
+        i.primary_phone_number_id = v
+        v = g("primary_web3_wallet_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "primary_web3_wallet_id")
+        i.primary_web3_wallet_id = v
+        v = g("username")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "username")
+        i.username = v
+        v = g("first_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = g("last_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = g("locale")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "locale")
+        i.locale = v
+        v = g("profile_image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "profile_image_url")
+        i.profile_image_url = v
+        v = g("image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = o["has_image"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "has_image")
+        i.has_image = v
+        v = o["public_metadata"]
+        if v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("private_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "private_metadata")
+        i.private_metadata = v
+        v = g("unsafe_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "unsafe_metadata")
+        i.unsafe_metadata = v
+        v = o["email_addresses"]
+        if v.__class__ is not list:
+            bad(v, "a list", "email_addresses")
+        try:
+            v = [_d_EmailAddress(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_EmailAddress, v, "email_addresses")
+            raise
+        i.email_addresses = v
+        v = o["phone_numbers"]
+        if v.__class__ is not list:
+            bad(v, "a list", "phone_numbers")
+        try:
+            v = [_d_PhoneNumber(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_PhoneNumber, v, "phone_numbers")
+            raise
+        i.phone_numbers = v
+        v = o["web3_wallets"]
+        if v.__class__ is not list:
+            bad(v, "a list", "web3_wallets")
+        try:
+            v = [_d_Web3Wallet(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_Web3Wallet, v, "web3_wallets")
+            raise
+        i.web3_wallets = v
+        v = o["passkeys"]
+        if v.__class__ is not list:
+            bad(v, "a list", "passkeys")
+        try:
+            v = [_d_Passkey(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_Passkey, v, "passkeys")
+            raise
+        i.passkeys = v
+        v = o["password_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "password_enabled")
+        i.password_enabled = v
+        v = o["two_factor_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "two_factor_enabled")
+        i.two_factor_enabled = v
+        v = o["totp_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "totp_enabled")
+        i.totp_enabled = v
+        v = o["backup_code_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "backup_code_enabled")
+        i.backup_code_enabled = v
+        v = g("mfa_enabled_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "mfa_enabled_at")
+        i.mfa_enabled_at = v
+        v = g("mfa_disabled_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "mfa_disabled_at")
+        i.mfa_disabled_at = v
+        v = g("password_last_updated_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "password_last_updated_at")
+        i.password_last_updated_at = v
+        v = o["external_accounts"]
+        if v.__class__ is not list:
+            bad(v, "a list", "external_accounts")
+        try:
+            v = [_d_ExternalAccount(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_ExternalAccount, v, "external_accounts")
+            raise
+        i.external_accounts = v
+        v = o["saml_accounts"]
+        if v.__class__ is not list:
+            bad(v, "a list", "saml_accounts")
+        try:
+            v = [_d_SAMLAccount(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_SAMLAccount, v, "saml_accounts")
+            raise
+        i.saml_accounts = v
+        v = o["enterprise_accounts"]
+        if v.__class__ is not list:
+            bad(v, "a list", "enterprise_accounts")
+        try:
+            v = [_d_EnterpriseAccount(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_EnterpriseAccount, v, "enterprise_accounts")
+            raise
+        i.enterprise_accounts = v
+        v = g("organization_memberships")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list", "organization_memberships")
+            try:
+                v = [_d_OrganizationMembership(x) for x in v]
+            except DecodeFailure as e:
+                e.locate(_d_OrganizationMembership, v, "organization_memberships")
+                raise
+        i.organization_memberships = v
+        v = g("last_sign_in_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "last_sign_in_at")
+        i.last_sign_in_at = v
+        v = o["banned"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "banned")
+        i.banned = v
+        v = o["locked"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "locked")
+        i.locked = v
+        v = g("deprovisioned")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "deprovisioned")
+        i.deprovisioned = v
+        v = g("lockout_expires_in_seconds")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "lockout_expires_in_seconds")
+        i.lockout_expires_in_seconds = v
+        v = g("verification_attempts_remaining")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "verification_attempts_remaining")
+        i.verification_attempts_remaining = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["delete_self_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "delete_self_enabled")
+        i.delete_self_enabled = v
+        v = o["create_organization_enabled"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "create_organization_enabled")
+        i.create_organization_enabled = v
+        v = g("create_organizations_limit")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "create_organizations_limit")
+        i.create_organizations_limit = v
+        v = g("last_active_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "last_active_at")
+        i.last_active_at = v
+        v = g("legal_accepted_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "legal_accepted_at")
+        i.legal_accepted_at = v
+        v = g("bypass_client_trust")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "bypass_client_trust")
+        i.bypass_client_trust = v
+        v = g("scim")
+        if v is not None:
+            try:
+                v = _d_SCIMUserMetadata(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "scim")
+                raise
+        i.scim = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = User
+    decoded: User = i
+    return decoded
+
+
+def _e_User(o: User) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "external_id": o.external_id,
+        "primary_email_address_id": o.primary_email_address_id,
+        "primary_phone_number_id": o.primary_phone_number_id,
+        "primary_web3_wallet_id": o.primary_web3_wallet_id,
+        "username": o.username,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "locale": o.locale,
+        "profile_image_url": o.profile_image_url,
+        "image_url": o.image_url,
+        "has_image": o.has_image,
+        "public_metadata": o.public_metadata,
+        "private_metadata": o.private_metadata,
+        "unsafe_metadata": o.unsafe_metadata,
+        "email_addresses": [_e_EmailAddress(x) for x in o.email_addresses],
+        "phone_numbers": [_e_PhoneNumber(x) for x in o.phone_numbers],
+        "web3_wallets": [_e_Web3Wallet(x) for x in o.web3_wallets],
+        "passkeys": [_e_Passkey(x) for x in o.passkeys],
+        "password_enabled": o.password_enabled,
+        "two_factor_enabled": o.two_factor_enabled,
+        "totp_enabled": o.totp_enabled,
+        "backup_code_enabled": o.backup_code_enabled,
+        "mfa_enabled_at": o.mfa_enabled_at,
+        "mfa_disabled_at": o.mfa_disabled_at,
+        "password_last_updated_at": o.password_last_updated_at,
+        "external_accounts": [_e_ExternalAccount(x) for x in o.external_accounts],
+        "saml_accounts": [_e_SAMLAccount(x) for x in o.saml_accounts],
+        "enterprise_accounts": [_e_EnterpriseAccount(x) for x in o.enterprise_accounts],
+        "organization_memberships": encode_many(
+            _e_OrganizationMembership, o.organization_memberships
+        ),
+        "last_sign_in_at": o.last_sign_in_at,
+        "banned": o.banned,
+        "locked": o.locked,
+        "deprovisioned": o.deprovisioned,
+        "lockout_expires_in_seconds": o.lockout_expires_in_seconds,
+        "verification_attempts_remaining": o.verification_attempts_remaining,
+        "updated_at": o.updated_at,
+        "created_at": o.created_at,
+        "delete_self_enabled": o.delete_self_enabled,
+        "create_organization_enabled": o.create_organization_enabled,
+        "create_organizations_limit": o.create_organizations_limit,
+        "last_active_at": o.last_active_at,
+        "legal_accepted_at": o.legal_accepted_at,
+        "bypass_client_trust": o.bypass_client_trust,
+        "scim": encode_one(_e_SCIMUserMetadata, o.scim),
+    }
+
+
+def _d_EmailAddress(o: Any) -> EmailAddress:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_EmailAddressSlots)
+    try:
+        v = g("id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["email_address"]
+        if v.__class__ is not str:
+            bad(v, "str", "email_address")
+        i.email_address = v
+        v = o["reserved"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "reserved")
+        i.reserved = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+        v = o["linked_to"]
+        if v.__class__ is not list:
+            bad(v, "a list", "linked_to")
+        try:
+            v = [_d_IdentificationLink(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_IdentificationLink, v, "linked_to")
+            raise
+        i.linked_to = v
+        v = g("matches_sso_connection")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "matches_sso_connection")
+        i.matches_sso_connection = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = EmailAddress
+    decoded: EmailAddress = i
+    return decoded
+
+
+def _e_EmailAddress(o: EmailAddress) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "email_address": o.email_address,
+        "reserved": o.reserved,
+        "verification": encode_one(_e_Verification, o.verification),
+        "linked_to": [_e_IdentificationLink(x) for x in o.linked_to],
+        "matches_sso_connection": o.matches_sso_connection,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+def _d_PhoneNumber(o: Any) -> PhoneNumber:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_PhoneNumberSlots)
+    try:
+        v = g("id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["phone_number"]
+        if v.__class__ is not str:
+            bad(v, "str", "phone_number")
+        i.phone_number = v
+        v = g("reserved_for_second_factor")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "reserved_for_second_factor")
+        i.reserved_for_second_factor = v
+        v = g("default_second_factor")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "default_second_factor")
+        i.default_second_factor = v
+        v = o["reserved"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "reserved")
+        i.reserved = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+        v = o["linked_to"]
+        if v.__class__ is not list:
+            bad(v, "a list", "linked_to")
+        try:
+            v = [_d_IdentificationLink(x) for x in v]
+        except DecodeFailure as e:
+            e.locate(_d_IdentificationLink, v, "linked_to")
+            raise
+        i.linked_to = v
+        v = g("backup_codes")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list of str", "backup_codes")
+            for x in v:
+                if x.__class__ is not str:
+                    bad(v, "a list of str", "backup_codes")
+        i.backup_codes = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = PhoneNumber
+    decoded: PhoneNumber = i
+    return decoded
+
+
+def _e_PhoneNumber(o: PhoneNumber) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "phone_number": o.phone_number,
+        "reserved_for_second_factor": o.reserved_for_second_factor,
+        "default_second_factor": o.default_second_factor,
+        "reserved": o.reserved,
+        "verification": encode_one(_e_Verification, o.verification),
+        "linked_to": [_e_IdentificationLink(x) for x in o.linked_to],
+        "backup_codes": o.backup_codes,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+def _d_Web3Wallet(o: Any) -> Web3Wallet:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_Web3WalletSlots)
+    try:
+        v = g("id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["web3_wallet"]
+        if v.__class__ is not str:
+            bad(v, "str", "web3_wallet")
+        i.web3_wallet = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = Web3Wallet
+    decoded: Web3Wallet = i
+    return decoded
+
+
+def _e_Web3Wallet(o: Web3Wallet) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "web3_wallet": o.web3_wallet,
+        "verification": encode_one(_e_Verification, o.verification),
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+def _d_Passkey(o: Any) -> Passkey:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_PasskeySlots)
+    try:
+        v = g("id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = o["last_used_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "last_used_at")
+        i.last_used_at = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = Passkey
+    decoded: Passkey = i
+    return decoded
+
+
+def _e_Passkey(o: Passkey) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "name": o.name,
+        "last_used_at": o.last_used_at,
+        "verification": encode_one(_e_Verification, o.verification),
+    }
+
+
+def _d_ExternalAccount(o: Any) -> ExternalAccount:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_ExternalAccountSlots)
+    try:
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["provider"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider")
+        i.provider = v
+        v = o["identification_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "identification_id")
+        i.identification_id = v
+        v = o["provider_user_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider_user_id")
+        i.provider_user_id = v
+        v = o["approved_scopes"]
+        if v.__class__ is not str:
+            bad(v, "str", "approved_scopes")
+        i.approved_scopes = v
+        v = o["email_address"]
+        if v.__class__ is not str:
+            bad(v, "str", "email_address")
+        i.email_address = v
+        v = g("email_address_verified")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "email_address_verified")
+        i.email_address_verified = v
+        v = o["first_name"]
+        if v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = o["last_name"]
+        if v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = g("avatar_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "avatar_url")
+        i.avatar_url = v
+        v = g("image_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "image_url")
+        i.image_url = v
+        v = g("username")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "username")
+        i.username = v
+        v = g("phone_number")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "phone_number")
+        i.phone_number = v
+        v = o["public_metadata"]
+        if v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("label")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "label")
+        i.label = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = ExternalAccount
+    decoded: ExternalAccount = i
+    return decoded
+
+
+def _e_ExternalAccount(o: ExternalAccount) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "id": o.id,
+        "provider": o.provider,
+        "identification_id": o.identification_id,
+        "provider_user_id": o.provider_user_id,
+        "approved_scopes": o.approved_scopes,
+        "email_address": o.email_address,
+        "email_address_verified": o.email_address_verified,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "avatar_url": o.avatar_url,
+        "image_url": o.image_url,
+        "username": o.username,
+        "phone_number": o.phone_number,
+        "public_metadata": o.public_metadata,
+        "label": o.label,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "verification": encode_one(_e_Verification, o.verification),
+    }
+
+
+def _d_SAMLAccount(o: Any) -> SAMLAccount:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_SAMLAccountSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["provider"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider")
+        i.provider = v
+        v = o["active"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "active")
+        i.active = v
+        v = o["email_address"]
+        if v.__class__ is not str:
+            bad(v, "str", "email_address")
+        i.email_address = v
+        v = g("first_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = g("last_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = g("provider_user_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "provider_user_id")
+        i.provider_user_id = v
+        v = g("last_authenticated_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "last_authenticated_at")
+        i.last_authenticated_at = v
+        v = g("public_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+        v = g("saml_connection")
+        if v is not None:
+            try:
+                v = _d_SAMLAccountConnection(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "saml_connection")
+                raise
+        i.saml_connection = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = SAMLAccount
+    decoded: SAMLAccount = i
+    return decoded
+
+
+def _e_SAMLAccount(o: SAMLAccount) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "provider": o.provider,
+        "active": o.active,
+        "email_address": o.email_address,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "provider_user_id": o.provider_user_id,
+        "last_authenticated_at": o.last_authenticated_at,
+        "public_metadata": o.public_metadata,
+        "verification": encode_one(_e_Verification, o.verification),
+        "saml_connection": encode_one(_e_SAMLAccountConnection, o.saml_connection),
+    }
+
+
+def _d_EnterpriseAccount(o: Any) -> EnterpriseAccount:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_EnterpriseAccountSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["object"]
+        if v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = g("protocol")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "protocol")
+        i.protocol = v
+        v = o["provider"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider")
+        i.provider = v
+        v = o["active"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "active")
+        i.active = v
+        v = o["email_address"]
+        if v.__class__ is not str:
+            bad(v, "str", "email_address")
+        i.email_address = v
+        v = g("first_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "first_name")
+        i.first_name = v
+        v = g("last_name")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "last_name")
+        i.last_name = v
+        v = g("provider_user_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "provider_user_id")
+        i.provider_user_id = v
+        v = g("enterprise_connection_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "enterprise_connection_id")
+        i.enterprise_connection_id = v
+        v = g("public_metadata")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "public_metadata")
+        i.public_metadata = v
+        v = g("verification")
+        if v is not None:
+            try:
+                v = _d_Verification(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "verification")
+                raise
+        i.verification = v
+        v = g("enterprise_connection")
+        if v is not None:
+            try:
+                v = _d_EnterpriseAccountConnection(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "enterprise_connection")
+                raise
+        i.enterprise_connection = v
+        v = g("last_authenticated_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "last_authenticated_at")
+        i.last_authenticated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = EnterpriseAccount
+    decoded: EnterpriseAccount = i
+    return decoded
+
+
+def _e_EnterpriseAccount(o: EnterpriseAccount) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "object": o.object,
+        "protocol": o.protocol,
+        "provider": o.provider,
+        "active": o.active,
+        "email_address": o.email_address,
+        "first_name": o.first_name,
+        "last_name": o.last_name,
+        "provider_user_id": o.provider_user_id,
+        "enterprise_connection_id": o.enterprise_connection_id,
+        "public_metadata": o.public_metadata,
+        "verification": encode_one(_e_Verification, o.verification),
+        "enterprise_connection": encode_one(
+            _e_EnterpriseAccountConnection, o.enterprise_connection
+        ),
+        "last_authenticated_at": o.last_authenticated_at,
+    }
+
+
+def _d_SCIMUserMetadata(o: Any) -> SCIMUserMetadata:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_SCIMUserMetadataSlots)
+    try:
+        v = o["directory_id"]
+        if v.__class__ is not str:
+            bad(v, "str", "directory_id")
+        i.directory_id = v
+        v = g("directory_enabled")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "directory_enabled")
+        i.directory_enabled = v
+        v = g("external_id")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "external_id")
+        i.external_id = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = SCIMUserMetadata
+    decoded: SCIMUserMetadata = i
+    return decoded
+
+
+def _e_SCIMUserMetadata(o: SCIMUserMetadata) -> dict[str, Any]:
+    return {
+        "directory_id": o.directory_id,
+        "directory_enabled": o.directory_enabled,
+        "external_id": o.external_id,
+    }
+
+
+def _d_IdentificationLink(o: Any) -> IdentificationLink:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    i: Any = _new(_IdentificationLinkSlots)
+    try:
+        v = o["type"]
+        if v.__class__ is not str:
+            bad(v, "str", "type")
+        i.type = v
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = IdentificationLink
+    decoded: IdentificationLink = i
+    return decoded
+
+
+def _e_IdentificationLink(o: IdentificationLink) -> dict[str, Any]:
+    return {
+        "type": o.type,
+        "id": o.id,
+    }
+
+
+def _d_SAMLAccountConnection(o: Any) -> SAMLAccountConnection:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_SAMLAccountConnectionSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = g("domain")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "domain")
+        i.domain = v
+        v = g("domains")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list of str", "domains")
+            for x in v:
+                if x.__class__ is not str:
+                    bad(v, "a list of str", "domains")
+        i.domains = v
+        v = o["active"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "active")
+        i.active = v
+        v = o["provider"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider")
+        i.provider = v
+        v = o["sync_user_attributes"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "sync_user_attributes")
+        i.sync_user_attributes = v
+        v = g("allow_subdomains")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "allow_subdomains")
+        i.allow_subdomains = v
+        v = g("allow_idp_initiated")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "allow_idp_initiated")
+        i.allow_idp_initiated = v
+        v = g("disable_additional_identifications")
+        if v is not None and v.__class__ is not bool:
+            bad(v, "bool", "disable_additional_identifications")
+        i.disable_additional_identifications = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = SAMLAccountConnection
+    decoded: SAMLAccountConnection = i
+    return decoded
+
+
+def _e_SAMLAccountConnection(o: SAMLAccountConnection) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "name": o.name,
+        "domain": o.domain,
+        "domains": o.domains,
+        "active": o.active,
+        "provider": o.provider,
+        "sync_user_attributes": o.sync_user_attributes,
+        "allow_subdomains": o.allow_subdomains,
+        "allow_idp_initiated": o.allow_idp_initiated,
+        "disable_additional_identifications": o.disable_additional_identifications,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+def _d_EnterpriseAccountConnection(o: Any) -> EnterpriseAccountConnection:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_EnterpriseAccountConnectionSlots)
+    try:
+        v = o["id"]
+        if v.__class__ is not str:
+            bad(v, "str", "id")
+        i.id = v
+        v = o["protocol"]
+        if v.__class__ is not str:
+            bad(v, "str", "protocol")
+        i.protocol = v
+        v = o["provider"]
+        if v.__class__ is not str:
+            bad(v, "str", "provider")
+        i.provider = v
+        v = o["name"]
+        if v.__class__ is not str:
+            bad(v, "str", "name")
+        i.name = v
+        v = g("logo_public_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "logo_public_url")
+        i.logo_public_url = v
+        v = g("domain")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "domain")
+        i.domain = v
+        v = g("domains")
+        if v is not None:
+            if v.__class__ is not list:
+                bad(v, "a list of str", "domains")
+            for x in v:
+                if x.__class__ is not str:
+                    bad(v, "a list of str", "domains")
+        i.domains = v
+        v = o["active"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "active")
+        i.active = v
+        v = o["sync_user_attributes"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "sync_user_attributes")
+        i.sync_user_attributes = v
+        v = o["allow_subdomains"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "allow_subdomains")
+        i.allow_subdomains = v
+        v = o["allow_idp_initiated"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "allow_idp_initiated")
+        i.allow_idp_initiated = v
+        v = o["disable_additional_identifications"]
+        if v.__class__ is not bool:
+            bad(v, "bool", "disable_additional_identifications")
+        i.disable_additional_identifications = v
+        v = o["created_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "created_at")
+        i.created_at = v
+        v = o["updated_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "updated_at")
+        i.updated_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = EnterpriseAccountConnection
+    decoded: EnterpriseAccountConnection = i
+    return decoded
+
+
+def _e_EnterpriseAccountConnection(o: EnterpriseAccountConnection) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "protocol": o.protocol,
+        "provider": o.provider,
+        "name": o.name,
+        "logo_public_url": o.logo_public_url,
+        "domain": o.domain,
+        "domains": o.domains,
+        "active": o.active,
+        "sync_user_attributes": o.sync_user_attributes,
+        "allow_subdomains": o.allow_subdomains,
+        "allow_idp_initiated": o.allow_idp_initiated,
+        "disable_additional_identifications": o.disable_additional_identifications,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+    }
+
+
+#: Decoder (validating JSON -> model) and encoder of each class.
+DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    User: _d_User,
+    EmailAddress: _d_EmailAddress,
+    PhoneNumber: _d_PhoneNumber,
+    Web3Wallet: _d_Web3Wallet,
+    Passkey: _d_Passkey,
+    ExternalAccount: _d_ExternalAccount,
+    SAMLAccount: _d_SAMLAccount,
+    EnterpriseAccount: _d_EnterpriseAccount,
+    SCIMUserMetadata: _d_SCIMUserMetadata,
+    IdentificationLink: _d_IdentificationLink,
+    SAMLAccountConnection: _d_SAMLAccountConnection,
+    EnterpriseAccountConnection: _d_EnterpriseAccountConnection,
+}
+ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    User: _e_User,
+    EmailAddress: _e_EmailAddress,
+    PhoneNumber: _e_PhoneNumber,
+    Web3Wallet: _e_Web3Wallet,
+    Passkey: _e_Passkey,
+    ExternalAccount: _e_ExternalAccount,
+    SAMLAccount: _e_SAMLAccount,
+    EnterpriseAccount: _e_EnterpriseAccount,
+    SCIMUserMetadata: _e_SCIMUserMetadata,
+    IdentificationLink: _e_IdentificationLink,
+    SAMLAccountConnection: _e_SAMLAccountConnection,
+    EnterpriseAccountConnection: _e_EnterpriseAccountConnection,
+}

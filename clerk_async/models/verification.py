@@ -3,11 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
-from .common import ClerkError
+from ._runtime import (
+    MISSING,
+    DecodeFailure,
+    attrs_fields,
+    bad,
+    encode_one,
+    frozen_delattr,
+    frozen_setattr,
+    model_getstate,
+    model_repr,
+    model_setstate,
+    unknown_verification,
+)
+from .common import ClerkError, _d_ClerkError, _e_ClerkError
 
 __all__ = [
     "OTPVerification",
@@ -26,157 +40,1086 @@ __all__ = [
     "VERIFICATION_BY_OBJECT",
 ]
 
+_set = object.__setattr__
+_new = object.__new__
 
-@attrs.frozen(kw_only=True)
-class OTPVerification:
+
+class _OTPVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "channel",
+        "expire_at",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class OTPVerification(_OTPVerificationSlots):
     """Verification by a one-time code sent by email or SMS."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "attempts": None,
+            "expire_at": None,
+            "channel": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    attempts: int | None = None
-    expire_at: int | None = None
-    channel: str | None = None
-    verified_at_client: str | None = None
+    attempts: int | None
+    expire_at: int | None
+    channel: str | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+        channel: str | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+        _set(self, "channel", channel)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, OTPVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.channel,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.attempts,
+            other.expire_at,
+            other.channel,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OTPVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.channel,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class AdminVerification:
+class _AdminVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "expire_at",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class AdminVerification(_AdminVerificationSlots):
     """Verification done by an administrator."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "attempts": None,
+            "expire_at": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    attempts: int | None = None
-    expire_at: int | None = None
-    verified_at_client: str | None = None
+    attempts: int | None
+    expire_at: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, AdminVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.attempts,
+            other.expire_at,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "AdminVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class FromOAuthVerification:
+class _FromOAuthVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "error",
+        "expire_at",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class FromOAuthVerification(_FromOAuthVerificationSlots):
     """Verification taken over from an OAuth provider."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "error": None,
+            "expire_at": None,
+            "attempts": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    error: ClerkError | None = None
-    expire_at: int | None = None
-    attempts: int | None = None
-    verified_at_client: str | None = None
+    error: ClerkError | None
+    expire_at: int | None
+    attempts: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        error: ClerkError | None = None,
+        expire_at: int | None = None,
+        attempts: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "error", error)
+        _set(self, "expire_at", expire_at)
+        _set(self, "attempts", attempts)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, FromOAuthVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.error,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.error,
+            other.expire_at,
+            other.attempts,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "FromOAuthVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.error,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class TicketVerification:
+class _TicketVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "expire_at",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class TicketVerification(_TicketVerificationSlots):
     """Verification by a ticket (e.g. an invitation)."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "attempts": None,
+            "expire_at": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    attempts: int | None = None
-    expire_at: int | None = None
-    verified_at_client: str | None = None
+    attempts: int | None
+    expire_at: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, TicketVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.attempts,
+            other.expire_at,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "TicketVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class SAMLVerification:
+class _SAMLVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "error",
+        "expire_at",
+        "external_verification_redirect_url",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class SAMLVerification(_SAMLVerificationSlots):
     """Verification through a SAML sign-in."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "external_verification_redirect_url": None,
+            "error": None,
+            "expire_at": None,
+            "attempts": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    external_verification_redirect_url: str | None = None
-    error: ClerkError | None = None
-    expire_at: int | None = None
-    attempts: int | None = None
-    verified_at_client: str | None = None
+    external_verification_redirect_url: str | None
+    error: ClerkError | None
+    expire_at: int | None
+    attempts: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        external_verification_redirect_url: str | None = None,
+        error: ClerkError | None = None,
+        expire_at: int | None = None,
+        attempts: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "external_verification_redirect_url", external_verification_redirect_url)
+        _set(self, "error", error)
+        _set(self, "expire_at", expire_at)
+        _set(self, "attempts", attempts)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, SAMLVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.external_verification_redirect_url,
+            self.error,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.external_verification_redirect_url,
+            other.error,
+            other.expire_at,
+            other.attempts,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "SAMLVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.external_verification_redirect_url,
+            self.error,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class EmailLinkVerification:
+class _EmailLinkVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "expire_at",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class EmailLinkVerification(_EmailLinkVerificationSlots):
     """Verification by a link sent by email."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "attempts": None,
+            "expire_at": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    attempts: int | None = None
-    expire_at: int | None = None
-    verified_at_client: str | None = None
+    attempts: int | None
+    expire_at: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, EmailLinkVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.attempts,
+            other.expire_at,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "EmailLinkVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class SCIMVerification:
+class _SCIMVerificationSlots:
+    __slots__ = ("__weakref__", "attempts", "expire_at", "object", "status", "strategy")
+
+
+class SCIMVerification(_SCIMVerificationSlots):
     """Verification by SCIM provisioning."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "attempts": None,
+            "expire_at": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    attempts: int | None = None
-    expire_at: int | None = None
+    attempts: int | None
+    expire_at: int | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, SCIMVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.attempts,
+            other.expire_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "SCIMVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.attempts,
+            self.expire_at,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class Web3Verification:
+class _Web3VerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "expire_at",
+        "message",
+        "nonce",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class Web3Verification(_Web3VerificationSlots):
     """Verification by a web3 wallet signature."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "nonce": None,
+            "message": None,
+            "attempts": None,
+            "expire_at": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    nonce: str | None = None
-    message: str | None = None
-    attempts: int | None = None
-    expire_at: int | None = None
-    verified_at_client: str | None = None
+    nonce: str | None
+    message: str | None
+    attempts: int | None
+    expire_at: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        nonce: str | None = None,
+        message: str | None = None,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "nonce", nonce)
+        _set(self, "message", message)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, Web3Verification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.nonce,
+            self.message,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.nonce,
+            other.message,
+            other.attempts,
+            other.expire_at,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "Web3Verification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.nonce,
+            self.message,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class PasskeyVerification:
+class _PasskeyVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "expire_at",
+        "message",
+        "nonce",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class PasskeyVerification(_PasskeyVerificationSlots):
     """Verification of a passkey."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "nonce": None,
+            "message": None,
+            "attempts": None,
+            "expire_at": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    nonce: str | None = None
-    message: str | None = None
-    attempts: int | None = None
-    expire_at: int | None = None
-    verified_at_client: str | None = None
+    nonce: str | None
+    message: str | None
+    attempts: int | None
+    expire_at: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        nonce: str | None = None,
+        message: str | None = None,
+        attempts: int | None = None,
+        expire_at: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "nonce", nonce)
+        _set(self, "message", message)
+        _set(self, "attempts", attempts)
+        _set(self, "expire_at", expire_at)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, PasskeyVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.nonce,
+            self.message,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.nonce,
+            other.message,
+            other.attempts,
+            other.expire_at,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "PasskeyVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.nonce,
+            self.message,
+            self.attempts,
+            self.expire_at,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class OAuthVerification:
+class _OAuthVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "error",
+        "expire_at",
+        "external_verification_redirect_url",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class OAuthVerification(_OAuthVerificationSlots):
     """Verification through an OAuth sign-in."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "external_verification_redirect_url": None,
+            "error": None,
+            "attempts": None,
+            "verified_at_client": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    external_verification_redirect_url: str | None = None
-    error: ClerkError | None = None
+    external_verification_redirect_url: str | None
+    error: ClerkError | None
     expire_at: int
-    attempts: int | None = None
-    verified_at_client: str | None = None
+    attempts: int | None
+    verified_at_client: str | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        external_verification_redirect_url: str | None = None,
+        error: ClerkError | None = None,
+        expire_at: int,
+        attempts: int | None = None,
+        verified_at_client: str | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "external_verification_redirect_url", external_verification_redirect_url)
+        _set(self, "error", error)
+        _set(self, "expire_at", expire_at)
+        _set(self, "attempts", attempts)
+        _set(self, "verified_at_client", verified_at_client)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, OAuthVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.external_verification_redirect_url,
+            self.error,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.external_verification_redirect_url,
+            other.error,
+            other.expire_at,
+            other.attempts,
+            other.verified_at_client,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "OAuthVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.external_verification_redirect_url,
+            self.error,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class GoogleOneTapVerification:
+class _GoogleOneTapVerificationSlots:
+    __slots__ = (
+        "__weakref__",
+        "attempts",
+        "error",
+        "expire_at",
+        "object",
+        "status",
+        "strategy",
+        "verified_at_client",
+    )
+
+
+class GoogleOneTapVerification(_GoogleOneTapVerificationSlots):
     """Verification through Google One Tap."""
 
-    object: str | None = None
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "expire_at": None,
+            "attempts": None,
+            "verified_at_client": None,
+            "error": None,
+        }
+    )
+
+    object: str | None
     status: str
     strategy: str
-    expire_at: int | None = None
-    attempts: int | None = None
-    verified_at_client: str | None = None
-    error: ClerkError | None = None
+    expire_at: int | None
+    attempts: int | None
+    verified_at_client: str | None
+    error: ClerkError | None
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        status: str,
+        strategy: str,
+        expire_at: int | None = None,
+        attempts: int | None = None,
+        verified_at_client: str | None = None,
+        error: ClerkError | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "status", status)
+        _set(self, "strategy", strategy)
+        _set(self, "expire_at", expire_at)
+        _set(self, "attempts", attempts)
+        _set(self, "verified_at_client", verified_at_client)
+        _set(self, "error", error)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, GoogleOneTapVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.status,
+            self.strategy,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+            self.error,
+        ) == (
+            other.object,
+            other.status,
+            other.strategy,
+            other.expire_at,
+            other.attempts,
+            other.verified_at_client,
+            other.error,
+        )
+
+    def __hash__(self) -> int:
+        return hash((
+            "GoogleOneTapVerification",
+            self.object,
+            self.status,
+            self.strategy,
+            self.expire_at,
+            self.attempts,
+            self.verified_at_client,
+            self.error,
+        ))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
-@attrs.frozen(kw_only=True)
-class UnknownVerification:
+class _UnknownVerificationSlots:
+    __slots__ = ("__weakref__", "object", "raw", "status", "strategy")
+
+
+class UnknownVerification(_UnknownVerificationSlots):
     """A verification of a kind this SDK does not know; ``raw`` keeps the payload."""
 
-    object: str | None = None
-    strategy: str | None = None
-    status: str | None = None
-    raw: dict[str, Any] = attrs.field(factory=dict)
+    __slots__ = ()
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {
+            "object": None,
+            "strategy": None,
+            "status": None,
+            "raw": attrs.field(factory=dict),
+        }
+    )
+
+    object: str | None
+    strategy: str | None
+    status: str | None
+    raw: dict[str, Any]
+
+    def __init__(
+        self,
+        *,
+        object: str | None = None,
+        strategy: str | None = None,
+        status: str | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        _set(self, "object", object)
+        _set(self, "strategy", strategy)
+        _set(self, "status", status)
+        _set(self, "raw", {} if raw is None else raw)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__ or not isinstance(other, UnknownVerification):
+            return NotImplemented
+        return (
+            self.object,
+            self.strategy,
+            self.status,
+            self.raw,
+        ) == (
+            other.object,
+            other.strategy,
+            other.status,
+            other.raw,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("UnknownVerification", self.object, self.strategy, self.status, self.raw))
+
+    __repr__ = model_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = model_getstate
+    __setstate__ = model_setstate
 
 
 #: Any verification state; unknown kinds decode to ``UnknownVerification``.
@@ -208,4 +1151,667 @@ VERIFICATION_BY_OBJECT: dict[str, type[Any]] = {
     "verification_passkey": PasskeyVerification,
     "verification_oauth": OAuthVerification,
     "verification_google_one_tap": GoogleOneTapVerification,
+}
+
+
+def _d_OTPVerification(o: Any) -> OTPVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OTPVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("channel")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "channel")
+        i.channel = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OTPVerification
+    decoded: OTPVerification = i
+    return decoded
+
+
+def _e_OTPVerification(o: OTPVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+        "channel": o.channel,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_AdminVerification(o: Any) -> AdminVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_AdminVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = AdminVerification
+    decoded: AdminVerification = i
+    return decoded
+
+
+def _e_AdminVerification(o: AdminVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_FromOAuthVerification(o: Any) -> FromOAuthVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_FromOAuthVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("error")
+        if v is not None:
+            try:
+                v = _d_ClerkError(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "error")
+                raise
+        i.error = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = FromOAuthVerification
+    decoded: FromOAuthVerification = i
+    return decoded
+
+
+def _e_FromOAuthVerification(o: FromOAuthVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "error": encode_one(_e_ClerkError, o.error),
+        "expire_at": o.expire_at,
+        "attempts": o.attempts,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_TicketVerification(o: Any) -> TicketVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_TicketVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = TicketVerification
+    decoded: TicketVerification = i
+    return decoded
+
+
+def _e_TicketVerification(o: TicketVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_SAMLVerification(o: Any) -> SAMLVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_SAMLVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("external_verification_redirect_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "external_verification_redirect_url")
+        i.external_verification_redirect_url = v
+        v = g("error")
+        if v is not None:
+            try:
+                v = _d_ClerkError(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "error")
+                raise
+        i.error = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = SAMLVerification
+    decoded: SAMLVerification = i
+    return decoded
+
+
+def _e_SAMLVerification(o: SAMLVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "external_verification_redirect_url": o.external_verification_redirect_url,
+        "error": encode_one(_e_ClerkError, o.error),
+        "expire_at": o.expire_at,
+        "attempts": o.attempts,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_EmailLinkVerification(o: Any) -> EmailLinkVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_EmailLinkVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = EmailLinkVerification
+    decoded: EmailLinkVerification = i
+    return decoded
+
+
+def _e_EmailLinkVerification(o: EmailLinkVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_SCIMVerification(o: Any) -> SCIMVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_SCIMVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = SCIMVerification
+    decoded: SCIMVerification = i
+    return decoded
+
+
+def _e_SCIMVerification(o: SCIMVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+    }
+
+
+def _d_Web3Verification(o: Any) -> Web3Verification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_Web3VerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("nonce")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "nonce")
+        i.nonce = v
+        v = g("message")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "message")
+        i.message = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = Web3Verification
+    decoded: Web3Verification = i
+    return decoded
+
+
+def _e_Web3Verification(o: Web3Verification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "nonce": o.nonce,
+        "message": o.message,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_PasskeyVerification(o: Any) -> PasskeyVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_PasskeyVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("nonce")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "nonce")
+        i.nonce = v
+        v = g("message")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "message")
+        i.message = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = PasskeyVerification
+    decoded: PasskeyVerification = i
+    return decoded
+
+
+def _e_PasskeyVerification(o: PasskeyVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "nonce": o.nonce,
+        "message": o.message,
+        "attempts": o.attempts,
+        "expire_at": o.expire_at,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_OAuthVerification(o: Any) -> OAuthVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_OAuthVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("external_verification_redirect_url")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "external_verification_redirect_url")
+        i.external_verification_redirect_url = v
+        v = g("error")
+        if v is not None:
+            try:
+                v = _d_ClerkError(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "error")
+                raise
+        i.error = v
+        v = o["expire_at"]
+        if v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = OAuthVerification
+    decoded: OAuthVerification = i
+    return decoded
+
+
+def _e_OAuthVerification(o: OAuthVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "external_verification_redirect_url": o.external_verification_redirect_url,
+        "error": encode_one(_e_ClerkError, o.error),
+        "expire_at": o.expire_at,
+        "attempts": o.attempts,
+        "verified_at_client": o.verified_at_client,
+    }
+
+
+def _d_GoogleOneTapVerification(o: Any) -> GoogleOneTapVerification:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _new(_GoogleOneTapVerificationSlots)
+    try:
+        v = g("object")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "object")
+        i.object = v
+        v = o["status"]
+        if v.__class__ is not str:
+            bad(v, "str", "status")
+        i.status = v
+        v = o["strategy"]
+        if v.__class__ is not str:
+            bad(v, "str", "strategy")
+        i.strategy = v
+        v = g("expire_at")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "expire_at")
+        i.expire_at = v
+        v = g("attempts")
+        if v is not None and v.__class__ is not int:
+            bad(v, "int", "attempts")
+        i.attempts = v
+        v = g("verified_at_client")
+        if v is not None and v.__class__ is not str:
+            bad(v, "str", "verified_at_client")
+        i.verified_at_client = v
+        v = g("error")
+        if v is not None:
+            try:
+                v = _d_ClerkError(v)
+            except DecodeFailure as e:
+                e.path.insert(0, "error")
+                raise
+        i.error = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = GoogleOneTapVerification
+    decoded: GoogleOneTapVerification = i
+    return decoded
+
+
+def _e_GoogleOneTapVerification(o: GoogleOneTapVerification) -> dict[str, Any]:
+    return {
+        "object": o.object,
+        "status": o.status,
+        "strategy": o.strategy,
+        "expire_at": o.expire_at,
+        "attempts": o.attempts,
+        "verified_at_client": o.verified_at_client,
+        "error": encode_one(_e_ClerkError, o.error),
+    }
+
+
+_BY_OBJECT: dict[str, Callable[[Any], Any]] = {
+    "verification_otp": _d_OTPVerification,
+    "verification_admin": _d_AdminVerification,
+    "verification_from_oauth": _d_FromOAuthVerification,
+    "verification_ticket": _d_TicketVerification,
+    "verification_saml": _d_SAMLVerification,
+    "verification_email_link": _d_EmailLinkVerification,
+    "verification_scim": _d_SCIMVerification,
+    "verification_web3": _d_Web3Verification,
+    "verification_passkey": _d_PasskeyVerification,
+    "verification_oauth": _d_OAuthVerification,
+    "verification_google_one_tap": _d_GoogleOneTapVerification,
+}
+
+
+def _d_Verification(o: Any) -> Verification:
+    # Dispatch on ``object``; unknown kinds and odd shapes keep the payload.
+    if o.__class__ is dict:
+        kind = o.get("object")
+        decode = _BY_OBJECT.get(kind) if kind.__class__ is str else None
+        if decode is not None:
+            try:
+                decoded: Verification = decode(o)
+                return decoded
+            except DecodeFailure:
+                pass
+    unknown: Verification = unknown_verification(o)
+    return unknown
+
+
+def _e_UnknownVerification(o: UnknownVerification) -> dict[str, Any]:
+    return o.raw
+
+
+def _e_Verification(o: Verification) -> dict[str, Any]:
+    encoded: dict[str, Any] = ENCODERS[o.__class__](o)
+    return encoded
+
+
+#: Decoder (validating JSON -> model) and encoder of each class.
+DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    OTPVerification: _d_OTPVerification,
+    AdminVerification: _d_AdminVerification,
+    FromOAuthVerification: _d_FromOAuthVerification,
+    TicketVerification: _d_TicketVerification,
+    SAMLVerification: _d_SAMLVerification,
+    EmailLinkVerification: _d_EmailLinkVerification,
+    SCIMVerification: _d_SCIMVerification,
+    Web3Verification: _d_Web3Verification,
+    PasskeyVerification: _d_PasskeyVerification,
+    OAuthVerification: _d_OAuthVerification,
+    GoogleOneTapVerification: _d_GoogleOneTapVerification,
+}
+ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    OTPVerification: _e_OTPVerification,
+    AdminVerification: _e_AdminVerification,
+    FromOAuthVerification: _e_FromOAuthVerification,
+    TicketVerification: _e_TicketVerification,
+    SAMLVerification: _e_SAMLVerification,
+    EmailLinkVerification: _e_EmailLinkVerification,
+    SCIMVerification: _e_SCIMVerification,
+    Web3Verification: _e_Web3Verification,
+    PasskeyVerification: _e_PasskeyVerification,
+    OAuthVerification: _e_OAuthVerification,
+    GoogleOneTapVerification: _e_GoogleOneTapVerification,
+    UnknownVerification: _e_UnknownVerification,
 }

@@ -14,7 +14,6 @@ from urllib.parse import quote
 from attrs import AttrsInstance
 
 from .._convert import check_json_value, dumps, structure, to_body
-from .._errors import ClerkError
 from .._json import parse_response
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
@@ -156,20 +155,14 @@ class Resource:
 
 
 def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
-    """Decode a 2xx body; a body we cannot read is a :class:`ClerkError`, not a KeyError."""
+    """Decode a 2xx body; a body we cannot read is a :class:`ClerkDecodeError`."""
     return structure_checked(parse_response(payload, method=method, path=path), cls, method, path)
 
 
 def structure_checked(data: object, cls: type[T], method: str, path: str) -> T:
-    """Structure decoded JSON as ``cls``; a mismatch is a :class:`ClerkError`, not a KeyError."""
-    try:
-        return structure(data, cls)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        name = getattr(cls, "__name__", str(cls))
-        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ClerkError(
-            f"Clerk's response to {method} {path} could not be read as {name}: {problem}"
-        ) from exc
+    """Structure decoded JSON as ``cls``; a value of the wrong type is a
+    :class:`ClerkDecodeError` naming its full field path and the request."""
+    return structure(data, cls, method=method, path=path)
 
 
 def given(values: Mapping[str, Any], *, exclude: Sequence[str] = ("self",)) -> dict[str, Any]:

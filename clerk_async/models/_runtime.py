@@ -1,0 +1,238 @@
+"""What the generated models share at run time: decode failures, repr, unions.
+
+The generated modules hold one plain decode function (``_d_X``) and one encode
+function (``_e_X``) per class, written out by ``scripts/gen_models.py``, so
+nothing is compiled at import or on first use. Those functions call the few
+helpers below; the helpers only run per nested object or on the error path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import attrs
+
+from .._types import UNSET
+
+__all__ = [
+    "MISSING",
+    "attrs_fields",
+    "frozen_delattr",
+    "frozen_setattr",
+    "model_getstate",
+    "model_setstate",
+    "DecodeFailure",
+    "bad",
+    "decode_many",
+    "encode_many",
+    "encode_one",
+    "model_repr",
+    "unknown_verification",
+]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: Stands for an absent key while a required field is checked.
+MISSING: Any = _Missing()
+
+
+class DecodeFailure(Exception):
+    """A value of the wrong type (or a missing required key), with where it sits.
+
+    Internal: ``path`` grows from the innermost field outwards while the
+    exception passes through the nested decoders; ``_convert.structure``
+    turns it into the public :class:`~clerk_async.ClerkDecodeError`.
+    """
+
+    def __init__(self, expected: str, value: Any, segment: str | None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+        self.path: list[str] = [] if segment is None else [segment]
+
+    def locate(self, decode: Callable[[Any], Any], items: list[Any], segment: str | None) -> None:
+        """Add ``segment[index]`` to the path, for a failure inside the list *items*."""
+        # Error path only: find the index again rather than count on the happy path.
+        index = next(n for n, item in enumerate(items) if _fails(decode, item))
+        self.path.insert(0, f"[{index}]")
+        if segment is not None:
+            self.path.insert(0, segment)
+
+    @property
+    def field(self) -> str:
+        """``saml_accounts[0].saml_connection.id``; ``""`` for the top level."""
+        text = "".join(s if s.startswith("[") else "." + s for s in self.path)
+        return text.lstrip(".")
+
+    @property
+    def problem(self) -> str:
+        if self.value is MISSING:
+            return "missing required field"
+        return f"expected {self.expected}, got {_json_type(self.value)}"
+
+
+def _json_type(value: Any) -> str:
+    names = {type(None): "null", bool: "a bool", int: "an int", float: "a float",
+             str: "a str", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def bad(value: Any, expected: str, segment: str | None = None) -> NoReturn:
+    """Raise the failure for *value* not being *expected* at *segment*."""
+    raise DecodeFailure(expected, value, segment)
+
+
+def decode_many(decode: Callable[[Any], Any], value: Any, segment: str | None) -> list[Any]:
+    """Decode a list of objects; a failure names the list and the item's index."""
+    if value.__class__ is not list:
+        bad(value, "a list", segment)
+    try:
+        return [decode(item) for item in value]
+    except DecodeFailure as exc:
+        exc.locate(decode, value, segment)
+        raise
+
+
+def _fails(decode: Callable[[Any], Any], item: Any) -> bool:
+    try:
+        decode(item)
+    except DecodeFailure:
+        return True
+    return False
+
+
+def unknown_verification(value: Any) -> Any:
+    """A verification we cannot type: of an unknown kind, or a known kind in a shape we
+    do not expect. Clerk adds kinds and strategies over time, so this is no error:
+    the payload is kept in ``UnknownVerification.raw``. Only a non-object fails."""
+    if value.__class__ is not dict:
+        bad(value, "an object")
+    from .verification import UnknownVerification
+
+    obj, strategy, status = value.get("object"), value.get("strategy"), value.get("status")
+    return UnknownVerification(
+        object=obj if isinstance(obj, str) else None,
+        strategy=strategy if isinstance(strategy, str) else None,
+        status=status if isinstance(status, str) else None,
+        raw=value,
+    )
+
+
+# --------------------------------------------------------------------------- repr
+
+#: Lists longer than this print as ``<N items>``.
+REPR_MAX_ITEMS = 3
+#: Fields whose value never appears in a repr (secrets and one-time codes).
+REPR_HIDDEN = frozenset(
+    {
+        "password", "password_digest", "code", "token", "secret", "totp_secret",
+        "backup_codes", "uri",
+    }
+)
+
+
+def _summary(name: str, value: Any) -> str:
+    if value is None or value is UNSET or value.__class__ is bool:
+        return repr(value)
+    if name in REPR_HIDDEN:
+        return "<hidden>"
+    if value.__class__ is dict:
+        # Metadata and other free-form objects: user data, often private.
+        return f"<{len(value)} key{'' if len(value) == 1 else 's'}>"
+    if value.__class__ is list and len(value) > REPR_MAX_ITEMS:
+        return f"<{len(value)} items>"
+    return repr(value)
+
+
+def model_repr(self: Any) -> str:
+    """``User(id='user_1', ..., private_metadata=<3 keys>, email_addresses=<12 items>)``.
+
+    Free-form objects (metadata) show only their size, long lists only their
+    length and secrets not at all, so a model can be logged safely.
+    """
+    parts = [f"{n}={_summary(n, getattr(self, n))}" for n in field_names(self.__class__)]
+    return f"{self.__class__.__name__}({', '.join(parts)})"
+
+
+def encode_one(encode: Callable[[Any], Any], value: Any) -> Any:
+    """Encode an optional nested object."""
+    return None if value is None else encode(value)
+
+
+def encode_many(encode: Callable[[Any], Any], value: Any) -> Any:
+    """Encode an optional list of objects."""
+    return None if value is None else [encode(item) for item in value]
+
+
+# --------------------------------------------------------------------------- attrs protocol
+
+
+class attrs_fields:  # lower case: reads as the call it stands for in class bodies
+    """``__attrs_attrs__`` of a generated model, built by attrs on first access.
+
+    The generated classes carry their own ``__init__``, ``__eq__``,
+    ``__hash__``, ``__repr__`` and frozen ``__setattr__``, so attrs has nothing
+    to build at import. Asking for the fields (``attrs.fields``, ``attrs.has``,
+    ``attrs.evolve``, cattrs) runs attrs once, on an unslotted twin with the
+    same annotations and *defaults*, and caches its ``Attribute`` tuple on the
+    class in place of this descriptor.
+    """
+
+    def __init__(self, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+
+    def __get__(self, instance: Any, owner: type[Any]) -> Any:
+        import inspect  # first use of the fields only
+
+        annotations = inspect.get_annotations(owner)
+        namespace: dict[str, Any] = {
+            "__module__": owner.__module__,
+            "__qualname__": owner.__qualname__,
+            "__annotations__": {n: annotations[n] for n in field_names(owner)},
+            **self.defaults,
+        }
+        twin = type(owner.__name__, (), namespace)
+        attrs.define(
+            twin, frozen=True, kw_only=True, slots=False, init=False, repr=False, eq=False
+        )
+        fields = twin.__attrs_attrs__  # type: ignore[attr-defined]
+        type.__setattr__(owner, "__attrs_attrs__", fields)
+        return fields
+
+
+def frozen_setattr(self: Any, name: str, value: Any) -> NoReturn:
+    """Models are immutable: use ``attrs.evolve(model, field=...)`` for a changed copy."""
+    raise attrs.exceptions.FrozenInstanceError
+
+
+def frozen_delattr(self: Any, name: str) -> NoReturn:
+    raise attrs.exceptions.FrozenInstanceError
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def field_names(cls: type[Any]) -> tuple[str, ...]:
+    """A generated model's field names in declaration order (its own annotations)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - no inspect at run time
+        names = _FIELD_NAMES[cls] = tuple(n for n in own if not n.startswith("__"))
+    return names
+
+
+def model_getstate(self: Any) -> dict[str, Any]:
+    """Pickle/copy support for the frozen slotted models (as attrs provides it)."""
+    return {n: getattr(self, n) for n in field_names(self.__class__)}
+
+
+def model_setstate(self: Any, state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        object.__setattr__(self, name, value)

@@ -1,0 +1,221 @@
+"""Model reprs are safe to log; the classes still behave as frozen attrs classes.
+
+Metadata (any free-form object) shows only its size, lists longer than three
+items only their length, secrets not at all, at every level of nesting.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import subprocess
+import sys
+import weakref
+from typing import Any
+
+import attrs
+import cattrs
+import pytest
+
+from clerk_async._convert import structure, unstructure
+from clerk_async.models import (
+    TOTP,
+    CreateUserParams,
+    EmailAddress,
+    OAuthAccessToken,
+    TotalCount,
+    UnknownVerification,
+    User,
+)
+from clerk_async.models._runtime import REPR_MAX_ITEMS
+
+from factories import user_json
+
+SECRET = "cus_SECRET_4242"
+
+
+def _email(n: int) -> dict[str, Any]:
+    return {
+        "id": f"idn_{n}", "object": "email_address", "email_address": f"u{n}@example.com",
+        "reserved": False, "linked_to": [], "created_at": 1, "updated_at": 2,
+        "verification": {"object": "verification_quantum", "status": "x", "secret": SECRET},
+    }
+
+
+def _user(emails: int = 12) -> User:
+    data = user_json(
+        public_metadata={"plan": SECRET},
+        private_metadata={"stripe": SECRET, "a": 1, "b": 2},
+        unsafe_metadata={"note": SECRET},
+        email_addresses=[_email(n) for n in range(emails)],
+    )
+    data["saml_accounts"] = []
+    return structure(data, User)
+
+
+def test_user_repr_and_str_hide_metadata_and_summarise_long_lists() -> None:
+    user = _user()
+    for text in (repr(user), str(user)):
+        assert SECRET not in text
+        assert "private_metadata=<3 keys>" in text
+        assert "public_metadata=<1 key>" in text
+        assert "email_addresses=<12 items>" in text
+        assert text.startswith("User(id='user_1', object='user'")
+        assert len(text) < 1200
+
+
+def test_nested_objects_summarise_too() -> None:
+    user = _user(emails=2)
+    text = repr(user)
+    assert "email_addresses=[EmailAddress(id='idn_0'" in text
+    assert SECRET not in text  # the unknown verification's raw payload is summarised
+    assert "raw=<3 keys>" in text
+    assert SECRET not in repr(user.email_addresses[0].verification)
+    assert isinstance(user.email_addresses[0].verification, UnknownVerification)
+
+
+def test_short_lists_print_in_full_up_to_the_threshold() -> None:
+    user = _user(emails=REPR_MAX_ITEMS)
+    assert repr(user).count("EmailAddress(") == REPR_MAX_ITEMS
+    assert f"email_addresses=<{REPR_MAX_ITEMS + 1} items>" in repr(_user(REPR_MAX_ITEMS + 1))
+
+
+def test_secrets_never_print() -> None:
+    params = CreateUserParams(password="hunter2-" + SECRET, backup_codes=["c1", "c2"])
+    text = repr(params)
+    assert SECRET not in text and "c1" not in text
+    assert "password=<hidden>" in text and "first_name=UNSET" in text
+    token = OAuthAccessToken(
+        object="oauth_access_token", external_account_id="eac_1", provider_user_id="p",
+        token="tok_" + SECRET, provider="oauth_google", public_metadata={}, label=None,
+    )
+    assert SECRET not in repr(token)
+    totp = TOTP(object="totp", id="totp_1", secret=SECRET, uri="otpauth://x?secret=" + SECRET,
+                verified=False, backup_codes=None)
+    assert SECRET not in str(totp)
+
+
+def test_equality_and_hash_are_by_value() -> None:
+    assert _user() == _user()
+    assert _user() != _user(emails=1)
+    a = TotalCount(object="total_count", total_count=1)
+    assert a == TotalCount(object="total_count", total_count=1)
+    assert a != TotalCount(object="total_count", total_count=2)
+    assert hash(a) == hash(TotalCount(object="total_count", total_count=1))
+    assert a != ("total_count", 1)
+    assert len({a, TotalCount(object="total_count", total_count=1)}) == 1
+    with pytest.raises(TypeError):
+        hash(_user())  # holds dicts, as before
+
+
+def test_still_frozen_slotted_kw_only_attrs_classes() -> None:
+    user = _user(emails=1)
+    assert attrs.has(User) and attrs.has(EmailAddress)
+    names = [a.name for a in attrs.fields(User)]
+    assert names[:2] == ["id", "object"] and "private_metadata" in names
+    assert attrs.fields(User).id.default is attrs.NOTHING
+    assert attrs.fields(User).username.default is None
+    assert all(a.kw_only for a in attrs.fields(User))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        user.first_name = "Eve"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del user.first_name  # type: ignore[misc]
+    assert not hasattr(user, "__dict__")
+    assert weakref.ref(user)() is user
+    with pytest.raises(TypeError):
+        TotalCount("total_count", 1)  # type: ignore[misc]
+    renamed = attrs.evolve(user, first_name="Eve")
+    assert renamed.first_name == "Eve" and renamed.id == user.id and type(renamed) is User
+    assert attrs.asdict(TotalCount(object="total_count", total_count=3)) == {
+        "object": "total_count", "total_count": 3
+    }
+
+
+def test_pickle_copy_and_cattrs() -> None:
+    user = _user(emails=2)
+    for clone in (pickle.loads(pickle.dumps(user)), copy.copy(user), copy.deepcopy(user)):
+        assert clone == user and type(clone) is User
+    converter = cattrs.Converter()
+    count = converter.structure({"object": "total_count", "total_count": 4}, TotalCount)
+    assert count == TotalCount(object="total_count", total_count=4)
+    assert converter.unstructure(count) == {"object": "total_count", "total_count": 4}
+    assert unstructure(user)["private_metadata"] == {"stripe": SECRET, "a": 1, "b": 2}
+
+
+def test_the_shared_converter_uses_the_generated_functions() -> None:
+    from clerk_async._convert import converter
+
+    email = converter.structure(
+        {"object": "email_address", "email_address": "a@example.com", "reserved": False,
+         "linked_to": [], "created_at": 1, "updated_at": 2},
+        EmailAddress,
+    )
+    assert isinstance(email, EmailAddress)
+    assert converter.unstructure(email)["email_address"] == "a@example.com"
+    assert converter.unstructure(CreateUserParams(first_name="A")) == {"first_name": "A"}
+
+
+_NO_RUNTIME_COMPILE = r"""
+import builtins, json, sys
+
+seen = []
+real_compile, real_exec, real_eval = builtins.compile, builtins.exec, builtins.eval
+OURS = ("clerk_async/models/", "clerk_async/_convert.py")
+
+def model_code_on_stack():
+    # attrs/cattrs compiling on behalf of a generated model module (at its import)
+    # or of _convert (hooks on first decode). ``_runtime`` is left out: it runs attrs
+    # only when a caller asks for ``attrs.fields`` of a class (checked below).
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename.replace("\\", "/")
+        if any(part in name for part in OURS) and not name.endswith("_runtime.py"):
+            return name
+        frame = frame.f_back
+    return None
+
+def compile(source, filename, *args, **kwargs):
+    where = model_code_on_stack()
+    if where and not str(filename).endswith(".py"):  # imports compile .py files only
+        seen.append(["compile", str(filename), where])
+    return real_compile(source, filename, *args, **kwargs)
+
+def exec(source, *args, **kwargs):
+    where = model_code_on_stack()
+    if where and (isinstance(source, str) or not source.co_filename.endswith(".py")):
+        seen.append(["exec", getattr(source, "co_filename", "<str>"), where])
+    return real_exec(source, *args, **kwargs)
+
+def eval(source, *args, **kwargs):
+    where = model_code_on_stack()
+    if where:
+        seen.append(["eval", str(source)[:40], where])
+    return real_eval(source, *args, **kwargs)
+
+builtins.compile, builtins.exec, builtins.eval = compile, exec, eval
+
+from clerk_async import AsyncClerk
+from clerk_async._convert import structure, unstructure
+from clerk_async.models import User
+import clerk_async.resources.users
+
+client = AsyncClerk(secret_key="sk_test_" + "x" * 32)
+data = json.loads(sys.argv[1])
+user = structure(data, User)
+users = structure([data, data], list[User])
+repr(user), unstructure(user), user == users[0]
+assert user.id == "user_1"
+from clerk_async.models._runtime import attrs_fields
+assert isinstance(User.__dict__["__attrs_attrs__"], attrs_fields)  # attrs never ran for User
+print(json.dumps(seen))
+"""
+
+
+def test_no_code_is_compiled_at_import_or_first_decode() -> None:
+    import json
+
+    data = json.dumps(user_json(email_addresses=[_email(1)]))
+    command = [sys.executable, "-c", _NO_RUNTIME_COMPILE, data]
+    subprocess.run(command, check=True, capture_output=True)  # writes any missing .pyc
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
