@@ -9,6 +9,7 @@ skip.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import types
@@ -358,3 +359,78 @@ def test_generated_models_are_up_to_date(spec: Spec) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+# ------------------------------------------------------------- generated code, field by field
+
+
+def _wrong(value: Any) -> Any:
+    """A JSON value of another type than *value* (a bool is not an int, nor vice versa)."""
+    if isinstance(value, (bool, dict, list)):
+        return 5
+    if isinstance(value, (int, float)):
+        return "5"
+    return 5.5  # for str
+
+
+def _payloads(spec: Spec) -> list[tuple[str, type[Any], dict[str, Any]]]:
+    out = [(name, SCHEMA_MODELS[name], build(spec, spec.object_schema(name), False, 0))
+           for name in sorted(SCHEMA_MODELS)]
+    out += [(op, INLINE_RESPONSE_MODELS[op], build(spec, spec.inline_200(op), False, 0))
+            for op in sorted(INLINE_RESPONSE_MODELS)]
+    out += [(op, REQUEST_MODELS[op], build(spec, spec.body(op), False, 0))
+            for op in sorted(REQUEST_MODELS)]
+    return out
+
+
+def test_every_field_of_every_model_checks_its_type_and_names_itself(spec: Spec) -> None:
+    from clerk_async import ClerkDecodeError
+
+    checked = 0
+    for name, cls, payload in _payloads(spec):
+        fields = json_fields(cls)
+        for key, value in payload.items():
+            bad_payload = {**payload, key: _wrong(value)}
+            if fields[key].type == "Any" or fields[key].type is Any:
+                continue
+            with pytest.raises(ClerkDecodeError) as caught:
+                structure(bad_payload, cls)
+            assert caught.value.field == key, (name, key)
+            checked += 1
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                items = [value[0], _wrong(value[0])]
+                with pytest.raises(ClerkDecodeError) as caught:
+                    structure({**payload, key: items}, cls)
+                assert caught.value.field == f"{key}[1]", (name, key)
+            required = fields[key].default is attrs.NOTHING
+            missing = {k: v for k, v in payload.items() if k != key}
+            if required:
+                with pytest.raises(ClerkDecodeError, match="missing required field") as caught:
+                    structure(missing, cls)
+                assert caught.value.field == key, (name, key)
+            else:
+                structure(missing, cls)  # optional: absent is fine
+    assert checked > 500
+
+
+def test_every_model_has_value_semantics_and_attrs_behaviour(spec: Spec) -> None:
+    import copy
+    import pickle
+
+    for name, cls, payload in _payloads(spec):
+        obj = structure(payload, cls)
+        fields = attrs.fields(cls)
+        clone = cls(**{a.alias: getattr(obj, a.name) for a in fields})
+        assert clone == obj and (clone != obj) is False, name
+        assert obj != object() and obj.__eq__(object()) is NotImplemented
+        assert pickle.loads(pickle.dumps(obj)) == obj and copy.copy(obj) == obj
+        assert repr(clone) == repr(obj) == str(obj) and repr(obj).startswith(cls.__name__ + "(")
+        with contextlib.suppress(TypeError):  # holds a dict or list, as attrs' would
+            assert hash(clone) == hash(obj)
+        first = fields[0]
+        evolved = attrs.evolve(obj, **{first.alias: None})
+        assert getattr(evolved, first.name) is None and type(evolved) is cls
+        if getattr(obj, first.name) is not None:
+            assert evolved != obj, name
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(obj, first.name, None)
