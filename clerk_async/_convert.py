@@ -14,6 +14,7 @@ scalars are kept as decoded, without a per-element copy.
 
 from __future__ import annotations
 
+import keyword
 import math
 import sys
 import types
@@ -26,7 +27,7 @@ import attrs
 from ._errors import ClerkDecodeError
 from ._json import dumps, loads
 from ._types import UNSET
-from .models._runtime import MISSING, DecodeFailure, bad, decode_many
+from .models._runtime import MISSING, DecodeFailure, bad, decode_many, field_names
 from .models.requests import REQUEST_MODELS
 
 __all__ = [
@@ -231,7 +232,14 @@ def _json_name(a: attrs.Attribute[Any]) -> str:
 def _body_fields(cls: type[Any]) -> tuple[tuple[str, str], ...]:
     spec = _BODY_FIELDS.get(cls)
     if spec is None:
-        spec = _BODY_FIELDS[cls] = tuple((a.name, _json_name(a)) for a in attrs.fields(cls))
+        if cls in _REQUEST_CLASSES:
+            # Generated: the JSON name is the field name, less the ``_`` that
+            # gen_models.py appends to Python keywords. No attrs work needed.
+            spec = tuple((n, n[:-1] if n.endswith("_") and keyword.iskeyword(n[:-1]) else n)
+                         for n in field_names(cls))
+        else:
+            spec = tuple((a.name, _json_name(a)) for a in attrs.fields(cls))
+        _BODY_FIELDS[cls] = spec
     return spec
 
 
