@@ -19,8 +19,8 @@ CI runs a fixed set of examples (``derandomize=True``) in a few seconds; set
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -39,6 +39,8 @@ from clerk_async.bulk._journal import Journal
 from clerk_async.testing import FakeClerk, Faults
 
 EXAMPLES = int(os.environ.get("CLERK_PROPERTY_EXAMPLES", "25"))
+#: Each example takes well under a second; this only turns a deadlock into a failure.
+HANG_SECONDS = 60.0
 KINDS = ("500", "503", "drop_after", "500_after", "429")
 
 
@@ -280,9 +282,20 @@ def _capture_journal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+# The suite's 60 s per-test limit suits the CI set; a long run gets room to finish.
+@pytest.mark.timeout(60 + EXAMPLES // 5)
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(scenarios())
 def test_invariant_holds_under_faults_kills_and_reruns(s: Scenario) -> None:
-    with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack():
-        asyncio.run(_scenario(s, Path(directory)))
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(_guarded(s, Path(directory)))
+
+
+async def _guarded(s: Scenario, directory: Path) -> None:
+    # A hang is a defect too: turn it into a failure that names the example.
+    try:
+        await asyncio.wait_for(_scenario(s, directory), timeout=HANG_SECONDS)
+    except asyncio.TimeoutError:
+        print(f"HANG: {s!r}", file=sys.stderr, flush=True)
+        raise AssertionError(f"the import hung on {s!r}") from None
