@@ -9,7 +9,8 @@ import logging
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -19,7 +20,7 @@ from redis_server import RedisServer, find_redis_server, free_port
 import clerk_sync
 from clerk_async import AsyncClerk, RateLimits, RetryPolicy
 from clerk_async._ratelimit import SAFETY_MARGIN, Quota, QuotaBackend, instance_key_id
-from clerk_async._redis_quota import RedisQuota
+from clerk_async._redis_quota import RedisQuota, _quota_args
 from clerk_async.testing import FakeClerk
 
 from polling import wait_until
@@ -77,7 +78,7 @@ def make_quota(
     instance: str | None = "1000/1s",
     operations: dict[str, str] | None = None,
     key: str = SECRET,
-    **kwargs: float,
+    **kwargs: Any,
 ) -> RedisQuota:
     quota = RedisQuota(url, **kwargs)
     quota.configure(
@@ -87,6 +88,24 @@ def make_quota(
     )
     made.append(quota)
     return quota
+
+
+class JumpClock:
+    """Virtual time shared by the quotas of one test: ``sleep`` jumps it forward."""
+
+    def __init__(self) -> None:
+        self.start = self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    @property
+    def elapsed(self) -> float:
+        return self.now - self.start
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
 
 
 def _parts(text: str) -> tuple[int, float]:
@@ -124,55 +143,70 @@ def test_instance_key_id_is_a_short_digest() -> None:
 
 async def test_acquire_paces_across_instances(redis_url: str, quotas: list[RedisQuota]) -> None:
     # Two RedisQuota objects stand for two processes: they share one schedule.
-    a = make_quota(quotas, redis_url, "20/1s")
-    b = make_quota(quotas, redis_url, "20/1s")
-    started = time.monotonic()
+    clock = JumpClock()
+    a = make_quota(quotas, redis_url, "20/1s", jitter=0.05, clock=clock, sleep=clock.sleep)
+    b = make_quota(quotas, redis_url, "20/1s", jitter=0.05, clock=clock, sleep=clock.sleep)
     waits = [await (a if i % 2 else b).acquire("GetUser") for i in range(6)]
-    elapsed = time.monotonic() - started
-    # 1/20 s plus the margin for jitter between processes (50 ms a window).
-    interval = (1 + 0.05 + SAFETY_MARGIN / 2) / 20
-    assert waits[0] < 0.02
-    assert 5 * interval * 0.95 <= elapsed <= 5 * interval + 0.1
+    # 1/20 s widened by the jitter allowed between processes (50 ms a window).
+    interval = _quota_args(Quota(20, 1.0), 0.05)[0] / 1000
+    assert interval >= (1 + 0.05) / 20
+    assert waits[0] == 0
+    assert clock.elapsed == pytest.approx(5 * interval, abs=1e-3)
+    assert waits[1:] == pytest.approx([interval] * 5, abs=1e-3)
 
 
 async def test_operation_quota_is_separate(redis_url: str, quotas: list[RedisQuota]) -> None:
-    quota = make_quota(quotas, redis_url, "1000/1s", {"CreateUser": "5/1s"})
-    started = time.monotonic()
+    clock = JumpClock()
+    quota = make_quota(quotas, redis_url, "1000/1s", {"CreateUser": "5/1s"},
+                       jitter=0.0, clock=clock, sleep=clock.sleep)
     for _ in range(3):
         await quota.acquire("CreateUser")
-    assert time.monotonic() - started >= 2 * 0.2 * 0.95
+    assert clock.elapsed >= 2 * 0.2
     # Other operations only see the roomy instance quota.
-    started = time.monotonic()
+    before = clock.elapsed
     for _ in range(5):
         await quota.acquire("GetUser")
-    assert time.monotonic() - started < 0.1
+    assert clock.elapsed - before <= 5 * 1.1 / 1000
 
 
 async def test_burst_lets_requests_through_at_once(
     redis_url: str, quotas: list[RedisQuota]
 ) -> None:
-    quota = RedisQuota(redis_url)
+    clock = JumpClock()
+    quota = RedisQuota(redis_url, jitter=0.0, clock=clock, sleep=clock.sleep)
     quota.configure(Quota(4, 1.0, burst=4), {}, "burst")
     quotas.append(quota)
-    started = time.monotonic()
-    await asyncio.gather(*(quota.acquire("GetUser") for _ in range(4)))
-    assert time.monotonic() - started < 0.1
+    for _ in range(4):
+        assert await quota.acquire("GetUser") == 0
+    assert clock.elapsed == 0
     await quota.acquire("GetUser")
-    assert time.monotonic() - started >= 0.2
+    assert clock.elapsed >= 0.25
 
 
 async def test_cancelled_waiter_leaves_its_slot(redis_url: str, quotas: list[RedisQuota]) -> None:
-    quota = make_quota(quotas, redis_url, "5/1s")
-    await quota.acquire("GetUser")
+    clock = JumpClock()
+    parked = asyncio.Event()
+    sleeps: list[Callable[[float], Awaitable[None]]] = []
+
+    async def park(seconds: float) -> None:
+        parked.set()
+        await asyncio.get_running_loop().create_future()  # until cancelled
+
+    async def sleep(seconds: float) -> None:
+        await sleeps[-1](seconds)
+
+    sleeps.append(park)
+    quota = make_quota(quotas, redis_url, "5/1s", jitter=0.0, clock=clock, sleep=sleep)
+    assert await quota.acquire("GetUser") == 0
     waiter = asyncio.ensure_future(quota.acquire("GetUser"))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(parked.wait(), 10)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    started = time.monotonic()
-    await quota.acquire("GetUser")
-    # The slot after the first one, not the one after the cancelled waiter's.
-    assert time.monotonic() - started < 0.2
+    sleeps.append(clock.sleep)
+    # The slot after the first one is free: the cancelled waiter kept none.
+    clock.now += 0.2 * (1 + SAFETY_MARGIN) + 0.001
+    assert await quota.acquire("GetUser") == 0
 
 
 # -- 429 blocks ------------------------------------------------------------------------
@@ -181,19 +215,18 @@ async def test_cancelled_waiter_leaves_its_slot(redis_url: str, quotas: list[Red
 async def test_block_from_one_process_pauses_the_others(
     redis_url: str, quotas: list[RedisQuota]
 ) -> None:
-    a = make_quota(quotas, redis_url)
-    b = make_quota(quotas, redis_url)
+    clock = JumpClock()
+    a = make_quota(quotas, redis_url, clock=clock, sleep=clock.sleep)
+    b = make_quota(quotas, redis_url, clock=clock, sleep=clock.sleep)
     await a.block("CreateUser", 0.3)
-    started = time.monotonic()
     waited = await b.acquire("CreateUser")
-    assert 0.25 <= waited <= 0.45
-    assert time.monotonic() - started >= 0.25
+    assert waited == pytest.approx(0.3, abs=0.01)
     # Only that operation is blocked.
-    assert await b.acquire("GetUser") < 0.05
+    assert await b.acquire("GetUser") < 0.01
     # A shorter block does not cut a longer one short.
     await a.block("CreateUser", 0.3)
     await a.block("CreateUser", 0.05)
-    assert await b.acquire("CreateUser") >= 0.25
+    assert await b.acquire("CreateUser") == pytest.approx(0.3, abs=0.01)
 
 
 # The AIMD rule itself is tested against both limiters in test_limiters.py.
@@ -296,9 +329,12 @@ async def test_four_processes_share_one_quota(redis_url: str) -> None:
     assert fake.stats.users == processes * per_process
     # From the first request sent to the last answered, in any process:
     # process start-up and exit are not pacing.
+    # Only the lower bound is asserted: four processes that did not share the
+    # quota would finish in a quarter of it. How close to ideal a shared schedule
+    # paces is exact in virtual time (test_limiters.py), not on a loaded machine.
     elapsed = max(r["finished"] for r in results) - min(r["started"] for r in results)
     ideal = processes * per_process / rate
-    assert ideal * 0.95 <= elapsed <= ideal * 1.10, (elapsed, ideal)
+    assert elapsed >= ideal * 0.95, (elapsed, ideal)
 
 
 # -- the sync facade ---------------------------------------------------------------------
