@@ -43,11 +43,13 @@ import asyncio, json, os, sys, time
 URL, KEY, PAGES, USERS, MODE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
     os.sched_setaffinity(0, {1})  # the server is on core 0
-if MODE.endswith("json"):
+if MODE.endswith("-json"):
     sys.modules["orjson"] = None  # as if orjson were not installed
 
 async def ours():
-    from clerk_async import AsyncClerk
+    from clerk_async import AsyncClerk, _json
+    # The parser must be the one the mode names ("-orjson" also ends in "json").
+    assert (_json._orjson is None) == MODE.endswith("-json"), MODE
     async with AsyncClerk(secret_key=KEY, base_url=URL, rate_limit=None) as clerk:
         async def fetch():
             return await clerk.users.list(limit=int(USERS))
@@ -55,7 +57,7 @@ async def ours():
 
 async def bare():
     import aiohttp
-    if MODE.endswith("json"):
+    if MODE.endswith("-json"):
         loads = json.loads
     else:
         import orjson

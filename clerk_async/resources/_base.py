@@ -15,6 +15,7 @@ from attrs import AttrsInstance
 
 from .._convert import check_json_value, dumps, structure, to_body
 from .._json import parse_response
+from .._nogc import gc_paused
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
 from ..models import User
@@ -156,7 +157,10 @@ class Resource:
 
 def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
     """Decode a 2xx body; a body we cannot read is a :class:`ClerkDecodeError`."""
-    return structure_checked(parse_response(payload, method=method, path=path), cls, method, path)
+    with gc_paused():  # a page is ~40,000 new containers and no cycles: see _nogc
+        return structure_checked(
+            parse_response(payload, method=method, path=path), cls, method, path
+        )
 
 
 def structure_checked(data: object, cls: type[T], method: str, path: str) -> T:
