@@ -17,7 +17,6 @@ enabled on entry, so a caller that disabled it keeps it disabled.
 from __future__ import annotations
 
 import gc
-from types import TracebackType
 
 __all__ = ["gc_paused"]
 
@@ -32,11 +31,6 @@ class gc_paused:  # lower case: reads as the ``with`` statement it is used in
         if self._was_enabled:
             gc.disable()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._was_enabled:
             gc.enable()

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hostile import Hostile, json_handler
 
 from clerk_async import AsyncClerk, ClerkDecodeError
+from clerk_async._json import parse_response
 from clerk_async._nogc import gc_paused
 from clerk_async.resources import _base
 
@@ -29,35 +31,23 @@ KEY = "sk_test_" + "x" * 32
 async def server() -> AsyncIterator[str]:
     """``/users``: two good users; ``/users/typo``: a numeric id; ``/users/junk``: not JSON."""
 
-    async def users(request: web.Request) -> web.Response:
-        return web.json_response([user_json("user_1"), user_json("user_2")])
-
-    async def typo(request: web.Request) -> web.Response:
-        return web.json_response(user_json(id=12345))
-
     async def junk(request: web.Request) -> web.Response:
         return web.Response(body=b"{not json", content_type="application/json")
 
-    app = web.Application()
-    app.router.add_get("/v1/users", users)
-    app.router.add_get("/v1/users/typo", typo)
-    app.router.add_get("/v1/users/junk", junk)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
+    routes = {
+        ("GET", "/v1/users"): json_handler([user_json("user_1"), user_json("user_2")]),
+        ("GET", "/v1/users/typo"): json_handler(user_json(id=12345)),
+        ("GET", "/v1/users/junk"): junk,
+    }
+    async with Hostile(routes) as hostile:
+        yield hostile.base_url
 
 
 @pytest.fixture
 def gc_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bool]]]:
     """Records whether the collector was enabled when parsing and decoding ran."""
     seen: list[tuple[str, bool]] = []
-    parse, structure = _base.parse_response, _base.structure_checked
+    parse, structure = parse_response, _base.structure_checked
 
     def spy_parse(*args: Any, **kwargs: Any) -> Any:
         seen.append(("parse", gc.isenabled()))
