@@ -59,8 +59,13 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
 # are mutmut's (they shift when the function changes: re-check them after an edit).
 _POP_NO_DEFAULT = ("dict.pop without its None default: every identifier of a stored user "
                    "is in its index (only _index adds them), so the default is never used")
+_ERR = "clerk_async._errors.x_error_for_response__mutmut_"
 EQUIVALENT: dict[str, str] = {
-    f"{_STORE}_unindex__mutmut_{n}": _POP_NO_DEFAULT for n in (3, 6, 9, 13, 16)
+    **{f"{_STORE}_unindex__mutmut_{n}": _POP_NO_DEFAULT for n in (3, 6, 9, 13, 16)},
+    f"{_ERR}6": "bytes.decode's default encoding is UTF-8 already",
+    f"{_ERR}9": "codec names are case-insensitive: 'UTF-8' is the same codec",
+    f"{_ERR}14": "loads(b'') raises ValueError, caught into the same payload None",
+    f"{_ERR}16": "'' and None are both not a dict: _parse_details gives the same answer",
 }
 
 

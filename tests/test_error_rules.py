@@ -133,3 +133,15 @@ def test_bodies_that_are_not_clerks_shape_keep_their_text() -> None:
 )
 def test_retry_after_values(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, now=1445412480.0) == expected
+
+
+def test_api_error_keeps_headers_and_defaults() -> None:
+    headers = {"Retry-After": "1", "X-Other": "y"}
+    assert error_for_response(429, headers, b"").headers == headers
+    bare = ClerkAPIError(status=500, errors=[], clerk_trace_id=None, headers=headers, body="")
+    assert (bare.method, bare.path, bare.headers, str(bare)) == ("", "", headers, "500")
+
+
+def test_retry_after_dates_are_measured_from_now() -> None:
+    wait = parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT")  # the real clock
+    assert wait is not None and wait > 60 * 365 * 86400
