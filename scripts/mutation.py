@@ -96,8 +96,10 @@ def write_doc() -> None:
             continue
         unchecked = sum(s == "not checked" for s in statuses.values())
         if unchecked:
-            rows.append(f"| {name} | `{source}` | incomplete: {unchecked} of {len(statuses)} "
-                        "mutants not run since the last change | | | |")
+            done = len(statuses) - unchecked
+            killed = sum(s in ("killed", "timeout") for s in statuses.values())
+            rows.append(f"| {name} | `{source}` | incomplete: {killed} killed of the {done} "
+                        f"run so far; {unchecked} of {len(statuses)} not run | | | |")
             continue
         killed = sum(s in ("killed", "timeout") for s in statuses.values())
         equivalent = [m for m in statuses if m in EQUIVALENT]
