@@ -39,7 +39,7 @@ def test_failures_without_text_and_permanent_ones() -> None:
                                      TimeoutError(), REQUEST, sent=True, permanent=True)
     assert type(error) is ClerkTimeoutError and error.request_sent is True
     assert str(error) == "timed out waiting for Clerk [GET /v1/users/u1]: TimeoutError"
-    assert error._permanent  # type: ignore[attr-defined] is True
+    assert error._permanent is True  # type: ignore[attr-defined]
     assert str(cause) == "builtins.TimeoutError"
     odd, odd_cause = _connection_error(ClerkConnectionError, "connection to Clerk failed",
                                        Unprintable(), REQUEST, sent=True)
