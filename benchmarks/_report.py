@@ -196,9 +196,10 @@ def readme_block(report: Report) -> str:
         table(["", "clerk-users", "clerk-backend-api", ""], report.headlines),
         "",
     ]
-    lines += [f"- {claim}" for claim in report.claims]
+    if report.claims:
+        lines += [*(f"- {claim}" for claim in report.claims), ""]
     if misses:
-        lines += ["", "Targets this run missed: " + "; ".join(misses) + "."]
+        lines += ["Targets this run missed: " + "; ".join(misses) + "."]
     return "\n".join(lines).strip()
 
 
