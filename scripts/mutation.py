@@ -70,6 +70,9 @@ EQUIVALENT: dict[str, str] = {
     f"{_ERR}9": "codec names are case-insensitive: 'UTF-8' is the same codec",
     f"{_ERR}14": "loads(b'') raises ValueError, caught into the same payload None",
     f"{_ERR}16": "'' and None are both not a dict: _parse_details gives the same answer",
+    "clerk_async._transport.x__connection_error__mutmut_6": (
+        "detail None instead of '' for an exception that cannot render: both are falsy, "
+        "so the message and the cause come out the same"),
 }
 
 

@@ -7,10 +7,12 @@ message and the cause down (see docs/mutation.md).
 
 from __future__ import annotations
 
+import pytest
 from yarl import URL
 
-from clerk_async import ClerkConnectionError, ClerkTimeoutError
-from clerk_async._transport import Request, TransportCause, _connection_error
+from clerk_async import ClerkConnectionError, ClerkDecodeError, ClerkTimeoutError
+from clerk_async._json import excerpt
+from clerk_async._transport import Request, TransportCause, _connection_error, _read_capped
 
 REQUEST = Request(method="GET", url=URL("http://127.0.0.1:1/v1/users/u1"),
                   log_path="/v1/users/u1")
@@ -45,3 +47,52 @@ def test_failures_without_text_and_permanent_ones() -> None:
                                        Unprintable(), REQUEST, sent=True)
     assert str(odd) == "connection to Clerk failed [GET /v1/users/u1]: Unprintable"
     assert str(odd_cause).endswith("Unprintable") and ": " not in str(odd_cause)
+
+
+def test_the_cause_names_the_exceptions_own_module() -> None:
+    _, cause = _connection_error(ClerkConnectionError, "x", Unprintable(), REQUEST, sent=True)
+    assert cause.type_name == f"{Unprintable.__module__}.Unprintable" != "builtins.Unprintable"
+
+
+class Streamed:
+    """Just enough of an aiohttp response for _read_capped: a declared length and chunks."""
+
+    def __init__(self, chunks: list[bytes], declared: int | None = None) -> None:
+        self.content_length = declared
+        self.content = self
+        self._chunks = list(chunks)
+
+    async def readany(self) -> bytes:
+        return self._chunks.pop(0) if self._chunks else b""
+
+
+def capped(limit: int) -> Request:
+    return Request(method="GET", url=REQUEST.url, log_path=REQUEST.log_path, max_bytes=limit)
+
+
+async def read(chunks: list[bytes], limit: int, declared: int | None = None) -> bytes:
+    return await _read_capped(Streamed(chunks, declared), capped(limit), 200)  # type: ignore[arg-type]
+
+
+async def test_a_body_of_exactly_the_limit_is_read_whole() -> None:
+    assert await read([b"12345", b"67890"], 10, declared=10) == b"1234567890"
+    assert await read([b"12345", b"67890"], 10) == b"1234567890"
+    assert await read([], 10, declared=0) == b""
+
+
+async def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    with pytest.raises(ClerkDecodeError) as info:
+        await read([b"never read"], 10, declared=11)
+    assert str(info.value) == "response body exceeds max_response_bytes=10 [200 GET /v1/users/u1]"
+    assert (info.value.status, info.value.method, info.value.path) == (200, "GET", "/v1/users/u1")
+
+
+async def test_a_stream_over_the_limit_is_refused_with_its_first_chunk_as_excerpt() -> None:
+    with pytest.raises(ClerkDecodeError) as info:
+        await read([b'{"first":', b'"second"', b"0123456789"], 20)
+    error = info.value
+    assert (error.status, error.method, error.path) == (200, "GET", "/v1/users/u1")
+    assert error.excerpt == excerpt(b'{"first":')
+    with pytest.raises(ClerkDecodeError) as info:
+        await read([b"y" * 30], 20)
+    assert info.value.excerpt == excerpt(b"y" * 30)
