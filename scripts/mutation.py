@@ -17,6 +17,7 @@ recorded in docs/mutation.md.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import shlex
@@ -91,30 +92,55 @@ DOC = ROOT / "docs" / "mutation.md"
 DOC_START, DOC_END = "<!-- mutation:start -->", "<!-- mutation:end -->"
 
 
+LEDGER = ROOT / "docs" / "mutation-results.json"
+
+
+def _ledger() -> dict[str, dict[str, object]]:
+    if not LEDGER.is_file():
+        return {}
+    data: dict[str, dict[str, object]] = json.loads(LEDGER.read_text(encoding="utf-8"))
+    return data
+
+
+def _record(name: str, killed: int, counted: int, equivalent: list[str],
+            survivors: list[str]) -> None:
+    """Keep a complete run's result: mutmut forgets every module's results when the
+    test selection changes, the record of what was measured should not."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    ledger = _ledger()
+    ledger[name] = {
+        "killed": killed, "counted": counted, "equivalent": sorted(equivalent),
+        "survivors": survivors, "commit": commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    LEDGER.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def write_doc() -> None:
-    """The scores table in docs/mutation.md, from the last run of each module."""
-    rows = ["| module | what | killed | score | equivalent | survivors |",
-            "|---|---|---|---|---|---|"]
+    """The scores table in docs/mutation.md, from the last complete run of each module."""
+    rows = ["| module | what | killed | score | equivalent | survivors | run |",
+            "|---|---|---|---|---|---|---|"]
     notes: list[str] = []
+    ledger = _ledger()
     for name, (source, _globs) in MODULES.items():
-        statuses = _statuses(*MODULES[name])
-        if not statuses:
-            rows.append(f"| {name} | `{source}` | not run | | | |")
-            continue
-        unchecked = sum(s == "not checked" for s in statuses.values())
-        if unchecked:
-            done = len(statuses) - unchecked
+        entry = ledger.get(name)
+        if entry is None:
+            statuses = _statuses(*MODULES[name])
+            done = sum(s != "not checked" for s in statuses.values())
             killed = sum(s in ("killed", "timeout") for s in statuses.values())
-            rows.append(f"| {name} | `{source}` | incomplete: {killed} killed of the {done} "
-                        f"run so far; {unchecked} of {len(statuses)} not run | | | |")
+            what = (f"incomplete: {killed} killed of the {done} run of {len(statuses)}"
+                    if done else "not run")
+            rows.append(f"| {name} | `{source}` | {what} | | | | |")
             continue
-        killed = sum(s in ("killed", "timeout") for s in statuses.values())
-        equivalent = [m for m in statuses if m in EQUIVALENT]
-        counted = len(statuses) - len(equivalent)
-        survivors = counted - killed
+        killed, counted = int(entry["killed"]), int(entry["counted"])  # type: ignore[call-overload]
+        equivalent: list[str] = entry["equivalent"]  # type: ignore[assignment]
+        survivors: list[str] = entry["survivors"]  # type: ignore[assignment]
         rows.append(f"| {name} | `{source}` | {killed}/{counted} | "
-                    f"{100.0 * killed / counted:.1f} % | {len(equivalent)} | {survivors} |")
-        notes += [f"- `{m}`: {EQUIVALENT[m]}" for m in equivalent]
+                    f"{100.0 * killed / counted:.1f} % | {len(equivalent)} | "
+                    f"{len(survivors)} | {entry['date']}, {entry['commit']} |")
+        notes += [f"- `{m}`: {EQUIVALENT.get(m, '(no longer listed)')}" for m in equivalent]
+        notes += [f"- `{m}`: **survives**, no test yet" for m in survivors]
     block = "\n".join(rows + (["", *notes] if notes else []))
     text = DOC.read_text(encoding="utf-8")
     head, rest = text.split(DOC_START)
@@ -132,6 +158,8 @@ def report(name: str) -> tuple[int, int, list[str]]:
     equivalent = sum(m in EQUIVALENT for m in statuses)
     counted = len(statuses) - equivalent
     score = 100.0 * killed / counted if counted else 0.0
+    if statuses and "not checked" not in statuses.values():
+        _record(name, killed, counted, [m for m in statuses if m in EQUIVALENT], survivors)
     counts = Counter(statuses.values())
     print(f"{name}: {killed}/{counted} killed ({score:.1f} %), {equivalent} equivalent; "
           + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
