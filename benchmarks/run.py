@@ -472,13 +472,20 @@ def _page_fetch_and_decode(report: Report, cfg: Settings) -> None:
                                        pages=max(2, cfg.decode_pages))
     report.sections.append(("2b. Fetching and decoding a 500-user page (CPU)",
                             bench_page_decode.render(result)))
+    # Each side parses with the same parser: ours with orjson against bare aiohttp with
+    # orjson (against json.loads, orjson's own speed-up would hide our overhead).
+    floors = {"ours, orjson": "bare aiohttp + orjson.loads", "ours, json": bench_page_decode.FLOOR}
     for name, parser in (("ours, orjson", "orjson installed"), ("ours, json", "without orjson")):
         if name not in result.cpu_ms:
             continue
-        ratio = result.ratio(name)
+        floor = floors[name]
+        ratio = result.ratio(name, floor)
+        measured = f"{ratio:.2f}x"
+        if floor != bench_page_decode.FLOOR:
+            measured += f"; {result.ratio(name):.2f}x {bench_page_decode.FLOOR}"
         report.targets.append(Target(
-            f"Fetch + decode a 500-user page, {parser}: ours vs bare aiohttp + json.loads (CPU)",
-            f"{ratio:.2f}x", "<= 1.3x", ratio <= 1.3, ratio / 1.3,
+            f"Fetch + decode a 500-user page, {parser}: ours vs {floor} (CPU)",
+            measured, "<= 1.3x", ratio <= 1.3, ratio / 1.3,
         ))
 
 
