@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 _set = object.__setattr__
-_new = object.__new__
 
 
 class _CommerceSubscriptionSlots:
@@ -2138,7 +2137,7 @@ def _d_CommerceSubscription(o: Any) -> CommerceSubscription:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceSubscriptionSlots)
+    i: Any = _CommerceSubscriptionSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2225,7 +2224,7 @@ def _d_CommerceCreditBalance(o: Any) -> CommerceCreditBalance:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceCreditBalanceSlots)
+    i: Any = _CommerceCreditBalanceSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2257,7 +2256,7 @@ def _d_CommerceCreditLedger(o: Any) -> CommerceCreditLedger:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceCreditLedgerSlots)
+    i: Any = _CommerceCreditLedgerSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2318,7 +2317,7 @@ def _d_CommerceSubscriptionItem(o: Any) -> CommerceSubscriptionItem:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceSubscriptionItemSlots)
+    i: Any = _CommerceSubscriptionItemSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2502,7 +2501,7 @@ def _d_CommerceSubscriptionNextPayment(o: Any) -> CommerceSubscriptionNextPaymen
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceSubscriptionNextPaymentSlots)
+    i: Any = _CommerceSubscriptionNextPaymentSlots()
     try:
         v = o["date"]
         if v.__class__ is not int:
@@ -2552,7 +2551,7 @@ def _e_CommerceSubscriptionNextPayment(o: CommerceSubscriptionNextPayment) -> di
 def _d_CommerceMoney(o: Any) -> CommerceMoney:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_CommerceMoneySlots)
+    i: Any = _CommerceMoneySlots()
     try:
         v = o["amount"]
         if v.__class__ is not int:
@@ -2590,7 +2589,7 @@ def _d_CommerceSubscriptionCredit(o: Any) -> CommerceSubscriptionCredit:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceSubscriptionCreditSlots)
+    i: Any = _CommerceSubscriptionCreditSlots()
     v = g("amount")
     if v is not None:
         try:
@@ -2619,7 +2618,7 @@ def _d_CommerceCredits(o: Any) -> CommerceCredits:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceCreditsSlots)
+    i: Any = _CommerceCreditsSlots()
     try:
         v = g("proration")
         if v is not None:
@@ -2663,7 +2662,7 @@ def _d_CommercePlan(o: Any) -> CommercePlan:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommercePlanSlots)
+    i: Any = _CommercePlanSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2800,7 +2799,7 @@ def _d_CommercePaymentMethod(o: Any) -> CommercePaymentMethod:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommercePaymentMethodSlots)
+    i: Any = _CommercePaymentMethodSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2903,7 +2902,7 @@ def _d_CommerceSubscriptionItemNextPayment(o: Any) -> CommerceSubscriptionItemNe
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceSubscriptionItemNextPaymentSlots)
+    i: Any = _CommerceSubscriptionItemNextPaymentSlots()
     v = g("amount")
     if v is not None:
         try:
@@ -2954,7 +2953,7 @@ def _d_CommercePayer(o: Any) -> CommercePayer:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommercePayerSlots)
+    i: Any = _CommercePayerSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -3041,7 +3040,7 @@ def _d_CommerceSubscriptionItemSeats(o: Any) -> CommerceSubscriptionItemSeats:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceSubscriptionItemSeatsSlots)
+    i: Any = _CommerceSubscriptionItemSeatsSlots()
     v = g("quantity")
     if v is not None and v.__class__ is not int:
         bad(v, "int", "quantity")
@@ -3072,7 +3071,7 @@ def _d_CommerceTotals2(o: Any) -> CommerceTotals2:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceTotals2Slots)
+    i: Any = _CommerceTotals2Slots()
     try:
         v = o["subtotal"]
         try:
@@ -3150,7 +3149,7 @@ def _e_CommerceTotals2(o: CommerceTotals2) -> dict[str, Any]:
 def _d_CommerceProrationCreditDetail(o: Any) -> CommerceProrationCreditDetail:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_CommerceProrationCreditDetailSlots)
+    i: Any = _CommerceProrationCreditDetailSlots()
     try:
         v = o["amount"]
         try:
@@ -3190,7 +3189,7 @@ def _e_CommerceProrationCreditDetail(o: CommerceProrationCreditDetail) -> dict[s
 def _d_CommercePayerCredit(o: Any) -> CommercePayerCredit:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_CommercePayerCreditSlots)
+    i: Any = _CommercePayerCreditSlots()
     try:
         v = o["remaining_balance"]
         try:
@@ -3224,7 +3223,7 @@ def _d_Feature(o: Any) -> Feature:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_FeatureSlots)
+    i: Any = _FeatureSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -3271,7 +3270,7 @@ def _e_Feature(o: Feature) -> dict[str, Any]:
 def _d_CommercePlanUnitPrice(o: Any) -> CommercePlanUnitPrice:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_CommercePlanUnitPriceSlots)
+    i: Any = _CommercePlanUnitPriceSlots()
     try:
         v = o["name"]
         if v.__class__ is not str:
@@ -3308,7 +3307,7 @@ def _e_CommercePlanUnitPrice(o: CommercePlanUnitPrice) -> dict[str, Any]:
 def _d_CommercePerUnitTotal(o: Any) -> CommercePerUnitTotal:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_CommercePerUnitTotalSlots)
+    i: Any = _CommercePerUnitTotalSlots()
     try:
         v = o["name"]
         if v.__class__ is not str:
@@ -3346,7 +3345,7 @@ def _d_CommerceTotals(o: Any) -> CommerceTotals:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceTotalsSlots)
+    i: Any = _CommerceTotalsSlots()
     try:
         v = o["subtotal"]
         try:
@@ -3425,7 +3424,7 @@ def _d_BillingDiscounts(o: Any) -> BillingDiscounts:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_BillingDiscountsSlots)
+    i: Any = _BillingDiscountsSlots()
     try:
         v = g("proration")
         if v is not None:
@@ -3460,7 +3459,7 @@ def _d_CommercePlanUnitPriceTier(o: Any) -> CommercePlanUnitPriceTier:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommercePlanUnitPriceTierSlots)
+    i: Any = _CommercePlanUnitPriceTierSlots()
     try:
         v = o["starts_at_block"]
         if v.__class__ is not int:
@@ -3496,7 +3495,7 @@ def _d_CommercePerUnitTotalTier(o: Any) -> CommercePerUnitTotalTier:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommercePerUnitTotalTierSlots)
+    i: Any = _CommercePerUnitTotalTierSlots()
     try:
         v = g("quantity")
         if v is not None and v.__class__ is not int:
@@ -3535,7 +3534,7 @@ def _d_CommerceDiscounts(o: Any) -> CommerceDiscounts:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CommerceDiscountsSlots)
+    i: Any = _CommerceDiscountsSlots()
     try:
         v = g("proration")
         if v is not None:
@@ -3569,7 +3568,7 @@ def _e_CommerceDiscounts(o: CommerceDiscounts) -> dict[str, Any]:
 def _d_BillingProrationDiscountDetail(o: Any) -> BillingProrationDiscountDetail:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_BillingProrationDiscountDetailSlots)
+    i: Any = _BillingProrationDiscountDetailSlots()
     try:
         v = o["amount"]
         try:
@@ -3609,7 +3608,7 @@ def _e_BillingProrationDiscountDetail(o: BillingProrationDiscountDetail) -> dict
 def _d_CommerceProrationDiscount(o: Any) -> CommerceProrationDiscount:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_CommerceProrationDiscountSlots)
+    i: Any = _CommerceProrationDiscountSlots()
     try:
         v = o["amount"]
         try:

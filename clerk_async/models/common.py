@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 _set = object.__setattr__
-_new = object.__new__
 
 
 class _ClerkErrorsSlots:
@@ -704,7 +703,7 @@ def _d_ClerkErrors(o: Any) -> ClerkErrors:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_ClerkErrorsSlots)
+    i: Any = _ClerkErrorsSlots()
     try:
         v = o["errors"]
         if v.__class__ is not list:
@@ -741,7 +740,7 @@ def _e_ClerkErrors(o: ClerkErrors) -> dict[str, Any]:
 def _d_TotalCount(o: Any) -> TotalCount:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_TotalCountSlots)
+    i: Any = _TotalCountSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -769,7 +768,7 @@ def _d_DeletedObject(o: Any) -> DeletedObject:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_DeletedObjectSlots)
+    i: Any = _DeletedObjectSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -812,7 +811,7 @@ def _d_OAuthAccessToken(o: Any) -> OAuthAccessToken:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OAuthAccessTokenSlots)
+    i: Any = _OAuthAccessTokenSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -889,7 +888,7 @@ def _d_TOTP(o: Any) -> TOTP:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_TOTPSlots)
+    i: Any = _TOTPSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -941,7 +940,7 @@ def _d_TrustedDevice(o: Any) -> TrustedDevice:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_TrustedDeviceSlots)
+    i: Any = _TrustedDeviceSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -1014,7 +1013,7 @@ def _d_ClerkError(o: Any) -> ClerkError:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_ClerkErrorSlots)
+    i: Any = _ClerkErrorSlots()
     try:
         v = o["message"]
         if v.__class__ is not str:
@@ -1052,7 +1051,7 @@ def _d_PasswordVerification(o: Any) -> PasswordVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_PasswordVerificationSlots)
+    i: Any = _PasswordVerificationSlots()
     v = g("verified")
     if v is not None and v.__class__ is not bool:
         bad(v, "bool", "verified")
@@ -1072,7 +1071,7 @@ def _d_TOTPVerification(o: Any) -> TOTPVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_TOTPVerificationSlots)
+    i: Any = _TOTPVerificationSlots()
     v = g("verified")
     if v is not None and v.__class__ is not bool:
         bad(v, "bool", "verified")
@@ -1097,7 +1096,7 @@ def _d_UserIdResponse(o: Any) -> UserIdResponse:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_UserIdResponseSlots)
+    i: Any = _UserIdResponseSlots()
     v = g("user_id")
     if v is not None and v.__class__ is not str:
         bad(v, "str", "user_id")
@@ -1116,7 +1115,7 @@ def _e_UserIdResponse(o: UserIdResponse) -> dict[str, Any]:
 def _d_TrustedDeviceList(o: Any) -> TrustedDeviceList:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_TrustedDeviceListSlots)
+    i: Any = _TrustedDeviceListSlots()
     try:
         v = o["data"]
         if v.__class__ is not list:

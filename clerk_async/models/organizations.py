@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 _set = object.__setattr__
-_new = object.__new__
 
 
 class _OrganizationMembershipsSlots:
@@ -850,7 +849,7 @@ class OrganizationInvitationPublicOrganizationData(
 def _d_OrganizationMemberships(o: Any) -> OrganizationMemberships:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_OrganizationMembershipsSlots)
+    i: Any = _OrganizationMembershipsSlots()
     try:
         v = o["data"]
         if v.__class__ is not list:
@@ -884,7 +883,7 @@ def _d_OrganizationInvitationsWithPublicOrganizationData(
 ) -> OrganizationInvitationsWithPublicOrganizationData:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_OrganizationInvitationsWithPublicOrganizationDataSlots)
+    i: Any = _OrganizationInvitationsWithPublicOrganizationDataSlots()
     try:
         v = o["data"]
         if v.__class__ is not list:
@@ -919,7 +918,7 @@ def _d_OrganizationMembership(o: Any) -> OrganizationMembership:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OrganizationMembershipSlots)
+    i: Any = _OrganizationMembershipSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:
@@ -1004,7 +1003,7 @@ def _d_OrganizationInvitationWithPublicOrganizationData(
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OrganizationInvitationWithPublicOrganizationDataSlots)
+    i: Any = _OrganizationInvitationWithPublicOrganizationDataSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -1116,7 +1115,7 @@ def _d_Organization(o: Any) -> Organization:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OrganizationSlots)
+    i: Any = _OrganizationSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -1224,7 +1223,7 @@ def _d_OrganizationMembershipPublicUserData(o: Any) -> OrganizationMembershipPub
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OrganizationMembershipPublicUserDataSlots)
+    i: Any = _OrganizationMembershipPublicUserDataSlots()
     try:
         v = o["user_id"]
         if v.__class__ is not str:
@@ -1294,7 +1293,7 @@ def _d_OrganizationInvitationPublicUserData(o: Any) -> OrganizationInvitationPub
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OrganizationInvitationPublicUserDataSlots)
+    i: Any = _OrganizationInvitationPublicUserDataSlots()
     try:
         v = o["user_id"]
         if v.__class__ is not str:
@@ -1346,7 +1345,7 @@ def _d_OrganizationInvitationPublicOrganizationData(
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OrganizationInvitationPublicOrganizationDataSlots)
+    i: Any = _OrganizationInvitationPublicOrganizationDataSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:

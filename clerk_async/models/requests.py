@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 _set = object.__setattr__
-_new = object.__new__
 
 
 class _CreateUserParamsSlots:
@@ -865,7 +864,7 @@ def _d_CreateUserParams(o: Any) -> CreateUserParams:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_CreateUserParamsSlots)
+    i: Any = _CreateUserParamsSlots()
     v = g("external_id", UNSET)
     if v is not UNSET and v is not None and v.__class__ is not str:
         bad(v, "str", "external_id")
@@ -1019,7 +1018,7 @@ def _d_UpdateUserParams(o: Any) -> UpdateUserParams:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_UpdateUserParamsSlots)
+    i: Any = _UpdateUserParamsSlots()
     v = g("external_id", UNSET)
     if v is not UNSET and v is not None and v.__class__ is not str:
         bad(v, "str", "external_id")
@@ -1128,7 +1127,7 @@ def _d_UpdateUserParams(o: Any) -> UpdateUserParams:
 def _d_UserIdsParams(o: Any) -> UserIdsParams:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_UserIdsParamsSlots)
+    i: Any = _UserIdsParamsSlots()
     try:
         v = o["user_ids"]
         if v.__class__ is not list:
@@ -1148,7 +1147,7 @@ def _d_MetadataParams(o: Any) -> MetadataParams:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_MetadataParamsSlots)
+    i: Any = _MetadataParamsSlots()
     v = g("public_metadata", UNSET)
     if v is not UNSET and v.__class__ is not dict:
         bad(v, "an object", "public_metadata")
@@ -1170,7 +1169,7 @@ def _d_AdjustCreditBalanceParams(o: Any) -> AdjustCreditBalanceParams:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_AdjustCreditBalanceParamsSlots)
+    i: Any = _AdjustCreditBalanceParamsSlots()
     try:
         v = o["amount"]
         if v.__class__ is not int:
@@ -1203,7 +1202,7 @@ def _d_RemovePasswordParams(o: Any) -> RemovePasswordParams:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_RemovePasswordParamsSlots)
+    i: Any = _RemovePasswordParamsSlots()
     v = g("sign_out_of_other_sessions", UNSET)
     if v is not UNSET and v.__class__ is not bool:
         bad(v, "bool", "sign_out_of_other_sessions")
@@ -1216,7 +1215,7 @@ def _d_RemovePasswordParams(o: Any) -> RemovePasswordParams:
 def _d_VerifyPasswordParams(o: Any) -> VerifyPasswordParams:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_VerifyPasswordParamsSlots)
+    i: Any = _VerifyPasswordParamsSlots()
     try:
         v = o["password"]
         if v.__class__ is not str:
@@ -1232,7 +1231,7 @@ def _d_VerifyPasswordParams(o: Any) -> VerifyPasswordParams:
 def _d_VerifyTOTPParams(o: Any) -> VerifyTOTPParams:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_VerifyTOTPParamsSlots)
+    i: Any = _VerifyTOTPParamsSlots()
     try:
         v = o["code"]
         if v.__class__ is not str:
@@ -1249,7 +1248,7 @@ def _d_SetPasswordCompromisedParams(o: Any) -> SetPasswordCompromisedParams:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_SetPasswordCompromisedParamsSlots)
+    i: Any = _SetPasswordCompromisedParamsSlots()
     v = g("revoke_all_sessions", UNSET)
     if v is not UNSET and v is not None and v.__class__ is not bool:
         bad(v, "bool", "revoke_all_sessions")

@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 _set = object.__setattr__
-_new = object.__new__
 
 
 class _UserSlots:
@@ -1628,7 +1627,7 @@ def _d_User(o: Any) -> User:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_UserSlots)
+    i: Any = _UserSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:
@@ -1923,7 +1922,7 @@ def _d_EmailAddress(o: Any) -> EmailAddress:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_EmailAddressSlots)
+    i: Any = _EmailAddressSlots()
     try:
         v = g("id")
         if v is not None and v.__class__ is not str:
@@ -1995,7 +1994,7 @@ def _d_PhoneNumber(o: Any) -> PhoneNumber:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_PhoneNumberSlots)
+    i: Any = _PhoneNumberSlots()
     try:
         v = g("id")
         if v is not None and v.__class__ is not str:
@@ -2081,7 +2080,7 @@ def _d_Web3Wallet(o: Any) -> Web3Wallet:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_Web3WalletSlots)
+    i: Any = _Web3WalletSlots()
     try:
         v = g("id")
         if v is not None and v.__class__ is not str:
@@ -2133,7 +2132,7 @@ def _d_Passkey(o: Any) -> Passkey:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_PasskeySlots)
+    i: Any = _PasskeySlots()
     try:
         v = g("id")
         if v is not None and v.__class__ is not str:
@@ -2180,7 +2179,7 @@ def _d_ExternalAccount(o: Any) -> ExternalAccount:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_ExternalAccountSlots)
+    i: Any = _ExternalAccountSlots()
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2297,7 +2296,7 @@ def _d_SAMLAccount(o: Any) -> SAMLAccount:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_SAMLAccountSlots)
+    i: Any = _SAMLAccountSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:
@@ -2383,7 +2382,7 @@ def _d_EnterpriseAccount(o: Any) -> EnterpriseAccount:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_EnterpriseAccountSlots)
+    i: Any = _EnterpriseAccountSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:
@@ -2481,7 +2480,7 @@ def _d_SCIMUserMetadata(o: Any) -> SCIMUserMetadata:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_SCIMUserMetadataSlots)
+    i: Any = _SCIMUserMetadataSlots()
     try:
         v = o["directory_id"]
         if v.__class__ is not str:
@@ -2513,7 +2512,7 @@ def _e_SCIMUserMetadata(o: SCIMUserMetadata) -> dict[str, Any]:
 def _d_IdentificationLink(o: Any) -> IdentificationLink:
     if o.__class__ is not dict:
         bad(o, "an object")
-    i: Any = _new(_IdentificationLinkSlots)
+    i: Any = _IdentificationLinkSlots()
     try:
         v = o["type"]
         if v.__class__ is not str:
@@ -2541,7 +2540,7 @@ def _d_SAMLAccountConnection(o: Any) -> SAMLAccountConnection:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_SAMLAccountConnectionSlots)
+    i: Any = _SAMLAccountConnectionSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:
@@ -2623,7 +2622,7 @@ def _d_EnterpriseAccountConnection(o: Any) -> EnterpriseAccountConnection:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_EnterpriseAccountConnectionSlots)
+    i: Any = _EnterpriseAccountConnectionSlots()
     try:
         v = o["id"]
         if v.__class__ is not str:

@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 _set = object.__setattr__
-_new = object.__new__
 
 
 class _OTPVerificationSlots:
@@ -1158,7 +1157,7 @@ def _d_OTPVerification(o: Any) -> OTPVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OTPVerificationSlots)
+    i: Any = _OTPVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1211,7 +1210,7 @@ def _d_AdminVerification(o: Any) -> AdminVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_AdminVerificationSlots)
+    i: Any = _AdminVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1259,7 +1258,7 @@ def _d_FromOAuthVerification(o: Any) -> FromOAuthVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_FromOAuthVerificationSlots)
+    i: Any = _FromOAuthVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1316,7 +1315,7 @@ def _d_TicketVerification(o: Any) -> TicketVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_TicketVerificationSlots)
+    i: Any = _TicketVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1364,7 +1363,7 @@ def _d_SAMLVerification(o: Any) -> SAMLVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_SAMLVerificationSlots)
+    i: Any = _SAMLVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1426,7 +1425,7 @@ def _d_EmailLinkVerification(o: Any) -> EmailLinkVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_EmailLinkVerificationSlots)
+    i: Any = _EmailLinkVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1474,7 +1473,7 @@ def _d_SCIMVerification(o: Any) -> SCIMVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_SCIMVerificationSlots)
+    i: Any = _SCIMVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1517,7 +1516,7 @@ def _d_Web3Verification(o: Any) -> Web3Verification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_Web3VerificationSlots)
+    i: Any = _Web3VerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1575,7 +1574,7 @@ def _d_PasskeyVerification(o: Any) -> PasskeyVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_PasskeyVerificationSlots)
+    i: Any = _PasskeyVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1633,7 +1632,7 @@ def _d_OAuthVerification(o: Any) -> OAuthVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_OAuthVerificationSlots)
+    i: Any = _OAuthVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
@@ -1695,7 +1694,7 @@ def _d_GoogleOneTapVerification(o: Any) -> GoogleOneTapVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
     g = o.get
-    i: Any = _new(_GoogleOneTapVerificationSlots)
+    i: Any = _GoogleOneTapVerificationSlots()
     try:
         v = g("object")
         if v is not None and v.__class__ is not str:
