@@ -2138,6 +2138,7 @@ def _d_CommerceSubscription(o: Any) -> CommerceSubscription:
         bad(o, "an object")
     g = o.get
     i: Any = _CommerceSubscriptionSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2178,11 +2179,14 @@ def _d_CommerceSubscription(o: Any) -> CommerceSubscription:
         v = o["subscription_items"]
         if v.__class__ is not list:
             bad(v, "a list", "subscription_items")
+        w = []
         try:
-            v = [_d_CommerceSubscriptionItem(x) for x in v]
+            for x in v:
+                w.append(_d_CommerceSubscriptionItem(x))
         except DecodeFailure as e:
             e.locate(_d_CommerceSubscriptionItem, v, "subscription_items")
             raise
+        v = w
         i.subscription_items = v
         v = g("next_payment")
         if v is not None:
@@ -2502,6 +2506,7 @@ def _d_CommerceSubscriptionNextPayment(o: Any) -> CommerceSubscriptionNextPaymen
         bad(o, "an object")
     g = o.get
     i: Any = _CommerceSubscriptionNextPaymentSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["date"]
         if v.__class__ is not int:
@@ -2518,11 +2523,14 @@ def _d_CommerceSubscriptionNextPayment(o: Any) -> CommerceSubscriptionNextPaymen
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "per_unit_totals")
+            w = []
             try:
-                v = [_d_CommercePerUnitTotal(x) for x in v]
+                for x in v:
+                    w.append(_d_CommercePerUnitTotal(x))
             except DecodeFailure as e:
                 e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
                 raise
+            v = w
         i.per_unit_totals = v
         v = g("totals")
         if v is not None:
@@ -2663,6 +2671,7 @@ def _d_CommercePlan(o: Any) -> CommercePlan:
         bad(o, "an object")
     g = o.get
     i: Any = _CommercePlanSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["object"]
         if v.__class__ is not str:
@@ -2740,11 +2749,14 @@ def _d_CommercePlan(o: Any) -> CommercePlan:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "features")
+            w = []
             try:
-                v = [_d_Feature(x) for x in v]
+                for x in v:
+                    w.append(_d_Feature(x))
             except DecodeFailure as e:
                 e.locate(_d_Feature, v, "features")
                 raise
+            v = w
         i.features = v
         v = o["free_trial_enabled"]
         if v.__class__ is not bool:
@@ -2758,11 +2770,14 @@ def _d_CommercePlan(o: Any) -> CommercePlan:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "unit_prices")
+            w = []
             try:
-                v = [_d_CommercePlanUnitPrice(x) for x in v]
+                for x in v:
+                    w.append(_d_CommercePlanUnitPrice(x))
             except DecodeFailure as e:
                 e.locate(_d_CommercePlanUnitPrice, v, "unit_prices")
                 raise
+            v = w
         i.unit_prices = v
     except KeyError as e:
         bad(MISSING, "", e.args[0])
@@ -2903,6 +2918,7 @@ def _d_CommerceSubscriptionItemNextPayment(o: Any) -> CommerceSubscriptionItemNe
         bad(o, "an object")
     g = o.get
     i: Any = _CommerceSubscriptionItemNextPaymentSlots()
+    w: list[Any]  # the decoded items of each list of models
     v = g("amount")
     if v is not None:
         try:
@@ -2919,11 +2935,14 @@ def _d_CommerceSubscriptionItemNextPayment(o: Any) -> CommerceSubscriptionItemNe
     if v is not None:
         if v.__class__ is not list:
             bad(v, "a list", "per_unit_totals")
+        w = []
         try:
-            v = [_d_CommercePerUnitTotal(x) for x in v]
+            for x in v:
+                w.append(_d_CommercePerUnitTotal(x))
         except DecodeFailure as e:
             e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
             raise
+        v = w
     i.per_unit_totals = v
     v = g("totals")
     if v is not None:
@@ -3041,6 +3060,7 @@ def _d_CommerceSubscriptionItemSeats(o: Any) -> CommerceSubscriptionItemSeats:
         bad(o, "an object")
     g = o.get
     i: Any = _CommerceSubscriptionItemSeatsSlots()
+    w: list[Any]  # the decoded items of each list of models
     v = g("quantity")
     if v is not None and v.__class__ is not int:
         bad(v, "int", "quantity")
@@ -3049,11 +3069,14 @@ def _d_CommerceSubscriptionItemSeats(o: Any) -> CommerceSubscriptionItemSeats:
     if v is not None:
         if v.__class__ is not list:
             bad(v, "a list", "tiers")
+        w = []
         try:
-            v = [_d_CommercePerUnitTotalTier(x) for x in v]
+            for x in v:
+                w.append(_d_CommercePerUnitTotalTier(x))
         except DecodeFailure as e:
             e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
             raise
+        v = w
     i.tiers = v
     i.__class__ = CommerceSubscriptionItemSeats
     decoded: CommerceSubscriptionItemSeats = i
@@ -3072,6 +3095,7 @@ def _d_CommerceTotals2(o: Any) -> CommerceTotals2:
         bad(o, "an object")
     g = o.get
     i: Any = _CommerceTotals2Slots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["subtotal"]
         try:
@@ -3105,11 +3129,14 @@ def _d_CommerceTotals2(o: Any) -> CommerceTotals2:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "per_unit_totals")
+            w = []
             try:
-                v = [_d_CommercePerUnitTotal(x) for x in v]
+                for x in v:
+                    w.append(_d_CommercePerUnitTotal(x))
             except DecodeFailure as e:
                 e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
                 raise
+            v = w
         i.per_unit_totals = v
         v = g("credits")
         if v is not None:
@@ -3271,6 +3298,7 @@ def _d_CommercePlanUnitPrice(o: Any) -> CommercePlanUnitPrice:
     if o.__class__ is not dict:
         bad(o, "an object")
     i: Any = _CommercePlanUnitPriceSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["name"]
         if v.__class__ is not str:
@@ -3283,11 +3311,14 @@ def _d_CommercePlanUnitPrice(o: Any) -> CommercePlanUnitPrice:
         v = o["tiers"]
         if v.__class__ is not list:
             bad(v, "a list", "tiers")
+        w = []
         try:
-            v = [_d_CommercePlanUnitPriceTier(x) for x in v]
+            for x in v:
+                w.append(_d_CommercePlanUnitPriceTier(x))
         except DecodeFailure as e:
             e.locate(_d_CommercePlanUnitPriceTier, v, "tiers")
             raise
+        v = w
         i.tiers = v
     except KeyError as e:
         bad(MISSING, "", e.args[0])
@@ -3308,6 +3339,7 @@ def _d_CommercePerUnitTotal(o: Any) -> CommercePerUnitTotal:
     if o.__class__ is not dict:
         bad(o, "an object")
     i: Any = _CommercePerUnitTotalSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["name"]
         if v.__class__ is not str:
@@ -3320,11 +3352,14 @@ def _d_CommercePerUnitTotal(o: Any) -> CommercePerUnitTotal:
         v = o["tiers"]
         if v.__class__ is not list:
             bad(v, "a list", "tiers")
+        w = []
         try:
-            v = [_d_CommercePerUnitTotalTier(x) for x in v]
+            for x in v:
+                w.append(_d_CommercePerUnitTotalTier(x))
         except DecodeFailure as e:
             e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
             raise
+        v = w
         i.tiers = v
     except KeyError as e:
         bad(MISSING, "", e.args[0])
@@ -3346,6 +3381,7 @@ def _d_CommerceTotals(o: Any) -> CommerceTotals:
         bad(o, "an object")
     g = o.get
     i: Any = _CommerceTotalsSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["subtotal"]
         try:
@@ -3379,11 +3415,14 @@ def _d_CommerceTotals(o: Any) -> CommerceTotals:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "per_unit_totals")
+            w = []
             try:
-                v = [_d_CommercePerUnitTotal(x) for x in v]
+                for x in v:
+                    w.append(_d_CommercePerUnitTotal(x))
             except DecodeFailure as e:
                 e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
                 raise
+            v = w
         i.per_unit_totals = v
         v = g("credits")
         if v is not None:

@@ -704,15 +704,19 @@ def _d_ClerkErrors(o: Any) -> ClerkErrors:
         bad(o, "an object")
     g = o.get
     i: Any = _ClerkErrorsSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["errors"]
         if v.__class__ is not list:
             bad(v, "a list", "errors")
+        w = []
         try:
-            v = [_d_ClerkError(x) for x in v]
+            for x in v:
+                w.append(_d_ClerkError(x))
         except DecodeFailure as e:
             e.locate(_d_ClerkError, v, "errors")
             raise
+        v = w
         i.errors = v
         v = g("meta")
         if v is not None and v.__class__ is not dict:
@@ -1116,15 +1120,19 @@ def _d_TrustedDeviceList(o: Any) -> TrustedDeviceList:
     if o.__class__ is not dict:
         bad(o, "an object")
     i: Any = _TrustedDeviceListSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["data"]
         if v.__class__ is not list:
             bad(v, "a list", "data")
+        w = []
         try:
-            v = [_d_TrustedDevice(x) for x in v]
+            for x in v:
+                w.append(_d_TrustedDevice(x))
         except DecodeFailure as e:
             e.locate(_d_TrustedDevice, v, "data")
             raise
+        v = w
         i.data = v
         v = o["total_count"]
         if v.__class__ is not int:

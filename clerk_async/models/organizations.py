@@ -850,15 +850,19 @@ def _d_OrganizationMemberships(o: Any) -> OrganizationMemberships:
     if o.__class__ is not dict:
         bad(o, "an object")
     i: Any = _OrganizationMembershipsSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["data"]
         if v.__class__ is not list:
             bad(v, "a list", "data")
+        w = []
         try:
-            v = [_d_OrganizationMembership(x) for x in v]
+            for x in v:
+                w.append(_d_OrganizationMembership(x))
         except DecodeFailure as e:
             e.locate(_d_OrganizationMembership, v, "data")
             raise
+        v = w
         i.data = v
         v = o["total_count"]
         if v.__class__ is not int:
@@ -884,15 +888,19 @@ def _d_OrganizationInvitationsWithPublicOrganizationData(
     if o.__class__ is not dict:
         bad(o, "an object")
     i: Any = _OrganizationInvitationsWithPublicOrganizationDataSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["data"]
         if v.__class__ is not list:
             bad(v, "a list", "data")
+        w = []
         try:
-            v = [_d_OrganizationInvitationWithPublicOrganizationData(x) for x in v]
+            for x in v:
+                w.append(_d_OrganizationInvitationWithPublicOrganizationData(x))
         except DecodeFailure as e:
             e.locate(_d_OrganizationInvitationWithPublicOrganizationData, v, "data")
             raise
+        v = w
         i.data = v
         v = o["total_count"]
         if v.__class__ is not int:

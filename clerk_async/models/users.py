@@ -1628,6 +1628,7 @@ def _d_User(o: Any) -> User:
         bad(o, "an object")
     g = o.get
     i: Any = _UserSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = o["id"]
         if v.__class__ is not str:
@@ -1696,38 +1697,50 @@ def _d_User(o: Any) -> User:
         v = o["email_addresses"]
         if v.__class__ is not list:
             bad(v, "a list", "email_addresses")
+        w = []
         try:
-            v = [_d_EmailAddress(x) for x in v]
+            for x in v:
+                w.append(_d_EmailAddress(x))
         except DecodeFailure as e:
             e.locate(_d_EmailAddress, v, "email_addresses")
             raise
+        v = w
         i.email_addresses = v
         v = o["phone_numbers"]
         if v.__class__ is not list:
             bad(v, "a list", "phone_numbers")
+        w = []
         try:
-            v = [_d_PhoneNumber(x) for x in v]
+            for x in v:
+                w.append(_d_PhoneNumber(x))
         except DecodeFailure as e:
             e.locate(_d_PhoneNumber, v, "phone_numbers")
             raise
+        v = w
         i.phone_numbers = v
         v = o["web3_wallets"]
         if v.__class__ is not list:
             bad(v, "a list", "web3_wallets")
+        w = []
         try:
-            v = [_d_Web3Wallet(x) for x in v]
+            for x in v:
+                w.append(_d_Web3Wallet(x))
         except DecodeFailure as e:
             e.locate(_d_Web3Wallet, v, "web3_wallets")
             raise
+        v = w
         i.web3_wallets = v
         v = o["passkeys"]
         if v.__class__ is not list:
             bad(v, "a list", "passkeys")
+        w = []
         try:
-            v = [_d_Passkey(x) for x in v]
+            for x in v:
+                w.append(_d_Passkey(x))
         except DecodeFailure as e:
             e.locate(_d_Passkey, v, "passkeys")
             raise
+        v = w
         i.passkeys = v
         v = o["password_enabled"]
         if v.__class__ is not bool:
@@ -1760,39 +1773,51 @@ def _d_User(o: Any) -> User:
         v = o["external_accounts"]
         if v.__class__ is not list:
             bad(v, "a list", "external_accounts")
+        w = []
         try:
-            v = [_d_ExternalAccount(x) for x in v]
+            for x in v:
+                w.append(_d_ExternalAccount(x))
         except DecodeFailure as e:
             e.locate(_d_ExternalAccount, v, "external_accounts")
             raise
+        v = w
         i.external_accounts = v
         v = o["saml_accounts"]
         if v.__class__ is not list:
             bad(v, "a list", "saml_accounts")
+        w = []
         try:
-            v = [_d_SAMLAccount(x) for x in v]
+            for x in v:
+                w.append(_d_SAMLAccount(x))
         except DecodeFailure as e:
             e.locate(_d_SAMLAccount, v, "saml_accounts")
             raise
+        v = w
         i.saml_accounts = v
         v = o["enterprise_accounts"]
         if v.__class__ is not list:
             bad(v, "a list", "enterprise_accounts")
+        w = []
         try:
-            v = [_d_EnterpriseAccount(x) for x in v]
+            for x in v:
+                w.append(_d_EnterpriseAccount(x))
         except DecodeFailure as e:
             e.locate(_d_EnterpriseAccount, v, "enterprise_accounts")
             raise
+        v = w
         i.enterprise_accounts = v
         v = g("organization_memberships")
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "organization_memberships")
+            w = []
             try:
-                v = [_d_OrganizationMembership(x) for x in v]
+                for x in v:
+                    w.append(_d_OrganizationMembership(x))
             except DecodeFailure as e:
                 e.locate(_d_OrganizationMembership, v, "organization_memberships")
                 raise
+            v = w
         i.organization_memberships = v
         v = g("last_sign_in_at")
         if v is not None and v.__class__ is not int:
@@ -1923,6 +1948,7 @@ def _d_EmailAddress(o: Any) -> EmailAddress:
         bad(o, "an object")
     g = o.get
     i: Any = _EmailAddressSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = g("id")
         if v is not None and v.__class__ is not str:
@@ -1951,11 +1977,14 @@ def _d_EmailAddress(o: Any) -> EmailAddress:
         v = o["linked_to"]
         if v.__class__ is not list:
             bad(v, "a list", "linked_to")
+        w = []
         try:
-            v = [_d_IdentificationLink(x) for x in v]
+            for x in v:
+                w.append(_d_IdentificationLink(x))
         except DecodeFailure as e:
             e.locate(_d_IdentificationLink, v, "linked_to")
             raise
+        v = w
         i.linked_to = v
         v = g("matches_sso_connection")
         if v is not None and v.__class__ is not bool:
@@ -1995,6 +2024,7 @@ def _d_PhoneNumber(o: Any) -> PhoneNumber:
         bad(o, "an object")
     g = o.get
     i: Any = _PhoneNumberSlots()
+    w: list[Any]  # the decoded items of each list of models
     try:
         v = g("id")
         if v is not None and v.__class__ is not str:
@@ -2031,11 +2061,14 @@ def _d_PhoneNumber(o: Any) -> PhoneNumber:
         v = o["linked_to"]
         if v.__class__ is not list:
             bad(v, "a list", "linked_to")
+        w = []
         try:
-            v = [_d_IdentificationLink(x) for x in v]
+            for x in v:
+                w.append(_d_IdentificationLink(x))
         except DecodeFailure as e:
             e.locate(_d_IdentificationLink, v, "linked_to")
             raise
+        v = w
         i.linked_to = v
         v = g("backup_codes")
         if v is not None:
