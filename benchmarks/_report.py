@@ -161,7 +161,9 @@ def write_markdown(report: Report, path: Path, png_name: str, elapsed: float) ->
         "ratios; a wide spread means a busy machine, so compare ratios, not absolutes.",
         "",
         f"- Date: {now}",
-        f"- Machine: {machine()}",
+        f"- Machine: {machine()}; load average at the end of the run "
+        + "/".join(f"{x:.1f}" for x in os.getloadavg())
+        + " (1/5/15 min: other work on the machine widens the spreads)",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in _versions()),
         "",
         "## Targets",
