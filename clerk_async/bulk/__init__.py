@@ -17,16 +17,72 @@ quota, retry policy, stats and clock in a :class:`BulkContext`.
 
 from __future__ import annotations
 
-from ._bulk_import import OnExists, RowInput, RowValue, SystemicError, bulk_create
-from ._export import check_export_target, export
-from ._export_rows import NOT_TRANSFERABLE, is_user_object, user_to_create_row
-from ._files import InputFileError, check_input, count_rows, read_rows
-from ._journal import JournalError, JournalLockedError, check_journal_path, read_journal
-from ._metadata import MetadataUpdate, bulk_update_metadata
-from ._paths import OutputPathError, check_output_path
-from ._protocol import BulkContext, Users
-from ._report import BulkFailure, BulkOutcome, BulkProgress, BulkReport, ProgressCallback
-from ._rows import RowError, row_keys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._bulk_import import OnExists, RowInput, RowValue, SystemicError, bulk_create
+    from ._export import check_export_target, export
+    from ._export_rows import NOT_TRANSFERABLE, is_user_object, user_to_create_row
+    from ._files import InputFileError, check_input, count_rows, read_rows
+    from ._journal import JournalError, JournalLockedError, check_journal_path, read_journal
+    from ._metadata import MetadataUpdate, bulk_update_metadata
+    from ._paths import OutputPathError, check_output_path
+    from ._protocol import BulkContext, Users
+    from ._report import BulkFailure, BulkOutcome, BulkProgress, BulkReport, ProgressCallback
+    from ._rows import RowError, row_keys
+
+# The engine (SQLite, csv, the importer) loads on first use (PEP 562), so that
+# ``clerk.users`` carries its bulk methods without adding ~15 ms to every cold
+# start of a client that never imports anything.
+_LAZY = {
+    "OnExists": "_bulk_import",
+    "RowInput": "_bulk_import",
+    "RowValue": "_bulk_import",
+    "SystemicError": "_bulk_import",
+    "bulk_create": "_bulk_import",
+    "check_export_target": "_export",
+    "export": "_export",
+    "NOT_TRANSFERABLE": "_export_rows",
+    "is_user_object": "_export_rows",
+    "user_to_create_row": "_export_rows",
+    "InputFileError": "_files",
+    "check_input": "_files",
+    "count_rows": "_files",
+    "read_rows": "_files",
+    "JournalError": "_journal",
+    "JournalLockedError": "_journal",
+    "check_journal_path": "_journal",
+    "read_journal": "_journal",
+    "MetadataUpdate": "_metadata",
+    "bulk_update_metadata": "_metadata",
+    "OutputPathError": "_paths",
+    "check_output_path": "_paths",
+    "BulkContext": "_protocol",
+    "Users": "_protocol",
+    "BulkFailure": "_report",
+    "BulkOutcome": "_report",
+    "BulkProgress": "_report",
+    "BulkReport": "_report",
+    "ProgressCallback": "_report",
+    "RowError": "_rows",
+    "row_keys": "_rows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "NOT_TRANSFERABLE",
