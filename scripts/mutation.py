@@ -7,7 +7,11 @@
 
 Not part of CI (minutes per module). mutmut 3 (configured in pyproject.toml,
 ``[tool.mutmut]``) copies the project into ``mutants/``, records which tests
-reach each function, then runs every mutant against only those tests. A
+reach each function, then runs every mutant against only those tests. Each
+module runs in its own work directory, ``.mutation/<module>/`` (links to the
+project and a pyproject.toml whose test selection is that module's own), so a
+module can use only its fast unit tests and one module's run never resets
+another's results. A
 mutant that no test kills is either a missing test or *equivalent* (no
 observable behaviour changes); the equivalent ones are listed below with the
 reason, and the score counts them out. Results and the exact commands are
@@ -20,6 +24,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -30,34 +35,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_DIR = ROOT.parent / "shared" / "clerk-openapi"
 
+# The test files each module's mutants run against. The modules without their own
+# list use pyproject's whole selection (their recorded runs used it); a module
+# whose functions the end-to-end suites reach names its fast unit tests instead, or
+# every mutant of it would run FakeClerk end to end.
+_RATELIMIT_TESTS = ("tests/test_ratelimit.py", "tests/test_limiters.py")
+_TRANSPORT_TESTS = ("tests/test_transport_loop.py", "tests/test_retry_policy.py",
+                    "tests/test_transport_errors.py", "tests/test_transport.py",
+                    "tests/test_hostile.py")
+_BULK_TESTS = ("tests/test_bulk_resume.py", "tests/test_bulk_trust.py",
+               "tests/test_bulk_rows.py", "tests/test_bulk_import.py")
+
 # name -> (source file, mutant-name globs for `mutmut run`: the whole module, or the
-# functions that hold the rules in question)
+# functions that hold the rules in question, test files or None for pyproject's)
 _STORE = "clerk_async.testing._store.xǁStoreǁ"
-MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "retry": ("clerk_async/_retry.py", ("clerk_async._retry.*",)),
-    "ratelimit": ("clerk_async/_ratelimit.py", ("clerk_async._ratelimit.*",)),
+MODULES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...] | None]] = {
+    "retry": ("clerk_async/_retry.py", ("clerk_async._retry.*",), None),
+    "ratelimit": ("clerk_async/_ratelimit.py", ("clerk_async._ratelimit.*",), _RATELIMIT_TESTS),
     # The transport, split so each part can finish on a shared machine: the retry
     # loop and the single attempt's send, and what a failed or oversized attempt
     # becomes (URL/header checks and options are out of scope).
     "transport-loop": ("clerk_async/_transport.py", (
         "clerk_async._transport.xǁTransportǁrequest__mutmut_*",
         "clerk_async._transport.xǁHttpSenderǁsend__mutmut_*",
-    )),
+    ), _TRANSPORT_TESTS),
     "transport-attempt": ("clerk_async/_transport.py", (
         "clerk_async._transport.x__connection_error__mutmut_*",
         "clerk_async._transport.x__read_capped__mutmut_*",
-    )),
-    "auth": ("clerk_async/_auth.py", ("clerk_async._auth.*",)),
-    "errors": ("clerk_async/_errors.py", ("clerk_async._errors.*",)),
-    "bulk-journal": ("clerk_async/bulk/_journal.py", ("clerk_async.bulk._journal.*",)),
-    "bulk-import": ("clerk_async/bulk/_bulk_import.py", ("clerk_async.bulk._bulk_import.*",)),
-    "fake-quota": ("clerk_async/testing/_quota.py", ("clerk_async.testing._quota.*",)),
+    ), None),
+    "auth": ("clerk_async/_auth.py", ("clerk_async._auth.*",), None),
+    "errors": ("clerk_async/_errors.py", ("clerk_async._errors.*",), None),
+    "bulk-journal": ("clerk_async/bulk/_journal.py", ("clerk_async.bulk._journal.*",),
+                     _BULK_TESTS),
+    "bulk-import": ("clerk_async/bulk/_bulk_import.py", ("clerk_async.bulk._bulk_import.*",),
+                    _BULK_TESTS),
+    "fake-quota": ("clerk_async/testing/_quota.py", ("clerk_async.testing._quota.*",), None),
     # FakeClerk's uniqueness rules: which identifiers are taken, by whom, and when they
     # are freed (create_user/update_user only call these; the rest of them maps fields).
     "fake-uniqueness": ("clerk_async/testing/_store.py", tuple(
         f"{_STORE}{fn}__mutmut_*" for fn in (
             "find", "delete_user", "_index", "_unindex", "_taken", "_check_email",
-            "_check_phone", "_check_wallet", "_check_username", "_check_external_id"))),
+            "_check_phone", "_check_wallet", "_check_username", "_check_external_id")), None),
 }
 
 # Surviving mutants that change no observable behaviour: mutant name -> why. Names
@@ -77,10 +95,46 @@ EQUIVALENT: dict[str, str] = {
 }
 
 
-def _statuses(source: str, globs: tuple[str, ...]) -> dict[str, str]:
+WORK = ROOT / ".mutation"
+# What a module's work directory links to (the rest of the project is not needed).
+_LINKED = ("clerk_async", "clerk_sync", "examples", "scripts", "tests")
+_SELECTION_RE = re.compile(r"^pytest_add_cli_args_test_selection = \[.*?\]$", re.M | re.S)
+
+
+def _tests(name: str) -> tuple[str, ...]:
+    tests = MODULES[name][2]
+    if tests is None:  # pyproject's own list (tomllib is not in Python 3.10)
+        found = _SELECTION_RE.search((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        return tuple(re.findall(r'"([^"]+)"', found.group(0))) if found else ()
+    return tests
+
+
+def _workdir(name: str) -> Path:
+    """``.mutation/<name>/``: the project linked in, pyproject with this module's tests."""
+    work = WORK / name
+    work.mkdir(parents=True, exist_ok=True)
+    for entry in _LINKED:
+        link = work / entry
+        if not link.is_symlink():
+            link.symlink_to(ROOT / entry, target_is_directory=True)
+    selection = "pytest_add_cli_args_test_selection = [\n" + "".join(
+        f'    "{test}",\n' for test in _tests(name)) + "]"
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text, found = _SELECTION_RE.subn(lambda _: selection, text)
+    if found != 1:
+        raise SystemExit("pyproject.toml: [tool.mutmut] pytest_add_cli_args_test_selection "
+                         "not found")
+    target = work / "pyproject.toml"
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")  # rewritten only when it changes
+    return work
+
+
+def _statuses(name: str) -> dict[str, str]:
     from mutmut.stats import status_by_exit_code
 
-    meta = ROOT / "mutants" / f"{source}.meta"
+    source, globs, _ = MODULES[name]
+    meta = WORK / name / "mutants" / f"{source}.meta"
     if not meta.is_file():
         return {}
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
@@ -123,10 +177,10 @@ def write_doc() -> None:
             "|---|---|---|---|---|---|---|"]
     notes: list[str] = []
     ledger = _ledger()
-    for name, (source, _globs) in MODULES.items():
+    for name, (source, *_) in MODULES.items():
         entry = ledger.get(name)
         if entry is None:
-            statuses = _statuses(*MODULES[name])
+            statuses = _statuses(name)
             done = sum(s != "not checked" for s in statuses.values())
             killed = sum(s in ("killed", "timeout") for s in statuses.values())
             what = (f"incomplete: {killed} killed of the {done} run of {len(statuses)}"
@@ -151,7 +205,7 @@ def write_doc() -> None:
 
 def report(name: str) -> tuple[int, int, list[str]]:
     """(killed, counted, survivors) for a module, from the last run's results."""
-    statuses = _statuses(*MODULES[name])
+    statuses = _statuses(name)
     killed = sum(s in ("killed", "timeout") for s in statuses.values())
     survivors = sorted(m for m, s in statuses.items()
                        if s not in ("killed", "timeout") and m not in EQUIVALENT)
@@ -169,13 +223,14 @@ def report(name: str) -> tuple[int, int, list[str]]:
 
 
 def run(name: str, children: int) -> int:
-    _, globs = MODULES[name]
+    _, globs, _ = MODULES[name]
+    work = _workdir(name)
     env = dict(os.environ)
     if SPEC_DIR.is_dir():
         env.setdefault("CLERK_OPENAPI_DIR", str(SPEC_DIR))  # mutants/ sits one level deeper
     command = [sys.executable, "-m", "mutmut", "run", *globs, "--max-children", str(children)]
-    print("$ " + shlex.join(command[2:]), flush=True)
-    return subprocess.call(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    print(f"$ cd {work.relative_to(ROOT)} && " + shlex.join(command[2:]), flush=True)
+    return subprocess.call(command, cwd=work, env=env, stdout=subprocess.DEVNULL)
 
 
 def main(argv: list[str] | None = None) -> int:

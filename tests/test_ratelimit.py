@@ -11,7 +11,15 @@ from typing import Any, TypeVar
 import pytest
 
 from clerk_async import AsyncClerk, RetryPolicy
-from clerk_async._ratelimit import SAFETY_MARGIN, LocalLimiter, Quota, RateLimits, parse_quota
+from clerk_async._ratelimit import (
+    SAFETY_MARGIN,
+    Aimd,
+    LocalLimiter,
+    Quota,
+    QuotaWaitTooLong,
+    RateLimits,
+    parse_quota,
+)
 from clerk_async.testing import FakeClerk
 
 from polling import at_most, wait_until
@@ -255,3 +263,101 @@ async def test_429_on_create_does_not_stall_gets() -> None:
         blocked.cancel()
         with pytest.raises(asyncio.CancelledError):
             await blocked
+
+
+# Exact rules, pinned in virtual time (each of these was a mutant that survived the
+# tests above: see docs/mutation.md).
+
+
+def test_settings_errors_name_the_setting() -> None:
+    limits = RateLimits(instance="lots", operations={"CreateUser": "20/10s"})
+    with pytest.raises(ValueError, match=r"^RateLimits\.instance must look like '100/10s'"):
+        limits.resolve_instance("sk_test_")
+    assert limits.resolve_operations() == {"CreateUser": Quota(20, 10.0)}
+    bad_op = RateLimits(operations={"CreateUser": "20/10s", "GetUser": "often"})
+    with pytest.raises(
+        ValueError, match=r"^RateLimits\.operations\['GetUser'\] must look like '100/10s'"
+    ):
+        bad_op.resolve_operations()
+
+
+def test_quota_wait_too_long_says_how_long() -> None:
+    refused = QuotaWaitTooLong(1.23456)
+    assert refused.wait == 1.23456
+    assert str(refused) == "next slot in 1.235s"
+
+
+def test_aimd_window_is_inclusive_and_forgetting_takes_recovery_plus_window() -> None:
+    rule = Aimd()
+    period = 10.0
+    window = rule.window * period  # 30 s
+    assert rule.lowers(window, 0.0, period)  # exactly at the window's edge: still lowers
+    assert not rule.lowers(window + 0.001, 0.0, period)
+    assert not rule.lowers(5.0, None, period)  # a first episode never lowers
+    # From a factor of 0, recovery takes 1 / recovery periods (100 s), then the window
+    # (30 s) must pass too before an episode is forgotten: no earlier, no later.
+    assert rule.forget_after(period) == pytest.approx(130.0)
+    assert rule.factor(100.0, 0.0, 0.0, period) == pytest.approx(1.0)
+    assert rule.factor(50.0, 0.0, 0.0, period) == pytest.approx(0.5)
+
+
+async def test_burst_lets_that_many_go_at_once_then_paces() -> None:
+    vt = VirtualTime()
+    quota = Quota(10, 1.0, burst=3)
+    lim = LocalLimiter(quota, clock=vt.clock, sleep=vt.sleep)
+    granted: list[float] = []
+
+    async def main() -> None:
+        for _ in range(6):
+            await lim.acquire("GetUser")
+            granted.append(vt.now)
+
+    await vt.run(main())
+    slot = quota.interval * (1 + SAFETY_MARGIN)
+    assert granted == pytest.approx([0.0, 0.0, 0.0, slot, 2 * slot, 3 * slot])
+
+
+async def test_max_wait_sees_an_idle_limiter_as_free_at_time_zero() -> None:
+    vt = VirtualTime()  # the clock starts at 0.0: no block is "until 0"
+    lim = limiter(vt, "10/1s")
+    assert await vt.run(lim.acquire("GetUser", max_wait=0.5)) == 0.0
+
+
+async def test_max_wait_counts_the_operation_quota_not_only_the_instance() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "100/1s", CreateUser="1/1s")
+    await vt.run(lim.acquire("CreateUser"))
+    with pytest.raises(QuotaWaitTooLong) as refused:
+        await vt.run(lim.acquire("CreateUser", max_wait=0.5))
+    assert refused.value.wait == pytest.approx(1.0 * (1 + SAFETY_MARGIN))
+    assert vt.now == 0.0  # refused at once, without waiting
+    assert await vt.run(lim.acquire("GetUser", max_wait=0.5)) < 0.5
+
+
+async def test_a_block_lasts_exactly_its_seconds_and_never_shortens() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "100/1s")
+    await lim.block("CreateUser", 0.25)
+    assert await vt.run(lim.acquire("CreateUser")) == pytest.approx(0.25)
+    start = vt.now
+    await lim.block("CreateUser", -3.0)  # a nonsensical Retry-After blocks nothing
+    assert await vt.run(lim.acquire("CreateUser")) == pytest.approx(0.0102, abs=1e-9)
+    assert vt.now == pytest.approx(start + 0.0102)
+    await lim.block("GetUser", 5.0)
+    await lim.block("GetUser", 1.0)  # an echo with a shorter Retry-After
+    assert await vt.run(lim.acquire("GetUser")) == pytest.approx(5.0)
+
+
+async def test_each_episode_in_the_window_halves_the_rate_down_to_the_floor() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "100/10s")
+    expected = 1.0
+    for episode in range(8):
+        await lim.block("CreateUser", 0.1)
+        if episode:
+            expected = max(Aimd().floor, expected * Aimd().decrease)
+        assert lim.rate_factor == pytest.approx(expected)
+        vt.now += 0.5  # past the block: the next 429 is a new episode
+        # recovery since the last lowering: 0.1 of the full rate per 10 s period
+        expected = min(1.0, expected + 0.1 * 0.5 / 10.0) if episode else expected
+    assert lim.rate_factor == pytest.approx(Aimd().floor + 0.005)
