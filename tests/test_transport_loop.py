@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import pytest
@@ -159,3 +160,66 @@ async def test_5xx_for_post_is_final() -> None:
     with pytest.raises(ServerError):
         await loop.request("CreateUser", "POST", "/users", body=b"{}")
     assert len(sender.requests) == 1
+
+
+async def test_query_params_are_sent_and_a_bodyless_call_has_no_content_type() -> None:
+    loop, sender = transport([ok()], VirtualClock())
+    await loop.request("ListUsers", "GET", "/users", params=[("limit", "5"), ("q", "a b")])
+    request = sender.requests[0]
+    assert str(request.url) == "https://api.example.test/v1/users?limit=5&q=a+b"
+    assert request.log_path == "/v1/users" and "Content-Type" not in request.headers
+    assert request.body is None and request.method == "GET"
+
+
+async def test_stats_count_requests_retries_429s_and_quota_wait() -> None:
+    clock = VirtualClock()
+    limiter = LocalLimiter(Quota(100, 10.0), clock=clock, sleep=clock.sleep)
+    loop, _ = transport(
+        [status(429, **{"Retry-After": "3"}), ok()], clock, limiter=limiter
+    )
+    await loop.request("GetUser", "GET", "/users/u")
+    stats = loop.stats["GetUser"]
+    assert (stats.requests, stats.retries, stats.rate_limited) == (2, 1, 1)
+    assert stats.quota_wait == pytest.approx(3.0)  # the second attempt waited out the block
+    assert clock.sleeps == [3.0]  # in the limiter, not in a sleep of the loop's own
+    assert limiter._blocked_until == {"GetUser": 3.0}
+
+
+@pytest.mark.parametrize("name", ["Date", "date"])
+async def test_clerks_date_header_is_observed_in_either_case(name: str) -> None:
+    answer = Response(status=200, headers={name: "Mon, 23 Nov 2026 02:00:00 GMT"}, body=b"{}")
+    loop, _ = transport([answer], VirtualClock())
+    assert not loop.server_clock.known
+    await loop.request("GetUser", "GET", "/users/u")
+    assert loop.server_clock.known
+
+
+@pytest.mark.parametrize(("code", "kind"), [(300, "unexpected_redirect"), (400, "bad")])
+async def test_300_is_a_redirect_and_400_an_api_error(code: int, kind: str) -> None:
+    body = b'{"errors": [{"code": "bad", "message": "no"}]}'
+    answer = Response(status=code, headers={"Location": "https://elsewhere.test/"}, body=body)
+    loop, sender = transport([answer, ok()], VirtualClock())
+    with pytest.raises(ClerkAPIError) as raised:
+        await loop.request("GetUser", "GET", "/users/u")
+    assert raised.value.status == code and kind in str(raised.value)
+    assert len(sender.requests) == 1
+
+
+async def test_a_dropped_attempt_is_logged_with_its_body_when_asked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = VirtualClock()
+    sender = FakeSender([dropped(sent=False), ok()])
+    loop = Transport(
+        base_url=URL("https://api.example.test/v1"), sender=sender,
+        options=CallOptions(timeout=30.0, retry=RetryPolicy(max_attempts=2, base_delay=1.0)),
+        sleep=clock.sleep, clock=clock, log_bodies=True,
+    )
+    with caplog.at_level(logging.DEBUG, logger="clerk_async"):
+        await loop.request("CreateUser", "POST", "/users", body=b'{"a": 1}')
+    lines = [r.getMessage() for r in caplog.records if r.name == "clerk_async"]
+    assert len(lines) == 2
+    assert lines[0].startswith("POST /v1/users -> no response in ")
+    assert lines[0].endswith('(attempt 1, trace_id=-) body={"a": 1}')
+    assert lines[1].startswith("POST /v1/users -> 200 in ")
+    assert lines[1].endswith('(attempt 2, trace_id=-) body={"a": 1}')
