@@ -43,8 +43,8 @@ _RATELIMIT_TESTS = ("tests/test_ratelimit.py", "tests/test_limiters.py")
 _TRANSPORT_TESTS = ("tests/test_transport_loop.py", "tests/test_retry_policy.py",
                     "tests/test_transport_errors.py", "tests/test_transport.py",
                     "tests/test_hostile.py")
-_BULK_TESTS = ("tests/test_bulk_resume.py", "tests/test_bulk_trust.py",
-               "tests/test_bulk_rows.py", "tests/test_bulk_import.py")
+_BULK_TESTS = ("tests/test_bulk_journal.py", "tests/test_bulk_resume.py",
+               "tests/test_bulk_trust.py", "tests/test_bulk_rows.py", "tests/test_bulk_import.py")
 
 # name -> (source file, mutant-name globs for `mutmut run`: the whole module, or the
 # functions that hold the rules in question, test files or None for pyproject's)

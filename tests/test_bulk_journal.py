@@ -1,0 +1,190 @@
+"""The import journal on its own: what it keeps, across reopening, and what it refuses.
+
+The end-to-end import tests drive the journal through whole runs; these pin
+its rules directly (fast, no server), so that a one-character change to one
+of them fails a named test (see docs/mutation.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from clerk_async.bulk._journal import (
+    DONE_STATES,
+    Entry,
+    Journal,
+    JournalError,
+    JournalLockedError,
+    check_journal_path,
+    read_journal,
+)
+
+from polling import wait_until
+
+
+@pytest.fixture
+async def path(tmp_path: Path) -> AsyncIterator[str]:
+    yield str(tmp_path / "run.journal")
+
+
+async def opened(path: str, *, batch: int = 256, interval: float = 0.2) -> Journal:
+    journal = Journal(path, batch=batch, interval=interval)
+    await journal.open()
+    return journal
+
+
+def committed(path: str) -> list[tuple[object, ...]]:
+    """The rows table as another process sees it (committed data only)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return db.execute(
+            "SELECT identity, row, state, intent_ms, at_risk, key, user_id, code, message "
+            "FROM rows ORDER BY row"
+        ).fetchall()
+
+
+async def test_outcomes_survive_reopening_and_read_back_in_line_order(path: str) -> None:
+    journal = await opened(path)
+    journal.record("e:b@x.test", 7, "failed", key="b@x.test", code="form_param_invalid",
+                   message="bad")
+    journal.record("e:a@x.test", 3, "created", key="a@x.test", user_id="user_a")
+    assert journal.get("e:a@x.test", 3) == Entry("created", None, False, "user_a")
+    await journal.close()
+    assert committed(path) == [
+        ("e:a@x.test", 3, "created", None, 0, "a@x.test", "user_a", None, None),
+        ("e:b@x.test", 7, "failed", None, 0, "b@x.test", None, "form_param_invalid", "bad"),
+    ]
+    assert list(read_journal(path)) == [
+        {"row": 3, "key": "a@x.test", "state": "created", "user_id": "user_a",
+         "code": None, "message": None},
+        {"row": 7, "key": "b@x.test", "state": "failed", "user_id": None,
+         "code": "form_param_invalid", "message": "bad"},
+    ]
+    again = await opened(path)
+    assert again.get("e:a@x.test", 3) == Entry("created", None, False, "user_a")
+    assert again.get("e:b@x.test", 7) == Entry("failed", None, False, None)
+    assert again.get("e:a@x.test", 4) is None  # same identity, another line
+    await again.close()
+
+
+async def test_an_intent_is_committed_before_intend_returns(path: str) -> None:
+    journal = await opened(path, interval=3600.0)  # only intend itself can commit it
+    await journal.intend("e:a@x.test", 1, 1_000)
+    assert committed(path) == [("e:a@x.test", 1, "intent", 1_000, 1, None, None, None, None)]
+    assert journal.get("e:a@x.test", 1) == Entry("intent", 1_000, True, None)
+    await journal.close()
+
+
+async def test_a_row_still_at_risk_keeps_its_earliest_intent(path: str) -> None:
+    journal = await opened(path)
+    await journal.intend("e:a@x.test", 1, 5_000)
+    await journal.intend("e:a@x.test", 1, 9_000)  # a retry: the first create may land later
+    assert journal.get("e:a@x.test", 1) == Entry("intent", 5_000, True, None)
+    # A failure after which the create may still have happened keeps that time...
+    journal.record("e:a@x.test", 1, "failed", key="a@x.test", code="timeout", at_risk=True)
+    assert journal.get("e:a@x.test", 1) == Entry("failed", 5_000, True, None)
+    await journal.close()
+    again = await opened(path)
+    await again.intend("e:a@x.test", 1, 12_000)  # ...across runs too
+    assert again.get("e:a@x.test", 1) == Entry("intent", 5_000, True, None)
+    # A clean failure (nothing can have been created) forgets it: a new intent is new.
+    again.record("e:a@x.test", 1, "failed", key="a@x.test", code="form_param_invalid")
+    assert again.get("e:a@x.test", 1) == Entry("failed", None, False, None)
+    await again.close()
+    assert committed(path)[0][2:5] == ("failed", 5_000, 0)  # the column stays, unused
+    last = await opened(path)
+    await last.intend("e:a@x.test", 1, 20_000)
+    assert last.get("e:a@x.test", 1) == Entry("intent", 20_000, True, None)
+    await last.close()
+    assert committed(path)[0][2:5] == ("intent", 20_000, 1)
+
+
+async def test_a_user_claimed_by_a_finished_row_is_claimed_for_every_other_row(
+    path: str,
+) -> None:
+    journal = await opened(path, interval=3600.0)
+    journal.record("e:a@x.test", 1, "created", key="a@x.test", user_id="user_1")
+    journal.record("e:b@x.test", 2, "existed", key="b@x.test", user_id="user_2")
+    journal.record("e:c@x.test", 3, "failed", key="c@x.test", user_id="user_3")
+    created_only = frozenset({"created"})
+    for where in ("unsaved", "committed"):
+        assert journal.claimed_by_other("user_1", "e:z@x.test", 9), where
+        assert not journal.claimed_by_other("user_1", "e:a@x.test", 1), where  # itself
+        # Same line, other identity, and same identity, other line: both "other".
+        assert journal.claimed_by_other("user_1", "e:a@x.test", 2), where
+        assert journal.claimed_by_other("user_1", "e:z@x.test", 1), where
+        assert journal.claimed_by_other("user_2", "e:z@x.test", 9), where
+        assert journal.claimed_by_other("user_1", "e:z@x.test", 9, states=created_only), where
+        assert not journal.claimed_by_other("user_2", "e:z@x.test", 9,
+                                            states=created_only), where
+        assert not journal.claimed_by_other("user_3", "e:z@x.test", 9), where  # failed
+        assert not journal.claimed_by_other("user_4", "e:z@x.test", 9), where
+        await journal._commit()
+    await journal.close()
+    assert sorted(DONE_STATES) == ["created", "existed", "updated"]
+
+
+async def test_a_full_batch_is_committed_without_waiting_for_the_interval(path: str) -> None:
+    journal = await opened(path, batch=3, interval=3600.0)
+    for row in (1, 2):
+        journal.record(f"e:{row}", row, "created", key=str(row), user_id=f"user_{row}")
+    await wait_until(lambda: not journal._wake.is_set(), what="the flusher to look")
+    assert committed(path) == []  # two of three: the batch waits
+    journal.record("e:3", 3, "existed", key="3", user_id="user_3")
+    await wait_until(lambda: len(committed(path)) == 3, what="the full batch's commit")
+    await journal.close()
+
+
+async def test_outcomes_are_committed_every_interval(path: str) -> None:
+    journal = await opened(path, batch=1000, interval=0.01)
+    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    await wait_until(lambda: len(committed(path)) == 1, what="the interval's commit")
+    await journal.close()
+
+
+async def test_close_releases_the_lock_and_leaves_no_pid_nor_wal(path: str) -> None:
+    journal = await opened(path)
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        meta = dict(db.execute("SELECT k, v FROM meta").fetchall())
+    assert meta == {"pid": str(os.getpid()), "format": "2"}
+    second = Journal(path)
+    with pytest.raises(JournalLockedError, match=rf"^journal {path} is in use by process "
+                       rf"{os.getpid()}; wait for it to finish or use another journal$") as info:
+        await second.open()
+    assert info.value.pid == os.getpid() and info.value.path == path
+    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    await journal.close()
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        assert dict(db.execute("SELECT k, v FROM meta").fetchall()) == {"format": "2"}
+    assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+    await second.open()  # the lock is free again
+    assert second.get("e:1", 1) == Entry("created", None, False, "user_1")
+    await second.close()
+
+
+def test_a_holder_without_a_pid_is_named_another_process(path: str) -> None:
+    assert str(JournalLockedError(path, None)) == (
+        f"journal {path} is in use by another process; wait for it to finish "
+        "or use another journal")
+
+
+async def test_paths_that_cannot_hold_a_journal_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="journal"):
+        check_journal_path(str(tmp_path))  # a directory
+    jsonl = tmp_path / "old.journal"
+    jsonl.write_text('{"row": 1, "state": "created"}\n')
+    with pytest.raises(JournalError, match=r"^journal .*old\.journal is not an import journal "
+                       "of this version"):
+        check_journal_path(str(jsonl))
+    with pytest.raises(JournalError, match="not an import journal"):
+        await Journal(jsonl).open()
+    empty = tmp_path / "empty.journal"
+    empty.write_bytes(b"")
+    check_journal_path(str(empty))  # an empty file is a new journal
+    journal = await opened(str(empty))
+    await journal.close()
+    check_journal_path(str(empty))  # and now a journal of this version
