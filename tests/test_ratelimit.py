@@ -361,3 +361,24 @@ async def test_each_episode_in_the_window_halves_the_rate_down_to_the_floor() ->
         # recovery since the last lowering: 0.1 of the full rate per 10 s period
         expected = min(1.0, expected + 0.1 * 0.5 / 10.0) if episode else expected
     assert lim.rate_factor == pytest.approx(Aimd().floor + 0.005)
+
+
+def test_parse_quota_errors_name_the_argument_and_a_bare_unit_means_one() -> None:
+    with pytest.raises(ValueError, match=r"^rate_limit must look like '100/10s', got 'x'$"):
+        parse_quota("x")
+    with pytest.raises(TypeError, match=r"^rate_limit must be a str like '100/10s' or a Quota$"):
+        parse_quota(42)  # type: ignore[arg-type]
+    assert parse_quota("10/s") == Quota(10, 1.0)
+    assert parse_quota("3/ms") == Quota(3, 0.001)
+    assert parse_quota(" 7 / 2 min ") == Quota(7, 120.0)
+
+
+async def test_max_wait_counts_a_block_even_with_free_slots() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "100/1s")
+    await lim.block("CreateUser", 2.0)
+    with pytest.raises(QuotaWaitTooLong) as refused:
+        await vt.run(lim.acquire("CreateUser", max_wait=1.0))
+    assert refused.value.wait == pytest.approx(2.0)
+    assert vt.now == 0.0
+    assert await vt.run(lim.acquire("CreateUser", max_wait=2.5)) == pytest.approx(2.0)
