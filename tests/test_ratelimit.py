@@ -382,3 +382,93 @@ async def test_max_wait_counts_a_block_even_with_free_slots() -> None:
     assert refused.value.wait == pytest.approx(2.0)
     assert vt.now == 0.0
     assert await vt.run(lim.acquire("CreateUser", max_wait=2.5)) == pytest.approx(2.0)
+
+
+ONE_PER_SECOND_SLOT = Quota(1, 1.0).interval * (1 + SAFETY_MARGIN)
+
+
+async def test_a_lowered_rate_spaces_operation_slots_and_counts_in_max_wait() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, None, CreateUser="10/1s")
+    await lim.block("CreateUser", 0.0)
+    await lim.block("CreateUser", 0.0)  # a second episode at once: the rate halves
+    assert lim.rate_factor == 0.5
+    slot = Quota(10, 1.0).interval * (1 + SAFETY_MARGIN) / 0.5
+    await vt.run(lim.acquire("CreateUser"))
+    assert await vt.run(lim.acquire("CreateUser")) == pytest.approx(slot, rel=1e-2)
+    with pytest.raises(QuotaWaitTooLong) as refused:
+        await vt.run(lim.acquire("CreateUser", max_wait=slot / 2))
+    assert refused.value.wait == pytest.approx(slot, rel=1e-2)
+
+
+async def test_max_wait_of_exactly_the_wait_is_enough() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "1/1s")
+    await vt.run(lim.acquire("GetUser"))
+    # CreateUser's first call: nobody is queued for it, only the instance slot counts.
+    waited = await vt.run(lim.acquire("CreateUser", max_wait=ONE_PER_SECOND_SLOT))
+    assert waited == ONE_PER_SECOND_SLOT
+
+
+async def test_operation_slots_are_taken_one_at_a_time_without_an_instance_quota() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, None, CreateUser="1/1s")
+    granted: list[float] = []
+
+    async def one() -> None:
+        await lim.acquire("CreateUser")
+        granted.append(vt.now)
+
+    await vt.run(asyncio.gather(one(), one(), one()))
+    assert granted == pytest.approx([0.0, ONE_PER_SECOND_SLOT, 2 * ONE_PER_SECOND_SLOT])
+
+
+async def test_a_cancelled_queued_waiter_no_longer_counts_against_max_wait() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "1/1s")
+    await vt.run(lim.acquire("GetUser"))
+    queued = []
+    for _ in range(3):
+        queued.append(asyncio.ensure_future(lim.acquire("GetUser")))
+        await asyncio.sleep(0)
+    queued[1].cancel()  # waiting for the operation's lock
+    for _ in range(5):
+        await asyncio.sleep(0)
+    with pytest.raises(QuotaWaitTooLong) as refused:
+        await lim.acquire("GetUser", max_wait=0.5)
+    # The current slot, then the two still queued ahead of it.
+    assert refused.value.wait == pytest.approx(3 * ONE_PER_SECOND_SLOT)
+    for task in queued:
+        task.cancel()
+    await asyncio.gather(*queued, return_exceptions=True)
+
+
+async def test_max_wait_is_checked_again_after_waiting_behind_others() -> None:
+    async def scenario(block: float, max_wait: float) -> tuple[float | None, float]:
+        """(the wait refused or None, the time then) for a caller queued behind one other."""
+        vt = VirtualTime()
+        lim = limiter(vt, None, CreateUser="1/1s")
+        await vt.run(lim.acquire("CreateUser"))
+        ahead = asyncio.ensure_future(lim.acquire("CreateUser"))
+        await asyncio.sleep(0)
+        caller = asyncio.ensure_future(lim.acquire("CreateUser", max_wait=max_wait))
+        await asyncio.sleep(0)  # past its first check, queued behind the other
+        if block:
+            await lim.block("CreateUser", block)  # a 429 arrives while they wait
+        try:
+            await vt.run(caller)
+        except QuotaWaitTooLong as refused:
+            await vt.run(ahead)
+            return refused.wait, vt.now
+        await ahead
+        return None, vt.now
+
+    # The block comes after the first check passed (2.04 s <= 2.5 s); once the one
+    # ahead is served (at 1.02 s) the block still has 1.98 s to go, more than the 1.48 s
+    # left of max_wait: refused then, not after waiting the block out.
+    refused, at = await scenario(3.0, 2.5)
+    assert refused == pytest.approx(3.0 - ONE_PER_SECOND_SLOT)
+    assert at == pytest.approx(ONE_PER_SECOND_SLOT)
+    # Exactly the time left is enough, at either check.
+    refused, at = await scenario(0.0, 2 * ONE_PER_SECOND_SLOT)
+    assert refused is None and at == 2 * ONE_PER_SECOND_SLOT
