@@ -89,12 +89,18 @@ MODULES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...] | None]] = {
 _POP_NO_DEFAULT = ("dict.pop without its None default: every identifier of a stored user "
                    "is in its index (only _index adds them), so the default is never used")
 _ERR = "clerk_async._errors.x_error_for_response__mutmut_"
+_LIMITER = "clerk_async._ratelimit.xǁLocalLimiterǁ"
 EQUIVALENT: dict[str, str] = {
     **{f"{_STORE}_unindex__mutmut_{n}": _POP_NO_DEFAULT for n in (3, 6, 9, 13, 16)},
     f"{_ERR}6": "bytes.decode's default encoding is UTF-8 already",
     f"{_ERR}9": "codec names are case-insensitive: 'UTF-8' is the same codec",
     f"{_ERR}14": "loads(b'') raises ValueError, caught into the same payload None",
     f"{_ERR}16": "'' and None are both not a dict: _parse_details gives the same answer",
+    f"{_LIMITER}block__mutmut_15": (
+        "`until >= previous` instead of `>`: when equal it writes the same block end again"),
+    **{f"{_LIMITER}__init____mutmut_{n}": (
+        "the initial _factor_then is never read: Aimd.factor answers 1.0 until _lowered_at "
+        "is set, and block() sets _factor_then first") for n in (18, 19)},
     "clerk_async._transport.x__connection_error__mutmut_6": (
         "detail None instead of '' for an exception that cannot render: both are falsy, "
         "so the message and the cause come out the same"),

@@ -472,3 +472,28 @@ async def test_max_wait_is_checked_again_after_waiting_behind_others() -> None:
     # Exactly the time left is enough, at either check.
     refused, at = await scenario(0.0, 2 * ONE_PER_SECOND_SLOT)
     assert refused is None and at == 2 * ONE_PER_SECOND_SLOT
+
+
+def test_quota_refuses_what_cannot_be_paced_naming_the_field() -> None:
+    with pytest.raises(ValueError, match=r"^quota requests must be >= 1, got 0$"):
+        Quota(0, 1.0)
+    with pytest.raises(ValueError, match=r"^quota period must be > 0, got 0.0$"):
+        Quota(1, 0.0)
+    with pytest.raises(ValueError, match=r"^quota burst must be in 1..5, got 0$"):
+        Quota(5, 1.0, burst=0)
+
+
+async def test_recovery_is_per_period_of_the_instance_quota() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, "10/1s")  # a 1 s period: recovery is 0.1 of the rate per second
+    await lim.block("GetUser", 0.0)
+    await lim.block("GetUser", 0.0)
+    vt.now += 2.0
+    assert lim.rate_factor == pytest.approx(0.5 + 2 * 0.1)
+    # Without an instance quota, recovery goes by a 10 s period.
+    vt2 = VirtualTime()
+    only_ops = limiter(vt2, None, GetUser="10/1s")
+    await only_ops.block("GetUser", 0.0)
+    await only_ops.block("GetUser", 0.0)
+    vt2.now += 2.0
+    assert only_ops.rate_factor == pytest.approx(0.5 + 2 * 0.1 / 10)
