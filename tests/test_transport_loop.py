@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import aiohttp
 import pytest
 from yarl import URL
 
@@ -13,6 +14,7 @@ from clerk_async import (
     ClerkConnectionError,
     ClerkError,
     ClerkTimeoutError,
+    RateLimitError,
     RetryPolicy,
     ServerError,
 )
@@ -209,7 +211,7 @@ async def test_a_dropped_attempt_is_logged_with_its_body_when_asked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = VirtualClock()
-    sender = FakeSender([dropped(sent=False), ok()])
+    sender = FakeSender([dropped(sent=False), status(429, **{"Retry-After": "1"}), ok()])
     loop = Transport(
         base_url=URL("https://api.example.test/v1"), sender=sender,
         options=CallOptions(timeout=30.0, retry=RetryPolicy(max_attempts=2, base_delay=1.0)),
@@ -218,8 +220,65 @@ async def test_a_dropped_attempt_is_logged_with_its_body_when_asked(
     with caplog.at_level(logging.DEBUG, logger="clerk_async"):
         await loop.request("CreateUser", "POST", "/users", body=b'{"a": 1}')
     lines = [r.getMessage() for r in caplog.records if r.name == "clerk_async"]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("POST /v1/users -> no response in ")
     assert lines[0].endswith('(attempt 1, trace_id=-) body={"a": 1}')
-    assert lines[1].startswith("POST /v1/users -> 200 in ")
+    assert lines[1].startswith("POST /v1/users -> 429 in ")
     assert lines[1].endswith('(attempt 2, trace_id=-) body={"a": 1}')
+    assert lines[2].startswith("POST /v1/users -> 200 in ")
+    assert lines[2].endswith('(attempt 3, trace_id=-) body={"a": 1}')
+
+
+async def test_the_encoded_path_goes_out_byte_for_byte() -> None:
+    loop, sender = transport([ok()], VirtualClock())
+    await loop.request("GetUser", "GET", "/users/a%7Eb")  # yarl would unquote %7E to ~
+    assert str(sender.requests[0].url) == "https://api.example.test/v1/users/a%7Eb"
+
+
+async def test_the_form_factory_reaches_the_sender() -> None:
+    loop, sender = transport([ok()], VirtualClock())
+
+    def form() -> aiohttp.FormData:
+        return aiohttp.FormData()
+
+    await loop.request("UploadImage", "POST", "/users/u/profile_image", form=form)
+    assert sender.requests[0].form is form and sender.requests[0].body is None
+
+
+async def test_quota_wait_adds_up_over_calls() -> None:
+    clock = VirtualClock()
+    limiter = LocalLimiter(Quota(1, 1.0), clock=clock, sleep=clock.sleep)
+    loop, _ = transport([ok(), ok(), ok()], clock, limiter=limiter)
+    for _ in range(3):
+        await loop.request("GetUser", "GET", "/users/u")
+    assert loop.stats["GetUser"].quota_wait == pytest.approx(2 * 1.02)
+
+
+@pytest.mark.parametrize("budget", [30.0, 0.5])
+async def test_a_slot_beyond_the_deadline_fails_at_once_naming_the_call(budget: float) -> None:
+    clock = VirtualClock()
+    clock.now = 1000.0  # the deadline is a point in time, not a duration
+    period = 60.0 if budget > 1 else 0.8
+    limiter = LocalLimiter(Quota(1, period), clock=clock, sleep=clock.sleep)
+    loop, sender = transport([ok(), ok()], clock, limiter=limiter, timeout=budget,
+                             retry=RetryPolicy(max_attempts=2, deadline=budget))
+    await loop.request("GetUser", "GET", "/users/u")
+    with pytest.raises(RateLimitError) as raised:
+        await loop.request("GetUser", "GET", "/users/u2")
+    error = raised.value
+    wait = period * 1.02
+    assert clock.now == 1000.0 and len(sender.requests) == 1  # no wait, nothing sent
+    assert (error.method, error.path, error.status) == ("GET", "/v1/users/u2", 429)
+    assert error.retry_after == pytest.approx(wait)
+    assert error.errors[0].code == "quota_wait_exceeds_deadline"
+    assert error.errors[0].message == (
+        f"the next request slot of the quota is {wait:.3f}s away, beyond the call's "
+        f"{budget:g}s deadline; nothing was sent")
+
+
+@pytest.mark.parametrize("answer", [status(302, Location="/x"), status(422), status(503)])
+async def test_api_errors_name_the_method_and_path(answer: Response) -> None:
+    loop, _ = transport([answer], VirtualClock(), retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(ClerkAPIError) as raised:
+        await loop.request("UpdateUser", "PATCH", "/users/u9", body=b"{}")
+    assert (raised.value.method, raised.value.path) == ("PATCH", "/v1/users/u9")
