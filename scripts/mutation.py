@@ -101,6 +101,13 @@ EQUIVALENT: dict[str, str] = {
     **{f"{_LIMITER}__init____mutmut_{n}": (
         "the initial _factor_then is never read: Aimd.factor answers 1.0 until _lowered_at "
         "is set, and block() sets _factor_then first") for n in (18, 19)},
+    "clerk_async._transport.xǁHttpSenderǁsend__mutmut_11": (
+        "allow_redirects=None instead of False: aiohttp only follows a redirect when the "
+        "flag is true, so None refuses it the same way"),
+    "clerk_async._transport.xǁTransportǁrequest__mutmut_108": (
+        "getattr(exc, '_permanent', None) instead of False: both defaults are falsy"),
+    "clerk_async._transport.xǁTransportǁrequest__mutmut_200": (
+        "Attempt.retryable(None, ...): retryable never reads its policy argument"),
     "clerk_async._transport.x__connection_error__mutmut_6": (
         "detail None instead of '' for an exception that cannot render: both are falsy, "
         "so the message and the cause come out the same"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 
 import aiohttp
@@ -19,7 +20,13 @@ from clerk_async import (
     ServerError,
 )
 from clerk_async._ratelimit import LocalLimiter, Quota
-from clerk_async._transport import CallOptions, Request, Response, Transport
+from clerk_async._transport import (
+    RATE_LIMITED_ATTEMPTS_FACTOR,
+    CallOptions,
+    Request,
+    Response,
+    Transport,
+)
 
 from factories import VirtualClock
 
@@ -282,3 +289,38 @@ async def test_api_errors_name_the_method_and_path(answer: Response) -> None:
     with pytest.raises(ClerkAPIError) as raised:
         await loop.request("UpdateUser", "PATCH", "/users/u9", body=b"{}")
     assert (raised.value.method, raised.value.path) == ("PATCH", "/v1/users/u9")
+
+
+async def test_429s_do_not_use_up_attempts_but_are_capped() -> None:
+    clock = VirtualClock()
+    policy = RetryPolicy(max_attempts=2, base_delay=1.0)
+    limited = [status(429, **{"Retry-After": "1"}) for _ in range(12)]
+    loop, sender = transport(limited, clock, retry=policy)
+    with pytest.raises(RateLimitError):
+        await loop.request("GetUser", "GET", "/users/u")
+    assert len(sender.requests) == 2 * RATE_LIMITED_ATTEMPTS_FACTOR == 10
+    assert loop.stats["GetUser"].rate_limited == 10
+    # Between 429s the two real attempts are still there.
+    loop, sender = transport([status(429, **{"Retry-After": "1"}), status(503),
+                              status(429, **{"Retry-After": "1"}), ok()], clock, retry=policy)
+    assert await loop.request("GetUser", "GET", "/users/u") == b"{}"
+
+
+async def test_backoff_grows_per_real_attempt_with_the_transports_own_jitter() -> None:
+    clock = VirtualClock()
+    policy = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=30.0)
+    loop, _ = transport([status(429), status(503), status(503), ok()], clock, retry=policy)
+    loop._rng = random.Random(7)
+    expected = random.Random(7)
+    await loop.request("GetUser", "GET", "/users/u")
+    # A 429 without Retry-After backs off like a first attempt; 429s do not count.
+    assert clock.sleeps == [expected.uniform(0, 1.0), expected.uniform(0, 1.0),
+                            expected.uniform(0, 2.0)]
+
+
+async def test_a_retry_due_exactly_at_the_deadline_still_goes() -> None:
+    clock = VirtualClock()
+    policy = RetryPolicy(max_attempts=2, base_delay=1.0, deadline=2.0)
+    loop, sender = transport([status(503, **{"Retry-After": "2"}), ok()], clock, retry=policy)
+    assert await loop.request("GetUser", "GET", "/users/u") == b"{}"
+    assert clock.now == 2.0 and sender.requests[1].timeout == 0.001
