@@ -497,3 +497,15 @@ async def test_recovery_is_per_period_of_the_instance_quota() -> None:
     await only_ops.block("GetUser", 0.0)
     vt2.now += 2.0
     assert only_ops.rate_factor == pytest.approx(0.5 + 2 * 0.1 / 10)
+
+
+async def test_max_wait_refuses_at_once_a_block_while_another_waits_for_it() -> None:
+    vt = VirtualTime()
+    lim = limiter(vt, None, CreateUser="100/1s")
+    await lim.block("CreateUser", 2.0)
+    ahead = asyncio.ensure_future(lim.acquire("CreateUser"))  # holds the operation's turn
+    await asyncio.sleep(0)
+    with pytest.raises(QuotaWaitTooLong) as refused:
+        await vt.run(lim.acquire("CreateUser", max_wait=1.0))
+    assert refused.value.wait == pytest.approx(2.0) and vt.now == 0.0  # not queued first
+    await vt.run(ahead)
