@@ -7,10 +7,14 @@ of them fails a named test (see docs/mutation.md).
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +192,82 @@ async def test_paths_that_cannot_hold_a_journal_are_refused(tmp_path: Path) -> N
     journal = await opened(str(empty))
     await journal.close()
     check_journal_path(str(empty))  # and now a journal of this version
+
+
+async def test_a_holder_that_left_no_pid_is_another_process(path: str) -> None:
+    journal = await opened(path)
+    await journal.close()  # a clean close removes the pid row
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by "someone else"
+        with pytest.raises(JournalLockedError, match="in use by another process") as info:
+            await Journal(path).open()
+        assert info.value.pid is None
+    finally:
+        os.close(fd)
+
+
+async def test_closing_twice_is_safe_and_a_closed_journal_is_not_read(path: str) -> None:
+    journal = await opened(path)
+    flusher, reader = journal._task, journal._reader
+    assert flusher is not None and reader is not None
+    await journal.close()
+    await journal.close()
+    assert flusher.done()
+    with pytest.raises(sqlite3.ProgrammingError):
+        reader.execute("SELECT 1")  # the connections are closed, not just forgotten
+    with pytest.raises(AssertionError, match=r"^journal is not open\b"):
+        journal.get("e:1", 1)
+    with pytest.raises(AssertionError, match=r"^journal is not open\b"):
+        journal.claimed_by_other("user_1", "e:1", 1)
+
+
+class _HeldWriter:
+    """Holds the journal's commits in their thread until released, so a test can look
+    at the journal while a commit is in flight."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.release = threading.Event()
+        self._write = journal._write
+        journal._write = self  # type: ignore[method-assign]
+
+    def __call__(self, ops: list[Any]) -> None:
+        assert self.release.wait(10), "the test never released the commit"
+        self._write(ops)
+
+
+async def test_records_in_flight_are_read_from_memory(path: str) -> None:
+    journal = await opened(path, interval=3600.0)
+    await journal.intend("e:a", 1, 5_000)
+    journal.record("e:a", 1, "failed", key="a", code="timeout", at_risk=True)
+    journal.record("e:b", 2, "created", key="b", user_id="user_1")
+    journal.record("e:c", 3, "failed", key="c", user_id="user_1")  # same user, not done
+    held = _HeldWriter(journal)
+    commit = asyncio.ensure_future(journal._commit())
+    await asyncio.sleep(0)  # the batch is now being written, not yet in the file
+    intent = asyncio.ensure_future(journal.intend("e:a", 1, 9_000))
+    await asyncio.sleep(0)
+    assert committed(path)[0][2] == "intent"  # the file still has only the first intent
+    assert journal.get("e:a", 1) == Entry("intent", 5_000, True, None)  # earliest kept
+    assert journal.get("e:b", 2) == Entry("created", None, False, "user_1")
+    assert journal.claimed_by_other("user_1", "e:z", 9)
+    assert not journal.claimed_by_other("user_1", "e:b", 2)
+    held.release.set()
+    await commit
+    journal._wake.set()
+    await intent
+    assert journal.get("e:a", 1) == Entry("intent", 5_000, True, None)
+    await journal.close()
+
+
+async def test_a_failed_batch_is_rolled_back_and_the_journal_goes_on(path: str) -> None:
+    journal = await opened(path, interval=3600.0)
+    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    journal.record("e:2", 2, None, key="2")  # type: ignore[arg-type]  # NOT NULL state
+    with pytest.raises(sqlite3.IntegrityError):
+        await journal._commit()
+    assert committed(path) == []  # nothing of the failed batch, not even its first row
+    journal.record("e:3", 3, "created", key="3", user_id="user_3")
+    await journal._commit()  # no transaction was left open
+    assert [r[0] for r in committed(path)] == ["e:3"]
+    await journal.close()
