@@ -227,11 +227,13 @@ class _HeldWriter:
     at the journal while a commit is in flight."""
 
     def __init__(self, journal: Journal) -> None:
+        self.entered = threading.Event()
         self.release = threading.Event()
         self._write = journal._write
         journal._write = self  # type: ignore[method-assign]
 
     def __call__(self, ops: list[Any]) -> None:
+        self.entered.set()
         assert self.release.wait(10), "the test never released the commit"
         self._write(ops)
 
@@ -243,8 +245,9 @@ async def test_records_in_flight_are_read_from_memory(path: str) -> None:
     journal.record("e:b", 2, "created", key="b", user_id="user_1")
     journal.record("e:c", 3, "failed", key="c", user_id="user_1")  # same user, not done
     held = _HeldWriter(journal)
-    commit = asyncio.ensure_future(journal._commit())
-    await asyncio.sleep(0)  # the batch is now being written, not yet in the file
+    journal._wake.set()  # the flusher commits the batch now...
+    await wait_until(held.entered.is_set, what="the flusher's commit")
+    # ...and it is being written, not yet in the file.
     intent = asyncio.ensure_future(journal.intend("e:a", 1, 9_000))
     await asyncio.sleep(0)
     assert committed(path)[0][2] == "intent"  # the file still has only the first intent
@@ -253,9 +256,7 @@ async def test_records_in_flight_are_read_from_memory(path: str) -> None:
     assert journal.claimed_by_other("user_1", "e:z", 9)
     assert not journal.claimed_by_other("user_1", "e:b", 2)
     held.release.set()
-    await commit
-    journal._wake.set()
-    await intent
+    await intent  # committed by the flusher's next round
     assert journal.get("e:a", 1) == Entry("intent", 5_000, True, None)
     await journal.close()
 
