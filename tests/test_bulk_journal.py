@@ -272,3 +272,28 @@ async def test_a_failed_batch_is_rolled_back_and_the_journal_goes_on(path: str) 
     await journal._commit()  # no transaction was left open
     assert [r[0] for r in committed(path)] == ["e:3"]
     await journal.close()
+
+
+async def test_refusals_say_what_is_wrong_with_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(JournalError, match=rf"^journal {tmp_path} is a directory; give a file"):
+        check_journal_path(str(tmp_path))
+    old = tmp_path / "old.journal"
+    old.write_text('{"row": 1}\n')
+    with pytest.raises(JournalError) as info:
+        check_journal_path(str(old))
+    assert str(info.value) == (
+        f"journal {old} is not an import journal of this version (a JSONL journal of an "
+        "earlier clerk-users, or another file); give a new journal file")
+    monkeypatch.setattr("clerk_async.bulk._journal.os.access", lambda *_: False)  # root reads all
+    with pytest.raises(JournalError, match=rf"^journal {old} is not readable$"):
+        check_journal_path(str(old))
+
+
+async def test_defaults_and_closing_a_journal_never_opened(path: str) -> None:
+    journal = Journal(path)
+    # Outcomes are committed in batches of 256 or every 0.2 s, whichever comes first.
+    assert (journal._batch, journal._interval) == (256, 0.2)
+    await journal.close()  # nothing to commit, nothing to release
+    assert not os.path.exists(path)
