@@ -119,7 +119,12 @@ EQUIVALENT: dict[str, str] = {
     **{f"{_JOURNAL}{fn}__mutmut_{n}": _SQL_CASE for fn, ns in (
         ("x__holder_pid", (13,)), ("xǁJournalǁ_finish", (5, 9, 10)),
         ("xǁJournalǁget", (16, 17)), ("xǁJournalǁclaimed_by_other", (26, 27)),
-        ("xǁJournalǁ_write", (5, 12, 15)), ("x_read_journal", (11, 12))) for n in ns},
+        ("xǁJournalǁ_write", (5, 12, 15)), ("x_read_journal", (11, 12)),
+        ("xǁJournalǁ_open", (34, 35, 38, 39, 46, 51))) for n in ns},
+    f"{_JOURNAL}xǁJournalǁ_open__mutmut_58": (
+        "the reader without isolation_level=None: it only runs SELECTs, and Python's "
+        "sqlite3 opens its implicit transactions only before writes"),
+    f"{_JOURNAL}xǁJournalǁ__init____mutmut_18": "_closing None instead of False: both falsy",
     **{f"{_JOURNAL}{fn}__mutmut_{n}": _SQLITE_URI for fn, ns in (
         ("x__holder_pid", (3, 6, 8)), ("x_read_journal", (3, 5, 7))) for n in ns},
     **{f"{_JOURNAL}x__holder_pid__mutmut_{n}": (

@@ -8,9 +8,11 @@ of them fails a named test (see docs/mutation.md).
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -298,3 +300,32 @@ async def test_defaults_and_closing_a_journal_never_opened(path: str) -> None:
     assert (journal._batch, journal._interval) == (256, 0.2)
     await journal.close()  # nothing to commit, nothing to release
     assert not os.path.exists(path)
+
+
+async def test_a_new_journal_file_is_private_to_its_owner_for_writing(path: str) -> None:
+    umask = os.umask(0o022)
+    try:
+        journal = await opened(path)
+        await journal.close()
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+async def test_journals_that_cannot_be_used_say_why(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(AssertionError, match=r"^journal is not open\b"):
+        Journal(path).get("e:1", 1)
+    with open(path, "wb") as handle:  # looks like SQLite, is not
+        handle.write(b"SQLite format 3\x00" + b"\xff" * 200)
+    for _ in range(2):  # the failed open let go of its lock
+        with pytest.raises(JournalError, match=rf"^journal {path} cannot be used: "):
+            await Journal(path).open()
+
+    def failing_flock(fd: int, operation: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(fcntl, "flock", failing_flock)
+    with pytest.raises(JournalError, match=rf"^journal {path}: Input/output error$"):
+        await Journal(path).open()
