@@ -329,3 +329,30 @@ async def test_journals_that_cannot_be_used_say_why(
     monkeypatch.setattr(fcntl, "flock", failing_flock)
     with pytest.raises(JournalError, match=rf"^journal {path}: Input/output error$"):
         await Journal(path).open()
+
+
+class _Interrupted(BaseException):
+    """Not an Exception: what a thread sees when the process is being torn down."""
+
+
+@pytest.mark.parametrize(("failure", "raised", "message"), [
+    (sqlite3.OperationalError("disk I/O error"), sqlite3.OperationalError, "^disk I/O error$"),
+    (_Interrupted(), JournalError, "^journal write interrupted$"),
+])
+async def test_a_failed_intent_commit_fails_the_caller_waiting_for_it(
+    path: str, failure: BaseException, raised: type[BaseException], message: str
+) -> None:
+    journal = await opened(path, interval=3600.0)
+
+    def broken(ops: list[Any]) -> None:
+        raise failure
+
+    journal._write = broken  # type: ignore[method-assign]
+    with pytest.raises(raised, match=message):
+        await journal.intend("e:1", 1, 1_000)
+    # The flusher died with the failure too; close() would re-raise it before
+    # releasing the file, so release it here.
+    assert journal._task is not None
+    with pytest.raises(type(failure)):
+        await journal._task
+    journal._release()
