@@ -356,3 +356,43 @@ async def test_a_failed_intent_commit_fails_the_caller_waiting_for_it(
     with pytest.raises(type(failure)):
         await journal._task
     journal._release()
+
+
+async def test_an_open_cancelled_while_it_fails_lets_go_cleanly(path: str) -> None:
+    holder = await opened(path)
+    late = asyncio.ensure_future(Journal(path).open())  # will find the journal locked
+    await asyncio.sleep(0)
+    late.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    await holder.close()
+
+
+async def test_close_survives_a_cancelled_flusher_and_a_failing_final_cleanup(
+    path: str,
+) -> None:
+    journal = await opened(path)
+    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    assert journal._task is not None
+    journal._task.cancel()  # e.g. asyncio.run cancelling what is left at shutdown
+
+    class NoCleanup:
+        """The writer, failing only the final cleanup (a disk that went read-only)."""
+
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql.startswith(("DELETE FROM meta", "PRAGMA wal_checkpoint")):
+                raise sqlite3.OperationalError("attempt to write a readonly database")
+            return self.db.execute(sql, *args)
+
+        def close(self) -> None:
+            self.db.close()
+
+    assert journal._writer is not None
+    journal._writer = NoCleanup(journal._writer)  # type: ignore[assignment]
+    await journal.close()
+    assert [r[0] for r in committed(path)] == ["e:1"]  # the outcome was still committed
+    again = await opened(path)  # and the lock was released
+    await again.close()
