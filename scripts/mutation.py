@@ -215,6 +215,16 @@ def _record(name: str, killed: int, counted: int, equivalent: list[str],
     LEDGER.write_text(json.dumps(ledger, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _survivor_notes(survivors: list[str]) -> list[str]:
+    """One line per function: its surviving mutants' numbers (a long list stays readable)."""
+    by_function: dict[str, list[int]] = {}
+    for mutant in survivors:
+        function, _, number = mutant.rpartition("__mutmut_")
+        by_function.setdefault(function, []).append(int(number))
+    return [f"- `{function}` mutants {', '.join(map(str, sorted(numbers)))}: "
+            "**survive**, no test yet" for function, numbers in by_function.items()]
+
+
 def write_doc() -> None:
     """The scores table in docs/mutation.md, from the last complete run of each module."""
     rows = ["| module | what | killed | score | equivalent | survivors | run |",
@@ -245,7 +255,7 @@ def write_doc() -> None:
                     f"{100.0 * killed / counted:.1f} % | {len(equivalent)} | "
                     f"{len(survivors)} | {entry['date']}, {entry['commit']} |")
         notes += [f"- `{m}`: {EQUIVALENT.get(m, '(no longer listed)')}" for m in equivalent]
-        notes += [f"- `{m}`: **survives**, no test yet" for m in survivors]
+        notes += _survivor_notes(survivors)
     block = "\n".join(rows + (["", *notes] if notes else []))
     text = DOC.read_text(encoding="utf-8")
     head, rest = text.split(DOC_START)
