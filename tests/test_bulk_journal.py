@@ -350,12 +350,13 @@ async def test_a_failed_intent_commit_fails_the_caller_waiting_for_it(
     journal._write = broken  # type: ignore[method-assign]
     with pytest.raises(raised, match=message):
         await journal.intend("e:1", 1, 1_000)
-    # The flusher died with the failure too; close() would re-raise it before
-    # releasing the file, so release it here.
-    assert journal._task is not None
+    # The flusher died with the failure too: close() reports it, and still
+    # releases the file, so the next run can take the journal.
     with pytest.raises(type(failure)):
-        await journal._task
-    journal._release()
+        await journal.close()
+    assert journal._lock_fd is None and journal._writer is None
+    again = await opened(path)
+    await again.close()
 
 
 async def test_an_open_cancelled_while_it_fails_lets_go_cleanly(path: str) -> None:

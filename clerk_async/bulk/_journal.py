@@ -231,12 +231,16 @@ class Journal:
     async def _close(self) -> None:
         self._closing = True
         self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._writer is not None:
-            await self._commit()
+        try:
+            task, self._task = self._task, None
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self._writer is not None:
+                await self._commit()
+        finally:
+            # A flusher that died of a write error re-raises it above; the
+            # lock is released all the same, so a rerun is not told "in use".
             await asyncio.to_thread(self._finish)
 
     def _finish(self) -> None:
