@@ -8,6 +8,7 @@ of them fails a named test (see docs/mutation.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import os
@@ -46,7 +47,7 @@ async def opened(path: str, *, batch: int = 256, interval: float = 0.2) -> Journ
 
 def committed(path: str) -> list[tuple[object, ...]]:
     """The rows table as another process sees it (committed data only)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         return db.execute(
             "SELECT identity, row, state, intent_ms, at_risk, key, user_id, code, message "
             "FROM rows ORDER BY row"
@@ -154,7 +155,7 @@ async def test_outcomes_are_committed_every_interval(path: str) -> None:
 
 async def test_close_releases_the_lock_and_leaves_no_pid_nor_wal(path: str) -> None:
     journal = await opened(path)
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         meta = dict(db.execute("SELECT k, v FROM meta").fetchall())
     assert meta == {"pid": str(os.getpid()), "format": "2"}
     second = Journal(path)
@@ -164,7 +165,7 @@ async def test_close_releases_the_lock_and_leaves_no_pid_nor_wal(path: str) -> N
     assert info.value.pid == os.getpid() and info.value.path == path
     journal.record("e:1", 1, "created", key="1", user_id="user_1")
     await journal.close()
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         assert dict(db.execute("SELECT k, v FROM meta").fetchall()) == {"format": "2"}
     assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
     await second.open()  # the lock is free again
