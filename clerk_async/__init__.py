@@ -6,7 +6,7 @@
 See ``clerk_sync.Clerk`` for the blocking twin.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._choices import (
     CreditAction,
@@ -34,6 +34,7 @@ from ._errors import (
     ServerError,
     UnprocessableEntityError,
 )
+from ._lazy import lazy_exports
 from ._retry import RetryPolicy
 from ._types import UNSET, Unset, UnsetType
 from ._version import __version__
@@ -72,19 +73,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -17,7 +17,9 @@ quota, retry policy, stats and clock in a :class:`BulkContext`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._bulk_import import OnExists, RowInput, RowValue, SystemicError, bulk_create
@@ -35,53 +37,41 @@ if TYPE_CHECKING:
 # ``clerk.users`` carries its bulk methods without adding ~15 ms to every cold
 # start of a client that never imports anything.
 _LAZY = {
-    "OnExists": "_bulk_import",
-    "RowInput": "_bulk_import",
-    "RowValue": "_bulk_import",
-    "SystemicError": "_bulk_import",
-    "bulk_create": "_bulk_import",
-    "check_export_target": "_export",
-    "export": "_export",
-    "NOT_TRANSFERABLE": "_export_rows",
-    "is_user_object": "_export_rows",
-    "user_to_create_row": "_export_rows",
-    "InputFileError": "_files",
-    "check_input": "_files",
-    "count_rows": "_files",
-    "read_rows": "_files",
-    "JournalError": "_journal",
-    "JournalLockedError": "_journal",
-    "check_journal_path": "_journal",
-    "read_journal": "_journal",
-    "MetadataUpdate": "_metadata",
-    "bulk_update_metadata": "_metadata",
-    "OutputPathError": "_paths",
-    "check_output_path": "_paths",
-    "BulkContext": "_protocol",
-    "Users": "_protocol",
-    "BulkFailure": "_report",
-    "BulkOutcome": "_report",
-    "BulkProgress": "_report",
-    "BulkReport": "_report",
-    "ProgressCallback": "_report",
-    "RowError": "_rows",
-    "row_keys": "_rows",
+    "OnExists": "._bulk_import",
+    "RowInput": "._bulk_import",
+    "RowValue": "._bulk_import",
+    "SystemicError": "._bulk_import",
+    "bulk_create": "._bulk_import",
+    "check_export_target": "._export",
+    "export": "._export",
+    "NOT_TRANSFERABLE": "._export_rows",
+    "is_user_object": "._export_rows",
+    "user_to_create_row": "._export_rows",
+    "InputFileError": "._files",
+    "check_input": "._files",
+    "count_rows": "._files",
+    "read_rows": "._files",
+    "JournalError": "._journal",
+    "JournalLockedError": "._journal",
+    "check_journal_path": "._journal",
+    "read_journal": "._journal",
+    "MetadataUpdate": "._metadata",
+    "bulk_update_metadata": "._metadata",
+    "OutputPathError": "._paths",
+    "check_output_path": "._paths",
+    "BulkContext": "._protocol",
+    "Users": "._protocol",
+    "BulkFailure": "._report",
+    "BulkOutcome": "._report",
+    "BulkProgress": "._report",
+    "BulkReport": "._report",
+    "ProgressCallback": "._report",
+    "RowError": "._rows",
+    "row_keys": "._rows",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
