@@ -99,8 +99,11 @@ def fake_env(fake: FakeClerk) -> dict[str, str]:
 
 async def run_python(code: str, env: dict[str, str], cwd: Path | None = None) -> tuple[str, str]:
     """Runs ``code`` as a script in a fresh interpreter; fails the test on a non-zero exit."""
+    # Unbuffered stdout (CI machines export PYTHONUNBUFFERED=1) makes print()
+    # two writes, so forked workers printing at once interleave their lines.
+    inherited = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-W", "error::ResourceWarning", "-c", code, env={**os.environ, **env},
+        sys.executable, "-W", "error::ResourceWarning", "-c", code, env={**inherited, **env},
         cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
@@ -300,6 +303,16 @@ async def test_sync_client_snippet(fake_clerk: FakeClerk) -> None:
     assert err == ""
     (user,) = fake_clerk.store.users
     assert out == f"{user}\n"
+
+
+async def test_snippets_run_with_buffered_stdout_whatever_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: with PYTHONUNBUFFERED inherited, the pre-forking snippet's two
+    # workers wrote "worker 0worker 0\n\n" about one run in three.
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    out, _ = await run_python("import sys; print(sys.stdout.write_through)", {})
+    assert out == "False\n"
 
 
 @covers("pre-forking")
