@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from ._redis_quota import RedisQuota
     from ._stats import ClientStats, OperationStats
     from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
-    from .resources._users_related import OAuthAccessTokenPage
+    from .resources._oauth_page import OAuthAccessTokenPage
     from .resources.users import UserFilters, Users
 
 # The client, quotas, models and resources pull in aiohttp, asyncio, cattrs and ~80
@@ -67,7 +67,7 @@ _LAZY = {
     "DeletedObject": ".models",
     "UpdateUserParams": ".models",
     "User": ".models",
-    "OAuthAccessTokenPage": ".resources._users_related",
+    "OAuthAccessTokenPage": ".resources._oauth_page",
     "UserFilters": ".resources.users",
     "Users": ".resources.users",
 }

@@ -82,7 +82,6 @@ class QuotaWaitTooLong(Exception):
         self.wait = wait
 
 
-@attrs.frozen
 class Aimd:
     """How the rate reacts to 429s that pacing did not prevent (both limiters use it).
 
@@ -94,10 +93,19 @@ class Aimd:
     the echo of requests in flight when the first came).
     """
 
-    decrease: float = 0.5
-    recovery: float = 0.1
-    floor: float = MIN_RATE_FACTOR
-    window: float = 3.0
+    __slots__ = ("decrease", "floor", "recovery", "window")
+
+    def __init__(
+        self,
+        decrease: float = 0.5,
+        recovery: float = 0.1,
+        floor: float = MIN_RATE_FACTOR,
+        window: float = 3.0,
+    ) -> None:
+        self.decrease = decrease
+        self.recovery = recovery
+        self.floor = floor
+        self.window = window
 
     def factor(self, now: float, lowered_at: float | None, factor_then: float,
                period: float) -> float:
@@ -191,13 +199,15 @@ class QuotaBackend(Limiter, Protocol):
     async def aclose(self) -> None: ...
 
 
-@attrs.define
 class _Schedule:
     """GCRA state of one quota: the theoretical arrival time of the next request."""
 
-    quota: Quota
-    tat: float | None = None
-    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    __slots__ = ("lock", "quota", "tat")
+
+    def __init__(self, quota: Quota) -> None:
+        self.quota = quota
+        self.tat: float | None = None
+        self.lock = asyncio.Lock()
 
     def _interval(self, factor: float) -> float:
         return self.quota.interval * (1 + SAFETY_MARGIN) / factor

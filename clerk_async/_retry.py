@@ -55,14 +55,22 @@ class RetryPolicy:
         return idempotent or self.retry_unsafe or method in IDEMPOTENT_METHODS
 
 
-@attrs.define(kw_only=True)
 class Attempt:
     """What happened on one attempt, as far as retrying is concerned."""
 
-    status: int | None = None
-    # Set for transport failures: was the request possibly seen by the server?
-    request_sent: bool = True
-    retry_after: float | None = None
+    __slots__ = ("request_sent", "retry_after", "status")
+
+    def __init__(
+        self,
+        *,
+        status: int | None = None,
+        request_sent: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        # Set for transport failures: was the request possibly seen by the server?
+        self.request_sent = request_sent
+        self.retry_after = retry_after
 
     def retryable(self, policy: RetryPolicy, safe_to_repeat: bool) -> bool:
         """``safe_to_repeat``: the request is idempotent, or the caller accepts a repeat."""

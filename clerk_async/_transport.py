@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import aiohttp
-import attrs
 from yarl import URL
 
 from ._auth import Secret
@@ -121,25 +120,46 @@ def check_headers(name: str, headers: Mapping[str, str] | None) -> dict[str, str
 # -- one attempt -------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
 class Request:
-    """Everything one attempt needs; ``headers`` never holds the secret key."""
+    """Everything one attempt needs; ``headers`` never holds the secret key.
 
-    method: str
-    url: URL
-    log_path: str
-    body: bytes | None = None
-    form: FormFactory | None = None
-    headers: Mapping[str, str] = attrs.field(factory=dict)
-    timeout: float = 30.0
-    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    A plain slotted class, not attrs: built once per attempt, and an attrs class
+    costs a compile at import, which every cold start pays.
+    """
+
+    __slots__ = ("body", "form", "headers", "log_path", "max_bytes", "method", "timeout", "url")
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        url: URL,
+        log_path: str,
+        body: bytes | None = None,
+        form: FormFactory | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.log_path = log_path
+        self.body = body
+        self.form = form
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.timeout = timeout
+        self.max_bytes = max_bytes
 
 
-@attrs.frozen(kw_only=True)
 class Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+    """One attempt's answer: status, headers and the whole (capped) body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, *, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
 
 
 class Sender(Protocol):
@@ -353,14 +373,28 @@ def _quota_error(wait: float, budget: float, method: str, path: str) -> RateLimi
     )
 
 
-@attrs.frozen(kw_only=True)
 class CallOptions:
     """The per-call settings a :meth:`Transport.with_options` view overrides."""
 
-    timeout: float
-    retry: RetryPolicy | None
-    extra_headers: Mapping[str, str] = attrs.field(factory=dict)
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    __slots__ = ("extra_headers", "max_response_bytes", "retry", "timeout")
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        retry: RetryPolicy | None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.timeout = timeout
+        self.retry = retry
+        self.extra_headers: Mapping[str, str] = {} if extra_headers is None else extra_headers
+        self.max_response_bytes = max_response_bytes
+
+    def replace(self, **changes: Any) -> CallOptions:
+        """A copy with ``changes`` applied (an unknown name is a TypeError)."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        return CallOptions(**{**values, **changes})
 
     @property
     def budget(self) -> float:
@@ -408,7 +442,7 @@ class Transport:
         """A view with some :class:`CallOptions` changed; everything else is shared."""
         view = object.__new__(Transport)
         view.__dict__.update(self.__dict__)
-        view.options = attrs.evolve(self.options, **changes)
+        view.options = self.options.replace(**changes)
         return view
 
     @property

@@ -1062,7 +1062,9 @@ def generate(spec_dir: Path) -> Generated:
     request_models, files["requests.py"] = gen_requests(spec)
 
     schema_models = {name: class_of[name] for name in names}
-    files["__init__.py"] = gen_init(schema_models, inline_models, files, module_of)
+    files["__init__.py"], files["_index.py"] = gen_init(
+        schema_models, inline_models, files, module_of
+    )
     return Generated(files, schema_models, inline_models, request_models, module_of)
 
 
@@ -1136,43 +1138,71 @@ def gen_init(
     inline_models: dict[str, str],
     files: dict[str, str],
     module_of: dict[str, str],
-) -> str:
+) -> tuple[str, str]:
+    """The package's ``__init__.py`` (lazy re-exports) and ``_index.py`` (the lookup tables)."""
     exports: dict[str, list[str]] = {}
     for fname, text in files.items():
         m = re.search(r"^__all__ = \[(.*?)\]$", text, re.M | re.S)
         assert m is not None
         mod = fname[:-3]
         exports[mod] = re.findall(r'"([^"]+)"', m.group(1))
-    lines = [
+    every: list[str] = [name for mod in sorted(exports) for name in exports[mod]]
+    tables = ["SCHEMA_MODELS", "INLINE_RESPONSE_MODELS"]
+    where = [(name, mod) for mod in sorted(exports) for name in exports[mod]]
+    where += [(name, "_index") for name in tables]
+
+    init = [
         HEADER,
-        '"""Response and request models of the Clerk Users API (attrs classes)."""',
+        '"""Response and request models of the Clerk Users API (attrs classes).',
+        "",
+        "Each name is imported from its module on first use: a program that never",
+        "touches billing never builds the billing classes.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "from .._lazy import lazy_exports",
+        "",
+        "if TYPE_CHECKING:",
+    ]
+    for mod, names in sorted([*exports.items(), ("_index", tables)]):
+        init += ["    " + line for line in format_import("." + mod, sorted(names, key=isort_key))]
+    init.append("")
+    init += format_list_assignment("__all__", [f'"{n}"' for n in [*every, *tables]])
+    init.append("")
+    init += ["_WHERE = {", *[f'    "{name}": ".{mod}",' for name, mod in where], "}"]
+    init += ["", "__getattr__, __dir__ = lazy_exports(__name__, _WHERE)"]
+
+    index = [
+        HEADER,
+        '"""Which class models each schema of the spec and each inline 200 body."""',
         "",
         "from __future__ import annotations",
         "",
         "from typing import Any",
         "",
     ]
-    every: list[str] = []
+    needed = set(schema_models.values()) | set(inline_models.values())
     for mod in sorted(exports):
-        names = sorted(exports[mod], key=isort_key)
-        lines += format_import("." + mod, names)
-        every += exports[mod]
-    lines.append("")
-    all_names = [*every, "SCHEMA_MODELS", "INLINE_RESPONSE_MODELS"]
-    lines += format_list_assignment("__all__", [f'"{n}"' for n in all_names])
-    lines += ["", "#: Spec schema name -> model class (``X-2`` twins share the class of ``X``)."]
-    lines += format_dict(
+        names = sorted((n for n in exports[mod] if n in needed), key=isort_key)
+        if names:
+            index += format_import("." + mod, names)
+    index += ["", "#: Spec schema name -> model class (``X-2`` twins share the class of ``X``)."]
+    index += format_dict(
         "SCHEMA_MODELS: dict[str, type[Any]]",
         [(f'"{k}"', v) for k, v in schema_models.items()],
     )
-    lines += ["", "#: operationId -> model of its inline (non-``$ref``) 200 body."]
-    lines += format_dict(
+    index += ["", "#: operationId -> model of its inline (non-``$ref``) 200 body."]
+    index += format_dict(
         "INLINE_RESPONSE_MODELS: dict[str, type[Any]]",
         [(f'"{k}"', v) for k, v in inline_models.items()],
     )
-    for i, line in enumerate(lines):
-        check_line(line, f"__init__.py line {i + 1}")
-    return "\n".join(lines) + "\n"
+    for fname, lines in (("__init__.py", init), ("_index.py", index)):
+        for i, line in enumerate(lines):
+            check_line(line, f"{fname} line {i + 1}")
+    return "\n".join(init) + "\n", "\n".join(index) + "\n"
 
 
 # --------------------------------------------------------------------------- main

@@ -80,12 +80,17 @@ class Imports:
     def __init__(self) -> None:
         self.modules: set[tuple[str, str | None]] = set()
         self.names: dict[str, set[str]] = {}
+        # Names only annotations use: imported under ``if TYPE_CHECKING:``, so that
+        # importing clerk_sync never loads a model module no call has needed yet.
+        self.type_only: dict[str, set[str]] = {}
         self.unpack = False
 
-    def add(self, module: str, name: str, alias: str | None = None) -> None:
+    def add(self, module: str, name: str, alias: str | None = None, *,
+            type_only: bool = False) -> None:
         if module == "builtins":
             return
-        self.names.setdefault(module, set()).add(f"{name} as {alias}" if alias else name)
+        target = self.type_only if type_only else self.names
+        target.setdefault(module, set()).add(f"{name} as {alias}" if alias else name)
 
     def add_module(self, module: str, alias: str | None = None) -> None:
         self.modules.add((module, alias))
@@ -94,6 +99,14 @@ class Imports:
         sections: dict[int, list[str]] = {}
         if self.unpack:
             self.add_module("sys")
+        runtime = {n for names in self.names.values() for n in names}
+        type_only = {
+            module: {n for n in names if n not in runtime}
+            for module, names in self.type_only.items()
+        }
+        type_only = {module: names for module, names in type_only.items() if names}
+        if type_only:
+            self.add("typing", "TYPE_CHECKING")
         for module, alias in sorted(self.modules):
             line = f"import {module}" + (f" as {alias}" if alias else "")
             sections.setdefault(_section(module), []).append(line)
@@ -106,6 +119,14 @@ class Imports:
             lines.extend(_from_line(module, [name]) for name in aliased)
         blocks = ["\n".join(sections[key]) for key in sorted(sections)]
         text = "\n\n".join(blocks) + "\n"
+        if type_only:
+            guarded: dict[int, list[str]] = {}
+            for module in sorted(type_only, key=str.lower):
+                names = sorted(type_only[module], key=_member_key)
+                line = _from_line(module, names, LINE_LENGTH - 4)
+                guarded.setdefault(_section(module), []).append(line)
+            body = "\n\n".join("\n".join(guarded[key]) for key in sorted(guarded))
+            text += "\nif TYPE_CHECKING:\n" + textwrap.indent(body, "    ") + "\n"
         if self.unpack:
             text += (
                 "\nif sys.version_info >= (3, 11):\n"
@@ -116,9 +137,9 @@ class Imports:
         return text
 
 
-def _from_line(module: str, names: list[str]) -> str:
+def _from_line(module: str, names: list[str], width: int = LINE_LENGTH) -> str:
     line = f"from {module} import {', '.join(names)}"
-    if len(line) <= LINE_LENGTH:
+    if len(line) <= width:
         return line
     body = "".join(f"    {name},\n" for name in names)
     return f"from {module} import (\n{body})"
@@ -171,15 +192,40 @@ def _candidate_modules(value: object) -> Iterable[str]:
         yield home
 
 
-def resolve(name: str, namespace: dict[str, Any], imports: Imports, where: str) -> None:
-    """Import ``name`` as the async code sees it in ``namespace``."""
+def _type_checking_imports(module_name: str) -> dict[str, str]:
+    """Name -> absolute module of the ``from ... import`` under ``if TYPE_CHECKING:``."""
+    module = sys.modules[module_name]
+    package = module.__package__ or ""
+    found: dict[str, str] = {}
+    for node in ast.parse(inspect.getsource(module)).body:
+        if not (isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"):
+            continue
+        for stmt in node.body:
+            if isinstance(stmt, ast.ImportFrom):
+                source = "." * stmt.level + (stmt.module or "")
+                absolute = importlib.util.resolve_name(source, package)
+                found.update((a.asname or a.name, absolute) for a in stmt.names)
+    return found
+
+
+def resolve(
+    name: str, namespace: dict[str, Any], imports: Imports, where: str, *, type_only: bool = False
+) -> None:
+    """Import ``name`` as the async code sees it in ``namespace``.
+
+    ``type_only``: only annotations use it. Such a name may also come from the
+    async module's own ``if TYPE_CHECKING:`` imports.
+    """
     if name == "Unpack":
         imports.unpack = True
         return
     if name not in namespace:
         if hasattr(builtins, name):
             return
-        raise GenerationError(f"{where}: cannot resolve {name!r} (not a runtime global)")
+        home = _type_checking_imports(namespace["__name__"]).get(name)
+        if not type_only or home is None:
+            raise GenerationError(f"{where}: cannot resolve {name!r} (not a runtime global)")
+        namespace = {name: getattr(importlib.import_module(home), name)}
     value = namespace[name]
     if inspect.ismodule(value):
         imports.add_module(value.__name__, None if value.__name__ == name else name)
@@ -192,7 +238,7 @@ def resolve(name: str, namespace: dict[str, Any], imports: Imports, where: str) 
             except ImportError:
                 continue
         if _exports(found, name, value):
-            imports.add(candidate, name)
+            imports.add(candidate, name, type_only=type_only)
             return
     raise GenerationError(f"{where}: no module exports {name!r}")
 
@@ -458,15 +504,16 @@ def render_method(
         if returns is None:
             raise GenerationError(f"{where}: an async generator needs a return annotation")
         returns = sync_return(returns)
-    texts = [returns, *(p.annotation for p in params), *(p.default for p in params)]
-    for text in texts:
+    annotations = [returns, *(p.annotation for p in params)]
+    texts = [(text, True) for text in annotations] + [(p.default, False) for p in params]
+    for text, in_annotation in texts:
         for used in names_in(text) if text else ():
             if generator and used in SYNC_ITERATORS.values() and text == returns:
-                imports.add("collections.abc", used)
+                imports.add("collections.abc", used, type_only=True)
             elif used == "builtins" and used not in namespace:
                 imports.add_module("builtins")
             else:
-                resolve(used, namespace, imports, where)
+                resolve(used, namespace, imports, where, type_only=in_annotation)
     forwarded = [p.forward() for p in params]
     target = f"{owner}.{name}"
     if generator:
@@ -653,19 +700,28 @@ def render_package(resources: list[tuple[str, type, str]]) -> str:
     sync_resources = {cls.__name__ for _, cls, _ in resources}
     exported = {"Clerk", *sync_resources}
     imports.add("clerk_sync._client", "Clerk")
+    imports.add("clerk_async._lazy", "lazy_exports")
     for _, cls, module in resources:
         imports.add(module, cls.__name__)
+    reexported = ["__version__"]
     for name in clerk_async.__all__:
         if name in REPLACED or name in sync_resources or name.startswith("__"):
             continue
-        imports.add("clerk_async", name)
-        exported.add(name)
-    imports.add("clerk_async", "__version__")
-    exported.add("__version__")
+        imports.add("clerk_async", name, type_only=True)
+        reexported.append(name)
+    imports.add("clerk_async", "__version__", type_only=True)
+    exported.update(reexported)
     names = sorted(exported, key=lambda n: (n.startswith("__"), _member_key(n)))
     text = f'{HEADER}\n"""{PACKAGE_DOC}"""\n\n'
     text += imports.render()
     text += "\n__all__ = [\n" + "".join(f'    "{n}",\n' for n in names) + "]\n"
+    text += (
+        "\n# clerk_async's names, each loaded when first read (as clerk_async itself does).\n"
+        "_REEXPORTED = (\n" + "".join(f'    "{n}",\n' for n in sorted(reexported)) + ")\n"
+        "\n__getattr__, __dir__ = lazy_exports(\n"
+        '    __name__, dict.fromkeys(_REEXPORTED, "clerk_async")\n'
+        ")\n"
+    )
     return text
 
 

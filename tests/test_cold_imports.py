@@ -3,7 +3,9 @@
 ``clerk.users`` carries ``bulk_create``/``export``; importing their engine
 (SQLite, csv, the importer) with the client cost ~10 ms of every cold start
 (benchmarks/bench_cold_start.py), paid by CLIs and serverless functions that
-never import anything.
+never import anything. The same holds, at a smaller scale, for the billing
+models (~1.5 ms), the Redis quota backend and the OAuth token page: loaded by
+the calls that need them, not by ``import clerk_sync``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 import clerk_async.bulk as bulk
 
 ENGINE = ["clerk_async.bulk._bulk_import", "clerk_async.bulk._journal", "sqlite3", "csv"]
+ON_DEMAND = ["clerk_async.models.billing", "clerk_async.models._index",
+             "clerk_async._redis_quota", "clerk_async.resources._oauth_page"]
 
 PROBE = """
 import json, sys
@@ -32,6 +36,21 @@ def test_a_client_and_its_users_do_not_load_the_bulk_engine() -> None:
     loaded = set(json.loads(out))
     assert "clerk_async.resources.users" in loaded  # the probe did reach the resources
     assert not loaded & set(ENGINE), sorted(loaded & set(ENGINE))
+    assert not loaded & set(ON_DEMAND), sorted(loaded & set(ON_DEMAND))
+
+
+def test_every_lazy_name_of_both_packages_and_the_models_resolves() -> None:
+    import clerk_async
+    import clerk_async.models as models
+    import clerk_sync
+
+    for package in (clerk_async, models, clerk_sync):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, (package.__name__, name)
+        assert set(package.__all__) <= set(dir(package))
+    assert clerk_sync.RetryPolicy is clerk_async.RetryPolicy
+    assert clerk_sync.__version__ == clerk_async.__version__
+    assert models.SCHEMA_MODELS["User"] is models.User
 
 
 def test_every_lazy_bulk_name_resolves() -> None:

@@ -3,15 +3,12 @@ OAuth tokens and trusted devices."""
 
 from __future__ import annotations
 
-import attrs
+from typing import TYPE_CHECKING
 
 from .._choices import CreditAction, InvitationStatus, MembershipOrderBy, check_choice
 from .._types import UNSET, Unset
 from ..models import (
     AdjustCreditBalanceParams,
-    CommerceCreditBalance,
-    CommerceCreditLedger,
-    CommerceSubscription,
     OAuthAccessToken,
     OrganizationInvitationsWithPublicOrganizationData,
     OrganizationMemberships,
@@ -27,15 +24,11 @@ from ._base import (
     structure_checked,
 )
 
-__all__ = ["OAuthAccessTokenPage", "UserRelatedMethods"]
+if TYPE_CHECKING:
+    from ..models.billing import CommerceCreditBalance, CommerceCreditLedger, CommerceSubscription
+    from ._oauth_page import OAuthAccessTokenPage
 
-
-@attrs.frozen(kw_only=True, slots=True)
-class OAuthAccessTokenPage:
-    """One page of a user's OAuth access tokens and how many there are in all."""
-
-    data: list[OAuthAccessToken]
-    total_count: int
+__all__ = ["UserRelatedMethods"]
 
 
 def _page(limit: int | None, offset: int | None) -> dict[str, int | None]:
@@ -122,6 +115,8 @@ class UserRelatedMethods(UserScoped):
         path = self._user_path(user_id, suffix)
         params = query_pairs({"paginated": paginated, **_page(limit, offset)})
         raw = await self._send("GetOAuthAccessToken", "GET", path, object, params=params)
+        from ._oauth_page import OAuthAccessTokenPage  # an attrs class: built on first use
+
         if isinstance(raw, dict):
             page = structure_checked(raw, OAuthAccessTokenPage, "GET", path)
         else:
@@ -131,6 +126,8 @@ class UserRelatedMethods(UserScoped):
 
     async def get_billing_subscription(self, user_id: str) -> CommerceSubscription:
         """The user's billing subscription."""
+        from ..models.billing import CommerceSubscription  # ~30 classes: built on first use
+
         return await self._send(
             "GetUserBillingSubscription",
             "GET",
@@ -140,6 +137,8 @@ class UserRelatedMethods(UserScoped):
 
     async def get_billing_credit_balance(self, user_id: str) -> CommerceCreditBalance:
         """The user's billing credit balance."""
+        from ..models.billing import CommerceCreditBalance
+
         return await self._send(
             "GetUserBillingCreditBalance",
             "GET",
@@ -163,6 +162,8 @@ class UserRelatedMethods(UserScoped):
         adjustment instead of applying a second one, so this call is retried
         after timeouts like a GET.
         """
+        from ..models.billing import CommerceCreditLedger
+
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise ValueError(f"amount must be a positive int (cents), got {amount!r}")
         check_choice("action", action, CreditAction)

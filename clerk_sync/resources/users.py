@@ -7,42 +7,46 @@ from __future__ import annotations
 import builtins
 import os
 import sys
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import TYPE_CHECKING
 
 import clerk_async.bulk as bulk
-from clerk_async import (
-    UNSET,
-    CreateUserParams,
-    CreditAction,
-    DeletedObject,
-    IdentificationStatus,
-    InvitationStatus,
-    MembershipOrderBy,
-    OAuthAccessTokenPage,
-    Unset,
-    User,
-    UserFilters,
-    UserOrderBy,
-)
-from clerk_async.models import (
-    TOTP,
-    CommerceCreditBalance,
-    CommerceCreditLedger,
-    CommerceSubscription,
-    OAuthAccessToken,
-    OrganizationInvitationsWithPublicOrganizationData,
-    OrganizationMemberships,
-    PasswordVerification,
-    TOTPVerification,
-    TrustedDevice,
-    TrustedDeviceList,
-    UserIdResponse,
-)
-from clerk_async.resources._users_security import ImageSource
-from clerk_async.resources.users import UserList
+from clerk_async import UNSET
 from clerk_async.resources.users import Users as AsyncUsers
 from clerk_sync._portal import Bound
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+    from typing import IO, Any
+
+    from clerk_async import (
+        CreateUserParams,
+        CreditAction,
+        DeletedObject,
+        IdentificationStatus,
+        InvitationStatus,
+        MembershipOrderBy,
+        OAuthAccessTokenPage,
+        Unset,
+        User,
+        UserFilters,
+        UserOrderBy,
+    )
+    from clerk_async.models import (
+        TOTP,
+        CommerceCreditBalance,
+        CommerceCreditLedger,
+        CommerceSubscription,
+        OAuthAccessToken,
+        OrganizationInvitationsWithPublicOrganizationData,
+        OrganizationMemberships,
+        PasswordVerification,
+        TOTPVerification,
+        TrustedDevice,
+        TrustedDeviceList,
+        UserIdResponse,
+    )
+    from clerk_async.resources._users_security import ImageSource
+    from clerk_async.resources.users import UserList
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
