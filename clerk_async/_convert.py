@@ -26,8 +26,9 @@ import attrs
 
 from ._errors import ClerkDecodeError
 from ._json import dumps, loads
+from ._records import field_names
 from ._types import UNSET
-from .models._runtime import MISSING, DecodeFailure, bad, decode_many, field_names
+from .models._runtime import MISSING, DecodeFailure, bad, decode_many
 from .models.requests import REQUEST_MODELS
 
 __all__ = [

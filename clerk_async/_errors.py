@@ -25,9 +25,18 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-import attrs
+from ._records import (
+    attrs_fields,
+    frozen_delattr,
+    frozen_setattr,
+    record_eq,
+    record_getstate,
+    record_hash,
+    record_repr,
+    record_setstate,
+)
 
 __all__ = [
     "AuthenticationError",
@@ -99,14 +108,38 @@ class ClerkDecodeError(ClerkError):
         self.excerpt = excerpt
 
 
-@attrs.frozen(kw_only=True)
 class ErrorDetail:
     """One entry of the ``errors`` list of a Clerk error response."""
 
+    __slots__ = ("code", "long_message", "message", "meta")
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"long_message": None, "meta": None})
+
     code: str
     message: str
-    long_message: str | None = None
-    meta: dict[str, Any] | None = None
+    long_message: str | None
+    meta: dict[str, Any] | None
+
+    def __init__(
+        self,
+        *,
+        code: str,
+        message: str,
+        long_message: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "code", code)
+        init(self, "message", message)
+        init(self, "long_message", long_message)
+        init(self, "meta", meta)
+
+    __eq__ = record_eq
+    __hash__ = record_hash
+    __repr__ = record_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = record_getstate
+    __setstate__ = record_setstate
 
 
 class ClerkAPIError(ClerkError):

@@ -24,11 +24,21 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
 from ._auth import instance_key_id
+from ._records import (
+    attrs_fields,
+    frozen_delattr,
+    frozen_setattr,
+    record_eq,
+    record_getstate,
+    record_hash,
+    record_repr,
+    record_setstate,
+)
 
 __all__ = [
     "AIMD",
@@ -48,7 +58,8 @@ __all__ = [
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
-_QUOTA_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|min|h)?\s*$")
+#: Compiled on first use (``re`` caches it): most clients never parse a quota string.
+_QUOTA_PATTERN = r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|m|min|h)?\s*$"
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, None: 1.0}
 
 #: Slots are spaced this much wider than the quota's average so that network
@@ -127,21 +138,35 @@ class Aimd:
 AIMD = Aimd()
 
 
-@attrs.frozen
 class Quota:
     """``requests`` per ``period`` seconds; ``burst`` requests may go at once."""
 
+    __slots__ = ("burst", "period", "requests")
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({"burst": 1})
+
     requests: int
     period: float
-    burst: int = 1
+    burst: int
 
-    def __attrs_post_init__(self) -> None:
-        if self.requests < 1:
-            raise ValueError(f"quota requests must be >= 1, got {self.requests}")
-        if self.period <= 0:
-            raise ValueError(f"quota period must be > 0, got {self.period}")
-        if not 1 <= self.burst <= self.requests:
-            raise ValueError(f"quota burst must be in 1..{self.requests}, got {self.burst}")
+    def __init__(self, requests: int, period: float, burst: int = 1) -> None:
+        if requests < 1:
+            raise ValueError(f"quota requests must be >= 1, got {requests}")
+        if period <= 0:
+            raise ValueError(f"quota period must be > 0, got {period}")
+        if not 1 <= burst <= requests:
+            raise ValueError(f"quota burst must be in 1..{requests}, got {burst}")
+        init = object.__setattr__
+        init(self, "requests", requests)
+        init(self, "period", period)
+        init(self, "burst", burst)
+
+    __eq__ = record_eq
+    __hash__ = record_hash
+    __repr__ = record_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = record_getstate
+    __setstate__ = record_setstate
 
     @property
     def interval(self) -> float:
@@ -157,7 +182,7 @@ def parse_quota(value: str | Quota, name: str = "rate_limit") -> Quota:
         return value
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str like '100/10s' or a Quota")
-    match = _QUOTA_RE.match(value)
+    match = re.match(_QUOTA_PATTERN, value)
     if not match:
         raise ValueError(f"{name} must look like '100/10s', got {value!r}")
     count, amount, unit = match.groups()
@@ -343,7 +368,6 @@ class LocalLimiter:
         self._last_episode = now
 
 
-@attrs.frozen(kw_only=True)
 class RateLimits:
     """Quota settings for :class:`AsyncClerk` (``rate_limit=RateLimits(...)``).
 
@@ -354,9 +378,34 @@ class RateLimits:
     the in-process :class:`LocalLimiter`.
     """
 
-    instance: str | Quota | None = "auto"
-    operations: Mapping[str, str | Quota] = attrs.field(factory=dict)
-    backend: Limiter | None = None
+    __slots__ = ("backend", "instance", "operations")
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({
+        "instance": "auto", "operations": attrs.Factory(dict), "backend": None,
+    })
+
+    instance: str | Quota | None
+    operations: Mapping[str, str | Quota]
+    backend: Limiter | None
+
+    def __init__(
+        self,
+        *,
+        instance: str | Quota | None = "auto",
+        operations: Mapping[str, str | Quota] | None = None,
+        backend: Limiter | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "instance", instance)
+        init(self, "operations", {} if operations is None else operations)
+        init(self, "backend", backend)
+
+    __eq__ = record_eq
+    __hash__ = record_hash
+    __repr__ = record_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = record_getstate
+    __setstate__ = record_setstate
 
     def resolve_instance(self, key_kind: str | None) -> Quota | None:
         if self.instance == "auto":

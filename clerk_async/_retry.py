@@ -9,9 +9,18 @@ not act on it, unless the caller opts in with ``retry_unsafe=True``.
 from __future__ import annotations
 
 import random
-from typing import Final
+from typing import Any, ClassVar, Final
 
-import attrs
+from ._records import (
+    attrs_fields,
+    frozen_delattr,
+    frozen_setattr,
+    record_eq,
+    record_getstate,
+    record_hash,
+    record_repr,
+    record_setstate,
+)
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRYABLE_STATUSES", "Attempt", "RetryPolicy"]
 
@@ -19,17 +28,18 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"
 RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _positive(name: str, value: float) -> float:
     if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
 
 
-def _at_least_one(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+def _at_least_one(name: str, value: int) -> int:
     if value < 1:
-        raise ValueError(f"{attribute.name} must be >= 1, got {value!r}")
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return value
 
 
-@attrs.frozen(kw_only=True)
 class RetryPolicy:
     """Exponential backoff with full jitter, capped by attempts and a deadline.
 
@@ -37,13 +47,45 @@ class RetryPolicy:
     waits included, in seconds. ``retry_unsafe`` lets POSTs be retried after
     timeouts, dropped connections and 5xx, for callers that can tolerate a
     repeated action (or, like the bulk importer, check before retrying).
+
+    Immutable; ``attrs.evolve(policy, max_attempts=2)`` makes a changed copy.
     """
 
-    max_attempts: int = attrs.field(default=4, validator=_at_least_one)
-    base_delay: float = attrs.field(default=0.5, validator=_positive)
-    max_delay: float = attrs.field(default=30.0, validator=_positive)
-    deadline: float = attrs.field(default=120.0, validator=_positive)
-    retry_unsafe: bool = False
+    __slots__ = ("base_delay", "deadline", "max_attempts", "max_delay", "retry_unsafe")
+    __attrs_attrs__: ClassVar[Any] = attrs_fields({
+        "max_attempts": 4, "base_delay": 0.5, "max_delay": 30.0, "deadline": 120.0,
+        "retry_unsafe": False,
+    })
+
+    max_attempts: int
+    base_delay: float
+    max_delay: float
+    deadline: float
+    retry_unsafe: bool
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        deadline: float = 120.0,
+        retry_unsafe: bool = False,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "max_attempts", _at_least_one("max_attempts", max_attempts))
+        init(self, "base_delay", _positive("base_delay", base_delay))
+        init(self, "max_delay", _positive("max_delay", max_delay))
+        init(self, "deadline", _positive("deadline", deadline))
+        init(self, "retry_unsafe", retry_unsafe)
+
+    __eq__ = record_eq
+    __hash__ = record_hash
+    __repr__ = record_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = record_getstate
+    __setstate__ = record_setstate
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to sleep after failed attempt number ``attempt`` (1-based)."""

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
+
+from ._records import attrs_fields, record_eq, record_repr
 
 __all__ = ["ClientStats", "OperationStats"]
 
 
-@attrs.define
 class OperationStats:
     """Traffic of one operation: attempts sent, retries, 429s, quota waiting."""
 
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    quota_wait: float = 0.0
+    __slots__ = ("quota_wait", "rate_limited", "requests", "retries")
+    __attrs_attrs__: ClassVar[Any] = attrs_fields(
+        {"requests": 0, "retries": 0, "rate_limited": 0, "quota_wait": 0.0}
+    )
+
+    requests: int
+    retries: int
+    rate_limited: int
+    quota_wait: float
+
+    def __init__(
+        self, requests: int = 0, retries: int = 0, rate_limited: int = 0, quota_wait: float = 0.0
+    ) -> None:
+        self.requests = requests
+        self.retries = retries
+        self.rate_limited = rate_limited
+        self.quota_wait = quota_wait
+
+    __eq__ = record_eq
+    __hash__ = None  # type: ignore[assignment]  # mutable counters, as attrs.define leaves them
+    __repr__ = record_repr
 
 
 class ClientStats:

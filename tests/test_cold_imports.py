@@ -14,7 +14,12 @@ import json
 import subprocess
 import sys
 
+import attrs
+import pytest
+
 import clerk_async.bulk as bulk
+from clerk_async import ErrorDetail, OperationStats, Quota, RateLimits, RetryPolicy
+from clerk_async.testing import FakeClerk
 
 ENGINE = ["clerk_async.bulk._bulk_import", "clerk_async.bulk._journal", "sqlite3", "csv"]
 ON_DEMAND = ["clerk_async.models.billing", "clerk_async.models._index",
@@ -57,3 +62,87 @@ def test_every_lazy_bulk_name_resolves() -> None:
     for name in bulk.__all__:
         assert getattr(bulk, name) is not None, name
     assert sorted(bulk.__all__) == sorted(bulk._LAZY)
+
+
+# Runs a first call with each client, then names every class of ours that attrs
+# built (an attrs class keeps its fields as a tuple in its own namespace; the
+# plain records keep a lazy descriptor there until someone asks for them).
+COLD_PATH = """
+import asyncio, inspect, json, sys
+from clerk_sync import Clerk
+from clerk_async import AsyncClerk
+
+url, key, uid = sys.argv[1:4]
+with Clerk(secret_key=key, base_url=url) as clerk:
+    assert clerk.users.get(uid).id == uid
+
+async def main():
+    async with AsyncClerk(secret_key=key, base_url=url) as client:
+        assert (await client.users.get(uid)).id == uid
+
+asyncio.run(main())
+built = sorted(
+    f"{name}.{cls.__qualname__}"
+    for name, module in list(sys.modules.items())
+    if name.startswith(("clerk_async", "clerk_sync"))
+    for cls in vars(module).values()
+    if inspect.isclass(cls) and cls.__module__ == name
+    and isinstance(vars(cls).get("__attrs_attrs__"), tuple)
+)
+print(json.dumps(built))
+"""
+
+
+def test_a_first_call_builds_no_attrs_class(fake_clerk_sync: FakeClerk) -> None:
+    """attrs compiles each class's methods at import (~0.3 ms a class): the cold path has none."""
+    user = fake_clerk_sync.store.add_user(email_address="cold@example.com")
+    argv = [fake_clerk_sync.base_url, fake_clerk_sync.secret_key, user.id]
+    out = subprocess.run([sys.executable, "-c", COLD_PATH, *argv], check=True,
+                         capture_output=True, text=True).stdout
+    assert json.loads(out) == []
+
+
+RECORDS = [
+    (RetryPolicy(max_attempts=2, deadline=9.0), {"base_delay": 0.25}),
+    (Quota(100, 10.0, burst=5), {"burst": 2}),
+    (RateLimits(instance="20/1s"), {"instance": None}),
+    (ErrorDetail(code="not_found", message="Not found", meta={"id": "u"}), {"code": "gone"}),
+    (OperationStats(requests=3, retries=1), {"quota_wait": 0.5}),
+]
+
+
+@pytest.mark.parametrize(("record", "change"), RECORDS, ids=lambda v: type(v).__name__)
+def test_plain_records_still_work_as_attrs_classes(
+    record: object, change: dict[str, object]
+) -> None:
+    import copy
+    import pickle
+
+    cls = type(record)
+    names = [a.name for a in attrs.fields(cls)]
+    assert attrs.has(cls) and names == [n for n in cls.__annotations__ if not n.startswith("__")]
+    changed = attrs.evolve(record, **change)
+    assert type(changed) is cls and changed != record
+    assert attrs.asdict(changed) == {**attrs.asdict(record), **change}
+    assert attrs.evolve(record) == record and record != object()
+    assert repr(record) == f"{cls.__name__}(" + ", ".join(
+        f"{n}={getattr(record, n)!r}" for n in names) + ")"
+    assert pickle.loads(pickle.dumps(record)) == record == copy.deepcopy(record)
+    if cls is OperationStats:  # mutable counters, unhashable like any attrs.define class
+        record.requests += 1  # type: ignore[attr-defined]
+        with pytest.raises(TypeError):
+            hash(record)
+    else:
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            record.code = "x"  # type: ignore[attr-defined]
+
+
+def test_records_validate_on_evolve_as_on_construction() -> None:
+    with pytest.raises(ValueError, match="max_attempts must be >= 1, got 0"):
+        attrs.evolve(RetryPolicy(), max_attempts=0)
+    with pytest.raises(ValueError, match="deadline must be >= 0"):
+        RetryPolicy(deadline=-1.0)
+    with pytest.raises(ValueError, match=r"quota burst must be in 1\.\.10, got 11"):
+        attrs.evolve(Quota(10, 1.0), burst=11)
+    assert hash(Quota(10, 1.0)) == hash(Quota(10, 1.0)) != hash(Quota(10, 2.0))
+    assert RateLimits().operations == {} and RateLimits().operations is not RateLimits().operations

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-import attrs
-
+from .._records import attrs_fields, field_names, frozen_delattr, frozen_setattr
+from .._records import record_getstate as model_getstate
+from .._records import record_setstate as model_setstate
 from .._types import UNSET
 
 __all__ = [
@@ -174,65 +175,3 @@ def encode_many(encode: Callable[[Any], Any], value: Any) -> Any:
 # --------------------------------------------------------------------------- attrs protocol
 
 
-class attrs_fields:  # lower case: reads as the call it stands for in class bodies
-    """``__attrs_attrs__`` of a generated model, built by attrs on first access.
-
-    The generated classes carry their own ``__init__``, ``__eq__``,
-    ``__hash__``, ``__repr__`` and frozen ``__setattr__``, so attrs has nothing
-    to build at import. Asking for the fields (``attrs.fields``, ``attrs.has``,
-    ``attrs.evolve``, cattrs) runs attrs once, on an unslotted twin with the
-    same annotations and *defaults*, and caches its ``Attribute`` tuple on the
-    class in place of this descriptor.
-    """
-
-    def __init__(self, defaults: dict[str, Any]) -> None:
-        self.defaults = defaults
-
-    def __get__(self, instance: Any, owner: type[Any]) -> Any:
-        import inspect  # first use of the fields only
-
-        annotations = inspect.get_annotations(owner)
-        namespace: dict[str, Any] = {
-            "__module__": owner.__module__,
-            "__qualname__": owner.__qualname__,
-            "__annotations__": {n: annotations[n] for n in field_names(owner)},
-            **self.defaults,
-        }
-        twin = type(owner.__name__, (), namespace)
-        attrs.define(
-            twin, frozen=True, kw_only=True, slots=False, init=False, repr=False, eq=False
-        )
-        fields = twin.__attrs_attrs__  # type: ignore[attr-defined]
-        type.__setattr__(owner, "__attrs_attrs__", fields)
-        return fields
-
-
-def frozen_setattr(self: Any, name: str, value: Any) -> NoReturn:
-    """Models are immutable: use ``attrs.evolve(model, field=...)`` for a changed copy."""
-    raise attrs.exceptions.FrozenInstanceError
-
-
-def frozen_delattr(self: Any, name: str) -> NoReturn:
-    raise attrs.exceptions.FrozenInstanceError
-
-
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
-
-
-def field_names(cls: type[Any]) -> tuple[str, ...]:
-    """A generated model's field names in declaration order (its own annotations)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        own = cls.__dict__.get("__annotations__", {})  # noqa: RUF063 - no inspect at run time
-        names = _FIELD_NAMES[cls] = tuple(n for n in own if not n.startswith("__"))
-    return names
-
-
-def model_getstate(self: Any) -> dict[str, Any]:
-    """Pickle/copy support for the frozen slotted models (as attrs provides it)."""
-    return {n: getattr(self, n) for n in field_names(self.__class__)}
-
-
-def model_setstate(self: Any, state: dict[str, Any]) -> None:
-    for name, value in state.items():
-        object.__setattr__(self, name, value)
