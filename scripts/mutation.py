@@ -53,7 +53,8 @@ _TRANSPORT_TESTS = ("tests/test_transport_loop.py", "tests/test_retry_policy.py"
 # mutant that stalls a commit waits 15 times their length before it counts.
 _JOURNAL_TESTS = ("tests/test_bulk_journal.py", "tests/test_bulk_resume.py")
 _BULK_TESTS = ("tests/test_bulk_journal.py", "tests/test_bulk_resume.py",
-               "tests/test_bulk_trust.py", "tests/test_bulk_rows.py", "tests/test_bulk_import.py")
+               "tests/test_bulk_trust.py", "tests/test_bulk_rows.py", "tests/test_bulk_import.py",
+               "tests/test_bulk_importer_create.py")
 
 # name -> (source file, mutant-name globs for `mutmut run`: the whole module, or the
 # functions that hold the rules in question, test files or None for pyproject's)
@@ -94,6 +95,7 @@ _POP_NO_DEFAULT = ("dict.pop without its None default: every identifier of a sto
 _ERR = "clerk_async._errors.x_error_for_response__mutmut_"
 _LIMITER = "clerk_async._ratelimit.xǁLocalLimiterǁ"
 _JOURNAL = "clerk_async.bulk._journal."
+_BULK = "clerk_async.bulk._bulk_import."
 _SQL_CASE = "the SQL text in other letter case: SQLite's keywords and names ignore case"
 _SQLITE_URI = ("without uri=True: Python's SQLite here opens 'file:' names as URIs anyway "
                "(checked: the mode=ro connection refuses writes); uri=True keeps that true "
@@ -136,6 +138,32 @@ EQUIVALENT: dict[str, str] = {
     "clerk_async._transport.x__connection_error__mutmut_6": (
         "detail None instead of '' for an exception that cannot render: both are falsy, "
         "so the message and the cause come out the same"),
+    # The bulk importer (_bulk_import.py): _Importer's create, rows, __init__, exists,
+    # update, succeed, fine, found; _RowFailed; _carries_all, _lower, _raw_key, bulk_create.
+    **{f"{_BULK}xǁ_RowFailedǁ__init____mutmut_{n}": (
+        "another Exception message: handle() catches every _RowFailed and reports only "
+        "its .error, so its own message is never read") for n in (2, 3)},
+    f"{_BULK}xǁ_Importerǁ__init____mutmut_13": (
+        "last_emit 1.0 instead of 0.0: time.monotonic() counts from boot, far past 1.1 s, "
+        "so the first progress snapshot is due either way"),
+    **{f"{_BULK}xǁ_Importerǁ__init____mutmut_{n}": (
+        "precheck's first value is never read: probe() sets it before any row reaches "
+        "settle (handle awaits ready() first), and a failed probe stops the run")
+       for n in (22, 23)},
+    f"{_BULK}xǁ_Importerǁcreate__mutmut_3": (
+        "last's first value is never read: the loop only ends after six `continue`s, "
+        "each of which sets it"),
+    f"{_BULK}xǁ_Importerǁcreate__mutmut_45": (
+        "errors is never empty on this branch: exc.code is errors[0].code, and the "
+        "branch needs it to be form_identifier_exists"),
+    **{f"{_BULK}xǁ_Importerǁcreate__mutmut_{n}": (
+        "another kind for trouble() on a 4xx other than 422/429: it stops the run on "
+        "401/403 whatever the kind, and counts only 5xx and connection failures")
+       for n in (94, 97, 98)},
+    **{f"{_BULK}xǁ_Importerǁexists__mutmut_{n}": (
+        "another name for the update kind: only the update guard uses it, so any name "
+        "other than 'create' or 'lookup' counts its failures the same way")
+       for n in (14, 23, 24)},
 }
 
 
