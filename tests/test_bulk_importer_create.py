@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 import pytest
+from test_bulk_trust import _client, _old_user
 
 from clerk_async import (
     AsyncClerk,
@@ -33,13 +34,11 @@ from clerk_async import (
     RetryPolicy,
     ServerError,
     UnprocessableEntityError,
+    bulk,
 )
-from clerk_async import bulk
 from clerk_async._server_clock import ServerClock
 from clerk_async.bulk import RowError, SystemicError, read_journal
 from clerk_async.testing import FakeClerk, Faults
-
-from test_bulk_trust import _client, _old_user
 
 
 def _api_error(cls: type[Any], status: int, code: str, **meta: str) -> Any:
@@ -280,6 +279,23 @@ async def test_any_failure_after_an_attempt_that_may_have_landed_leaves_the_row_
         assert rerun.calls[1] == ("list", {"limit": 1, "external_id": ["r1"]})
 
 
+async def test_a_create_that_landed_unconfirmed_is_claimed_as_created_by_the_rerun(
+        tmp_path: Path) -> None:
+    # The answer is lost, and every lookup after it fails too (the quiet one before
+    # the retry, then the one after "identifier exists"): the row fails at risk.
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "u1"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("CreateUser", "drop_after")
+        fake.inject_fault("GetUserList", None, *("500",) * 8)
+        first = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        assert [f.code for f in first.failures] == ["internal_clerk_error"]
+        second = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        assert (second.created, second.failed) == (1, 0), second.failures
+        assert fake.stats.requests["CreateUser"] == 2
+        assert len(fake.store.users) == 1
+
+
 async def test_a_row_without_identifiers_whose_create_may_have_landed_is_never_resent(
         tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
@@ -511,7 +527,10 @@ async def test_a_failing_source_cancels_the_probe_and_its_error_reaches_the_call
 
     async def source() -> AsyncIterator[dict[str, Any]]:
         yield {"external_id": "s1"}
-        await probing.wait()
+        for _ in range(100):  # a few loop turns: the worker takes the row and probes
+            if probing.is_set():
+                break
+            await asyncio.sleep(0)
         raise RuntimeError("the source broke")
 
     with pytest.raises(RuntimeError, match="the source broke"):
