@@ -73,7 +73,6 @@ class _Spy:
         try:
             error = self.create_errors.pop(0) if self.create_errors else None
             if error is not None:
-                await asyncio.sleep(0)
                 raise error
             return await self.users.create_from(params)
         finally:
