@@ -54,7 +54,8 @@ _TRANSPORT_TESTS = ("tests/test_transport_loop.py", "tests/test_retry_policy.py"
 _JOURNAL_TESTS = ("tests/test_bulk_journal.py", "tests/test_bulk_resume.py")
 _BULK_TESTS = ("tests/test_bulk_journal.py", "tests/test_bulk_resume.py",
                "tests/test_bulk_trust.py", "tests/test_bulk_rows.py", "tests/test_bulk_import.py",
-               "tests/test_bulk_importer_create.py")
+               "tests/test_bulk_importer_create.py",
+               "tests/test_bulk_importer_outcomes.py")
 
 # name -> (source file, mutant-name globs for `mutmut run`: the whole module, or the
 # functions that hold the rules in question, test files or None for pyproject's)

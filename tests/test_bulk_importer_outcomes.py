@@ -1,0 +1,197 @@
+"""What the bulk importer decides, pinned by what a user of it can see.
+
+Each group below is one decision of the importer (``clerk_async/bulk/_bulk_import.py``):
+which requests it sends, when it stops the run, what it writes to the journal,
+which user it counts as its own creation, what its progress snapshots say and
+how long it waits between attempts. Every test reads the outcome from the
+report, the journal, FakeClerk's store and the requests FakeClerk served, the
+client's (virtual) sleeps, or what the run raises.
+
+The clients here make one attempt per request (``max_attempts=1``): each fault
+injected into FakeClerk reaches the importer itself instead of being absorbed
+by the transport's own retries, so the fault counts below are exact.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from clerk_async import AsyncClerk, RetryPolicy
+from clerk_async.bulk import BulkProgress, SystemicError, read_journal
+from clerk_async.bulk import _bulk_import as importer_module
+from clerk_async.bulk._journal import Journal
+from clerk_async.bulk._rows import identity, params_from_row, row_keys
+from clerk_async.testing import FakeClerk, ManualClock
+
+from factories import VirtualClock
+from test_bulk_journal import committed
+from test_bulk_trust import _no_sleep, _old_user
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def _client(fake: FakeClerk, *, sleep: Sleep = _no_sleep, base_delay: float = 0.5,
+            **options: Any) -> AsyncClerk:
+    """One attempt per request: every injected fault reaches the importer."""
+    return AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None,
+                      retry=RetryPolicy(max_attempts=1, base_delay=base_delay), sleep=sleep,
+                      **options)
+
+
+def _user_list_queries(fake: FakeClerk) -> list[list[tuple[str, str]]]:
+    """The query of every ``GET /users`` FakeClerk receives (call before it starts)."""
+    seen: list[list[tuple[str, str]]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "GET" and request.path == "/v1/users":
+            seen.append(sorted(request.query.items()))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    fake.app.middlewares.insert(0, record)
+    return seen
+
+
+async def _leave_in_flight(journal: Path, number: int, row: dict[str, Any],
+                           intent_ms: int) -> None:
+    """What a SIGKILL leaves behind: the row's intent committed, its outcome never written."""
+    book = Journal(journal)
+    await book.open()
+    try:
+        keys = row_keys(params_from_row(row), number)
+        await book.intend(identity(keys), number, intent_ms)
+    finally:
+        await book.close()
+
+
+def _journal_rows(journal: Path) -> dict[int, dict[str, Any]]:
+    """The committed journal by row number: state, intent, at_risk, key, code, message."""
+    names = ("identity", "row", "state", "intent_ms", "at_risk", "key", "user_id", "code",
+             "message")
+    return {int(r[1]): dict(zip(names, r)) for r in committed(str(journal))}  # type: ignore[call-overload]
+
+
+# --------------------------------------------------------------------------- requests
+
+
+async def test_a_clean_run_sends_one_create_per_row_and_one_one_user_probe() -> None:
+    fake = FakeClerk(require_identifier=False)
+    queries = _user_list_queries(fake)
+    async with fake, _client(fake) as clerk:
+        rows = [{"external_id": f"clean-{i}"} for i in range(3)]
+        report = await clerk.users.bulk_create(rows)
+        assert (report.created, report.failed) == (3, 0)
+        assert fake.stats.requests["CreateUser"] == 3
+        # Clerk's clock is known from the probe's Date: no lookup before any create.
+        assert queries == [[("limit", "1")]]
+
+
+async def test_the_lookup_after_identifier_exists_asks_first_for_the_one_clerk_named() -> None:
+    fake = FakeClerk(require_identifier=False)
+    queries = _user_list_queries(fake)
+    async with fake, _client(fake) as clerk:
+        holder = _old_user(fake, username="bobby")
+        report = await clerk.users.bulk_create(
+            [{"email_address": ["free@example.com"], "username": "bobby"}])
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", holder.id)]
+        # Clerk said the username is taken: one lookup, by username, for one user.
+        assert queries == [[("limit", "1")], [("limit", "1"), ("username", "bobby")]]
+
+
+async def test_a_5xx_answer_to_the_probe_is_waited_out_and_asked_again() -> None:
+    sleeps = VirtualClock()
+    async with FakeClerk(require_identifier=False) as fake, \
+            _client(fake, sleep=sleeps.sleep) as clerk:
+        fake.inject_fault("GetUserList", "503", "429")
+        report = await clerk.users.bulk_create([{"external_id": "after-probe"}])
+        assert (report.created, report.failed) == (1, 0)
+        assert fake.stats.requests["GetUserList"] == 3
+        assert len(sleeps.sleeps) == 2
+
+
+# --------------------------------------------------------------------------- stopping
+
+
+@pytest.mark.parametrize("failures", [7, 8])
+async def test_the_run_stops_at_the_eighth_5xx_in_a_row_and_not_before(failures: int) -> None:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("CreateUser", *["503"] * failures)
+        rows = [{"external_id": f"five-{i}"} for i in range(3)]
+        if failures == 8:
+            with pytest.raises(SystemicError,
+                               match=r"Clerk looks failing \(5xx\); 8 requests in a row failed"):
+                await clerk.users.bulk_create(rows, concurrency=1)
+            assert fake.stats.requests["CreateUser"] == 8
+            return
+        # The first row uses up its six attempts; the second succeeds on its second.
+        report = await clerk.users.bulk_create(rows, concurrency=1)
+        assert (report.created, report.failed) == (2, 1)
+        assert report.failures[0].code == "internal_clerk_error"
+        assert fake.stats.requests["CreateUser"] == 7 + 2
+
+
+async def test_eight_creates_lost_on_the_wire_in_a_row_stop_the_run_as_unreachable() -> None:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("CreateUser", *["drop_after"] * 8)
+        rows = [{"external_id": f"lost-{i}"} for i in range(10)]
+        with pytest.raises(SystemicError,
+                           match=r"Clerk looks unreachable; 8 requests in a row failed"):
+            await clerk.users.bulk_create(rows, concurrency=1)
+        # Each lost answer was checked (the user is there), none was sent twice.
+        assert len(fake.store.users) == 8
+
+
+def _lost_create_then_failed_check(fake: FakeClerk) -> None:
+    """One row's script: its create lands but the answer is lost (500 after the work);
+    the lookup before the retry fails; the retry meets "identifier exists"; the lookup
+    after that fails too. The row fails, two lookups counted as failures."""
+    fake.inject_fault("CreateUser", "500_after", None)
+    fake.inject_fault("GetUserList", "503", "503")
+
+
+async def test_lookup_failures_before_and_after_a_retry_add_up_to_a_stop() -> None:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("GetUserList", None)  # the probe
+        for _ in range(4):
+            _lost_create_then_failed_check(fake)
+        rows = [{"external_id": f"dark-{i}"} for i in range(6)]
+        with pytest.raises(SystemicError, match=r"8 requests in a row failed"):
+            await clerk.users.bulk_create(rows, concurrency=1)
+        assert fake.stats.requests["GetUserList"] == 1 + 8
+
+
+async def _row_failing_on_its_lookup(fake: FakeClerk, name: str) -> dict[str, Any]:
+    """A row whose email an older user holds, and whose lookup then answers 503."""
+    _old_user(fake, email_address=f"{name}@example.com")
+    fake.inject_fault("GetUserList", "503")
+    return {"email_address": [f"{name}@example.com"]}
+
+
+@pytest.mark.parametrize("step", ["probe", "lookup before a retry", "lookup after a conflict"])
+async def test_a_lookup_that_answers_clears_the_count_of_failed_ones(step: str) -> None:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        rows: list[dict[str, Any]] = []
+        if step == "probe":
+            fake.inject_fault("GetUserList", "503", "503", "503", "503", None)
+        else:
+            fake.inject_fault("GetUserList", None)
+            rows += [await _row_failing_on_its_lookup(fake, f"a{i}") for i in range(4)]
+        if step == "lookup before a retry":
+            fake.inject_fault("CreateUser", *[None] * 4, "500_after")
+            fake.inject_fault("GetUserList", None)
+            rows.append({"external_id": "answered"})
+        elif step == "lookup after a conflict":
+            _old_user(fake, email_address="answered@example.com")
+            fake.inject_fault("GetUserList", None)
+            rows.append({"email_address": ["answered@example.com"]})
+        rows += [await _row_failing_on_its_lookup(fake, f"b{i}") for i in range(4)]
+        report = await clerk.users.bulk_create(rows, concurrency=1)
+        assert report.failed == (4 if step == "probe" else 8)
+        assert {f.code for f in report.failures} == {"internal_clerk_error"}
