@@ -195,3 +195,210 @@ async def test_a_lookup_that_answers_clears_the_count_of_failed_ones(step: str) 
         report = await clerk.users.bulk_create(rows, concurrency=1)
         assert report.failed == (4 if step == "probe" else 8)
         assert {f.code for f in report.failures} == {"internal_clerk_error"}
+
+
+# --------------------------------------------------------------------------- journal
+
+
+async def test_failed_rows_are_journaled_as_the_report_tells_them(tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    rows: list[Any] = [{"external_id": "fine"}, {"email_address": ["clerk-says-no"]},
+                       {"external_id": "bad", "banned": "yes"}]
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        report = await clerk.users.bulk_create(rows, journal=journal)
+    assert (report.created, report.failed) == (1, 2)
+    entries = {e["row"]: e for e in read_journal(journal)}
+    assert entries[1]["state"] == "created"
+    assert {(e["row"], e["key"], e["state"], e["code"], e["message"])
+            for e in entries.values() if e["row"] != 1} == {
+        (f.row, f.key, "failed", f.code, f.message) for f in report.failures}
+    assert {f.code for f in report.failures} == {"form_param_format_invalid", "invalid_row"}
+
+
+async def test_a_row_without_identifiers_fixed_after_failing_validation_is_sent(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        first = await clerk.users.bulk_create([{"first_name": "Ann", "banned": "yes"}],
+                                              journal=journal)
+        assert first.failures[0].code == "invalid_row"
+        # Nothing was sent for it, so nothing can have been created: once the
+        # file is fixed the row is sent like any new one.
+        second = await clerk.users.bulk_create([{"first_name": "Ann"}], journal=journal)
+        assert (second.created, second.failed) == (1, 0), second.failures
+        assert len(fake.store.users) == 1
+
+
+# --------------------------------------------------------------------------- at risk
+
+
+async def test_a_lost_create_whose_check_failed_is_settled_by_later_runs_without_resending(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "lost-1"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("GetUserList", None)  # the probe
+        _lost_create_then_failed_check(fake)
+        first = await clerk.users.bulk_create([row], journal=journal)
+        assert first.failures[0].code == "internal_clerk_error"
+        (user_id,) = fake.store.users
+        assert _journal_rows(journal)[1]["at_risk"] == 1
+        sent = fake.stats.requests["CreateUser"]
+
+        # The check fails again: still at risk, still not sent.
+        fake.inject_fault("GetUserList", None, "503")
+        second = await clerk.users.bulk_create([row], journal=journal)
+        assert second.failures[0].code == "internal_clerk_error"
+        assert _journal_rows(journal)[1]["at_risk"] == 1
+
+        third = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        assert [(o.status, o.user_id) for o in third.outcomes] == [("created", user_id)]
+        assert fake.stats.requests["CreateUser"] == sent
+        assert [(e["state"], e["user_id"]) for e in read_journal(journal)] == [
+            ("created", user_id)]
+
+
+# --------------------------------------------------------------------------- no identifier
+
+
+async def test_every_row_without_a_unique_identifier_is_counted_unprotected() -> None:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        report = await clerk.users.bulk_create(
+            [{"first_name": "A"}, {"first_name": "B"}, {"external_id": "C"}])
+        assert (report.created, report.unprotected) == (3, 2)
+
+
+async def test_a_row_without_identifiers_left_in_flight_is_never_sent_again(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"first_name": "anon"}
+    await _leave_in_flight(journal, 1, row, 0)
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        for _ in range(2):  # and the failure keeps it at risk for the run after
+            report = await clerk.users.bulk_create([row], journal=journal)
+            assert [(f.code, f.message) for f in report.failures] == [(
+                "ambiguous_create",
+                "an earlier run may have created this row's user, and the row has no "
+                "unique identifier to check with; not sent again to avoid a duplicate")]
+        assert fake.stats.requests["CreateUser"] == 0
+
+
+# --------------------------------------------------------------------------- ownership
+
+
+async def test_a_user_found_without_all_of_the_rows_identifiers_is_not_its_creation(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"email_address": ["half@example.com"], "external_id": "half"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await _leave_in_flight(journal, 1, row, fake.store.now_ms() - 60_000)
+        # Created after the intent, but it lacks the row's external_id.
+        other = fake.store.add_user(email_address="half@example.com")
+        report = await clerk.users.bulk_create([row], journal=journal)
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", other.id)]
+
+
+async def test_a_row_with_its_own_created_at_recognises_its_lost_create() -> None:
+    row = {"external_id": "dated", "created_at": "2020-01-01T00:00:00.000Z"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("CreateUser", "500_after")
+        # Clerk stamps created_at with the row's date; updated_at tells when it came to be.
+        report = await clerk.users.bulk_create([row], on_exists="error")
+        assert (report.created, report.failed) == (1, 0), report.failures
+        (user,) = fake.store.users.values()
+        assert user.created_at == 1_577_836_800_000
+
+
+async def test_a_user_a_duplicate_row_met_as_existing_is_still_the_creation_of_the_row_in_flight(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "twice"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await _leave_in_flight(journal, 2, row, fake.store.now_ms() - 1_000)
+        made = fake.store.add_user(external_id="twice")  # the killed run's create
+        report = await clerk.users.bulk_create([row, row], journal=journal, concurrency=1)
+        # Row 1 met the user as existing; row 2 sent it, so row 2 created it.
+        assert [(o.row, o.status, o.user_id) for o in report.outcomes] == [
+            (1, "existed", made.id), (2, "created", made.id)]
+
+
+@pytest.mark.parametrize("rival", ["a duplicate row", "the same line before an edit"])
+async def test_a_user_another_journal_row_created_is_not_claimed_by_a_resumed_row(
+        tmp_path: Path, rival: str) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "claimed"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        since = fake.store.now_ms() - 1_000
+        if rival == "a duplicate row":
+            first = await clerk.users.bulk_create([row], journal=journal)
+            await _leave_in_flight(journal, 2, row, since)
+            rows = [row, row]
+        else:  # line 1 had one more identifier then; it is now at risk as edited
+            first = await clerk.users.bulk_create(
+                [{**row, "email_address": ["claimed@example.com"]}], journal=journal)
+            await _leave_in_flight(journal, 1, row, since)
+            rows = [row]
+        (made,) = first.outcomes
+        report = await clerk.users.bulk_create(rows, journal=journal)
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", made.user_id)]
+        assert report.created == 0
+
+
+async def test_a_user_another_row_updated_is_not_claimed_by_a_row_with_its_own_created_at(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "moved", "created_at": "2020-01-01T00:00:00.000Z"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        old = _old_user(fake, external_id="moved")
+        await _leave_in_flight(journal, 2, row, fake.store.now_ms() - 1_000)
+        # Row 1 updates the old user, which moves its updated_at past row 2's intent.
+        report = await clerk.users.bulk_create([{**row, "first_name": "One"}, row],
+                                               journal=journal, on_exists="update",
+                                               concurrency=1)
+        assert [(o.status, o.user_id) for o in report.outcomes] == [
+            ("updated", old.id), ("updated", old.id)]
+
+
+@pytest.mark.parametrize("epoch", [False, True], ids=["now", "clerk-epoch"])
+async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
+        tmp_path: Path, epoch: bool) -> None:
+    # -1 is the journal's "no clock"; 0 is a reading like any other.
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "same-ms"}
+    clock = ManualClock(start=0.0) if epoch else None
+    async with FakeClerk(require_identifier=False, clock=clock) as fake, \
+            _client(fake) as clerk:
+        made = fake.store.add_user(external_id="same-ms")
+        assert (made.created_at == 0) is epoch
+        await _leave_in_flight(journal, 1, row, made.created_at)
+        report = await clerk.users.bulk_create([row], journal=journal)
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made.id)]
+
+
+async def test_without_a_clock_at_the_kill_a_found_user_goes_through_on_exists(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "no-clock"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await _leave_in_flight(journal, 1, row, -1)
+        found = fake.store.add_user(external_id="no-clock")
+        report = await clerk.users.bulk_create([row], journal=journal)
+        # Created by the killed run or long before: nothing tells, so it existed.
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", found.id)]
+        assert fake.stats.requests["CreateUser"] == 0
+
+
+async def test_without_a_clock_at_the_kill_a_row_found_absent_owns_its_next_lost_create(
+        tmp_path: Path) -> None:
+    # The resumed row is looked up first and nobody has its identifiers: a user that
+    # carries them after this run's lost create is this run's, as when a run without
+    # Clerk's clock looks a row up before its first create.
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "absent"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await _leave_in_flight(journal, 1, row, -1)
+        fake.inject_fault("CreateUser", "500_after")
+        report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        (made,) = fake.store.users
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made)]
+        assert report.failed == 0

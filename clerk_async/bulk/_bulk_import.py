@@ -359,24 +359,24 @@ class _Importer:
         await self.context.sleep(self.rng.uniform(0, delay))
 
     async def settle(self, row: _Row, ids: list[tuple[str, list[str]]]) -> tuple[str, str]:
-        since: int | None = None
-        cleared = False  # looked up before any create of ours, and found nothing
         entry = self.journal.get(row.identity, row.number) if self.journal else None
-        if entry is not None and entry.at_risk:
-            # An earlier run may have created it: check before sending again.
-            if not ids:
-                raise _RowFailed(_Ambiguous(
-                    "an earlier run may have created this row's user, and the row has no "
-                    "unique identifier to check with; not sent again to avoid a duplicate"
-                ), at_risk=True)
-            since = entry.intent_ms
-            found = await self.guarded(self.lookup(ids, None), at_risk=True)
+        at_risk = entry is not None and entry.at_risk
+        if at_risk and not ids:
+            raise _RowFailed(_Ambiguous(
+                "an earlier run may have created this row's user, and the row has no "
+                "unique identifier to check with; not sent again to avoid a duplicate"
+            ), at_risk=True)
+        since = entry.intent_ms if entry is not None and at_risk else None
+        cleared = False  # looked up before any create of ours, and found nothing
+        # Look before sending when an earlier run may have created the user (at risk),
+        # or when there is no clock to tell a user found later from an older one.
+        if ids and (at_risk or self.precheck):
+            found = await self.guarded(self.lookup(ids, None), at_risk=at_risk)
             if found is not None:
                 return await self.found(row, found, since, cleared=False, error=None)
-        elif self.precheck and ids:
-            found = await self.guarded(self.lookup(ids, None), at_risk=False)
-            if found is not None:
-                return await self.found(row, found, None, cleared=False, error=None)
+            # Found absent (an earlier run's create did not land either): a user with
+            # the row's identifiers after our own ambiguous create is ours, also when
+            # the earlier run had no clock (intent -1) to judge it by.
             cleared = True
         now = self.context.server_clock.lower_bound_ms()
         if now is not None:
