@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from clerk_async import AsyncClerk, RetryPolicy
+from clerk_async._server_clock import ServerClock
 from clerk_async.bulk import BulkProgress, SystemicError, read_journal
 from clerk_async.bulk import _bulk_import as importer_module
 from clerk_async.bulk._journal import Journal
@@ -39,7 +40,8 @@ Sleep = Callable[[float], Awaitable[None]]
 def _client(fake: FakeClerk, *, sleep: Sleep = _no_sleep, base_delay: float = 0.5,
             **options: Any) -> AsyncClerk:
     """One attempt per request: every injected fault reaches the importer."""
-    return AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None,
+    options.setdefault("rate_limit", None)
+    return AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url,
                       retry=RetryPolicy(max_attempts=1, base_delay=base_delay), sleep=sleep,
                       **options)
 
@@ -402,3 +404,133 @@ async def test_without_a_clock_at_the_kill_a_row_found_absent_owns_its_next_lost
         (made,) = fake.store.users
         assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made)]
         assert report.failed == 0
+
+
+async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_disagree(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "skew"}
+    clock = ManualClock(start=1_900_000_000.0)
+    async with FakeClerk(require_identifier=False, clock=clock) as fake, \
+            _client(fake) as clerk:
+        await clerk.users.list(limit=1)  # this client has read Clerk's clock
+        clock.advance(-30)  # and the server that stamps the user runs 30 s behind it
+        await _leave_in_flight(journal, 1, row, 1_899_999_940_000)
+        fake.inject_fault("CreateUser", "500_after")
+        report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        (made,) = fake.store.users.values()
+        assert made.created_at == 1_899_999_970_000  # after the intent, before the reading
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made.id)]
+
+
+async def test_without_date_headers_an_existing_user_found_first_is_updated(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in test_bulk_trust: a proxy strips Date, so each row is looked up first.
+    monkeypatch.setattr(ServerClock, "observe", lambda self, *args: None)
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        old = _old_user(fake, email_address="old@example.com", first_name="Old")
+        report = await clerk.users.bulk_create(
+            [{"email_address": ["old@example.com"], "first_name": "New"}], on_exists="update")
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("updated", old.id)]
+        assert fake.store.get(old.id).first_name == "New"
+        assert fake.stats.requests["CreateUser"] == 0
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Ticks:
+    """Stands in for the importer's ``time`` module: its monotonic clock moves by
+    ``step`` at each reading, so when snapshots fall due does not depend on the machine."""
+
+    def __init__(self, start: float, step: float) -> None:
+        self.now, self.step = start, step
+
+    def monotonic(self) -> float:
+        now = self.now
+        self.now += self.step
+        return now
+
+
+async def test_progress_comes_at_most_every_tenth_of_a_second_and_once_at_the_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer_module, "time", _Ticks(1000.0, 0.0))
+    seen: list[BulkProgress] = []
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        rows = [{"external_id": f"p{i}"} for i in range(5)]
+        await clerk.users.bulk_create(rows, progress=seen.append, concurrency=1)
+    assert [s.done for s in seen] == [1, 5]  # the first row, then the forced last one
+
+
+async def test_progress_is_due_again_after_exactly_a_tenth_of_a_second(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert 0.2 - 0.1 == 0.1  # the readings below are 0.0, 0.1, 0.2, ...
+    monkeypatch.setattr(importer_module, "time", _Ticks(0.0, 0.1))
+    seen: list[BulkProgress] = []
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        rows = [{"external_id": f"q{i}"} for i in range(2)]
+        await clerk.users.bulk_create(rows, progress=seen.append, concurrency=1)
+    assert [s.done for s in seen] == [1, 2, 2]
+
+
+@pytest.mark.parametrize("on_exists", ["skip", "update"])
+async def test_the_last_progress_snapshot_counts_every_outcome_and_the_rate_of_this_run(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, on_exists: str) -> None:
+    journal = tmp_path / "j.journal"
+    done = [{"external_id": "done-1"}, {"external_id": "done-2"}]
+    seen: list[BulkProgress] = []
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await clerk.users.bulk_create(done, journal=journal)
+        _old_user(fake, external_id="there")
+        # Each reading of the importer's clock is 0.125 s after the one before: its
+        # start, one snapshot per row (5) and the last one, so 0.75 s in all.
+        monkeypatch.setattr(importer_module, "time", _Ticks(1000.0, 0.125))
+        rows: list[Any] = [*done, {"external_id": "there"}, {"external_id": "x", "banned": 1},
+                           {"external_id": "new"}]
+        await clerk.users.bulk_create(rows, journal=journal, on_exists=on_exists,  # type: ignore[arg-type]
+                                      progress=seen.append, concurrency=1)
+    existed = int(on_exists == "skip")
+    assert seen[-1] == BulkProgress(
+        done=5, total=5, created=1, failed=1, rate_per_s=(5 - 2) / 0.75, quota_wait_s=0.0,
+        existed=existed, updated=1 - existed, skipped=2, elapsed_s=0.75)
+    assert len(seen) == 6
+
+
+async def test_progress_counts_only_the_quota_wait_of_this_run() -> None:
+    clock = VirtualClock()
+    async with FakeClerk(require_identifier=False) as fake, _client(
+            fake, sleep=clock.sleep, clock=clock, rate_limit="2/1s") as clerk:
+        for _ in range(4):  # earlier work on the same client waited for its quota
+            await clerk.users.list(limit=1)
+        before = clerk.stats.quota_wait
+        assert before > 0
+        seen: list[BulkProgress] = []
+        rows = [{"external_id": f"w{i}"} for i in range(3)]
+        await clerk.users.bulk_create(rows, progress=seen.append)
+        waited = clerk.stats.quota_wait - before
+        assert waited > 0
+        assert seen[-1].quota_wait_s == pytest.approx(waited)
+
+
+# --------------------------------------------------------------------------- waits
+
+
+class _MidJitter:
+    """Stands in for the importer's random source: every jittered wait is the middle
+    of its range, so the waits show the backoff's ranges themselves."""
+
+    def uniform(self, low: float, high: float) -> float:
+        return (low + high) / 2
+
+
+async def test_create_retries_wait_in_full_jitter_ranges_doubling_up_to_eight_seconds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer_module, "random", types.SimpleNamespace(Random=_MidJitter))
+    clock = VirtualClock()
+    async with FakeClerk(require_identifier=False) as fake, _client(
+            fake, sleep=clock.sleep, base_delay=1.0) as clerk:
+        fake.inject_fault("CreateUser", *["503"] * 5)
+        report = await clerk.users.bulk_create([{"external_id": "patient"}])
+        assert (report.created, report.failed) == (1, 0)
+    # Ranges [0, 1], [0, 2], [0, 4], [0, 8], [0, 8] after the five failures.
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 4.0]
