@@ -24,7 +24,7 @@ from aiohttp import web
 
 from clerk_async import AsyncClerk, RetryPolicy
 from clerk_async._server_clock import ServerClock
-from clerk_async.bulk import BulkProgress, SystemicError, read_journal
+from clerk_async.bulk import BulkContext, BulkProgress, SystemicError, bulk_create, read_journal
 from clerk_async.bulk import _bulk_import as importer_module
 from clerk_async.bulk._journal import Journal
 from clerk_async.bulk._rows import identity, params_from_row, row_keys
@@ -534,3 +534,114 @@ async def test_create_retries_wait_in_full_jitter_ranges_doubling_up_to_eight_se
         assert (report.created, report.failed) == (1, 0)
     # Ranges [0, 1], [0, 2], [0, 4], [0, 8], [0, 8] after the five failures.
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+async def test_a_row_that_failed_cleanly_does_not_judge_by_the_intent_of_that_run(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"email_address": ["kept@example.com"]}
+    clock = ManualClock(start=1_900_000_000.0)
+    async with FakeClerk(require_identifier=False, clock=clock) as fake, \
+            _client(fake) as clerk:
+        squatter = _old_user(fake, email_address="kept@example.com")
+        first = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        assert first.failures[0].code == "form_identifier_exists"  # nothing was created
+        fake.store.delete_user(squatter)
+        clock.advance(30)
+        newcomer = fake.store.add_user(email_address="kept@example.com")  # between the runs
+        clock.advance(30)
+        fake.inject_fault("CreateUser", "503")
+        second = await clerk.users.bulk_create([row], journal=journal)
+        assert [(o.status, o.user_id) for o in second.outcomes] == [("existed", newcomer.id)]
+
+
+async def _fail_at_risk_without_clock(fake: FakeClerk, journal: Path, row: dict[str, Any],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run behind a proxy that strips Date (no clock for its intent) whose six
+    creates all answer 503: the row fails at risk."""
+    with monkeypatch.context() as patch:
+        patch.setattr(ServerClock, "observe", lambda self, *args: None)
+        async with _client(fake) as clerk:
+            fake.inject_fault("CreateUser", *["503"] * 6)
+            report = await clerk.users.bulk_create([row], journal=journal)
+    assert report.failures[0].code == "internal_clerk_error"
+
+
+async def test_a_user_someone_made_after_a_run_without_clock_left_a_row_at_risk_existed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "unclocked"}
+    async with FakeClerk(require_identifier=False) as fake:
+        await _fail_at_risk_without_clock(fake, journal, row, monkeypatch)
+        other = fake.store.add_user(external_id="unclocked")
+        async with _client(fake) as clerk:
+            report = await clerk.users.bulk_create([row], journal=journal)
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", other.id)]
+
+
+async def test_after_a_run_without_clock_a_row_found_absent_owns_its_lost_create_despite_skew(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "unclocked-skew"}
+    clock = ManualClock(start=1_900_000_000.0)
+    async with FakeClerk(require_identifier=False, clock=clock) as fake:
+        await _fail_at_risk_without_clock(fake, journal, row, monkeypatch)
+        async with _client(fake) as clerk:
+            await clerk.users.list(limit=1)  # this client reads Clerk's clock
+            clock.advance(-30)  # and the server that stamps the user runs behind it
+            fake.inject_fault("CreateUser", "500_after")
+            report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        (made,) = fake.store.users
+        assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made)]
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+class _Refusing:
+    """A ``Users`` implementation (the protocol ``bulk_create`` runs on) in front of
+    ``clerk.users`` that refuses one kind of call before sending it, as an input
+    check of its own would: searching users (ValueError) or updating one (TypeError)."""
+
+    def __init__(self, users: Any, refuse: str) -> None:
+        self._users, self._refuse = users, refuse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._users, name)
+
+    async def list(self, *, limit: int | None = None, **filters: Any) -> Any:
+        if self._refuse == "search" and filters:
+            raise ValueError("this directory cannot search users")
+        return await self._users.list(limit=limit, **filters)
+
+    async def update(self, user_id: str, **fields: Any) -> Any:
+        if self._refuse == "update":
+            raise TypeError("first_name: not accepted here")
+        return await self._users.update(user_id, **fields)
+
+
+async def test_an_update_refused_before_sending_fails_its_row_and_the_run_goes_on() -> None:
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        old = _old_user(fake, email_address="old@example.com", first_name="Old")
+        report = await bulk_create(
+            _Refusing(clerk.users, "update"),
+            [{"email_address": ["old@example.com"], "first_name": "New"},
+             {"external_id": "fresh"}],
+            context=BulkContext(sleep=_no_sleep), on_exists="update", concurrency=1)
+        assert [(f.row, f.code, f.message) for f in report.failures] == [
+            (1, "TypeError", "first_name: not accepted here")]
+        assert report.created == 1
+        assert fake.store.get(old.id).first_name == "Old"
+
+
+async def test_a_check_refused_before_sending_leaves_the_row_at_risk(tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "refused"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await _leave_in_flight(journal, 1, row, 0)
+        report = await bulk_create(_Refusing(clerk.users, "search"), [row],
+                                   context=BulkContext(sleep=_no_sleep), journal=journal)
+        assert [(f.code, f.message) for f in report.failures] == [
+            ("ValueError", "this directory cannot search users")]
+        assert _journal_rows(journal)[1]["at_risk"] == 1
+        assert fake.stats.requests["CreateUser"] == 0
