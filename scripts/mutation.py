@@ -97,6 +97,7 @@ _ERR = "clerk_async._errors.x_error_for_response__mutmut_"
 _LIMITER = "clerk_async._ratelimit.xǁLocalLimiterǁ"
 _JOURNAL = "clerk_async.bulk._journal."
 _BULK = "clerk_async.bulk._bulk_import."
+_IMPORTER = f"{_BULK}xǁ_Importerǁ"
 _SQL_CASE = "the SQL text in other letter case: SQLite's keywords and names ignore case"
 _SQLITE_URI = ("without uri=True: Python's SQLite here opens 'file:' names as URIs anyway "
                "(checked: the mode=ro connection refuses writes); uri=True keeps that true "
@@ -165,6 +166,23 @@ EQUIVALENT: dict[str, str] = {
         "another name for the update kind: only the update guard uses it, so any name "
         "other than 'create' or 'lookup' counts its failures the same way")
        for n in (14, 23, 24)},
+    # _Importer's settle, emit, guarded, owns, fail, quiet_lookup, probe, lookup,
+    # trouble, backoff, handle.
+    **{f"{_IMPORTER}probe__mutmut_{n}": (
+        "the probe's 5xx counted under another kind than 'lookup': the probe is the run's "
+        "first request (rows wait for it) and ends in fine('lookup') or a raise, so no "
+        "other request adds to or reads that count") for n in (6, 9, 10)},
+    **{f"{_IMPORTER}settle__mutmut_{n}": (
+        "cleared None instead of False: it is only tested for truth (found's gate; owns "
+        "returns it into found's `and`)") for n in (28, 44)},
+    f"{_IMPORTER}settle__mutmut_29": (
+        "cleared's first value True: it is only read for rows not looked up first, which "
+        "have no identifier (found is never reached) or a known clock (since >= 0: found's "
+        "gate is open and owns judges by the stamp)"),
+    f"{_IMPORTER}settle__mutmut_74": (
+        "-2 instead of -1 for an intent without a clock: its readers only ask whether it "
+        "is >= 0 (owns) or take its min with another (settle, the journal); read_journal "
+        "does not show it"),
 }
 
 

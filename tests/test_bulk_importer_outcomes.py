@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from test_bulk_journal import committed
+from test_bulk_trust import _no_sleep, _old_user
 
 from clerk_async import AsyncClerk, RetryPolicy
 from clerk_async._server_clock import ServerClock
@@ -31,8 +33,6 @@ from clerk_async.bulk._rows import identity, params_from_row, row_keys
 from clerk_async.testing import FakeClerk, ManualClock
 
 from factories import VirtualClock
-from test_bulk_journal import committed
-from test_bulk_trust import _no_sleep, _old_user
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -77,7 +77,7 @@ def _journal_rows(journal: Path) -> dict[int, dict[str, Any]]:
     """The committed journal by row number: state, intent, at_risk, key, code, message."""
     names = ("identity", "row", "state", "intent_ms", "at_risk", "key", "user_id", "code",
              "message")
-    return {int(r[1]): dict(zip(names, r)) for r in committed(str(journal))}  # type: ignore[call-overload]
+    return {int(r[1]): dict(zip(names, r, strict=True)) for r in committed(str(journal))}  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------- requests
