@@ -377,33 +377,24 @@ async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
         assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made.id)]
 
 
-async def test_without_a_clock_at_the_kill_a_found_user_goes_through_on_exists(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("holder", ["a user found first", "nobody"])
+async def test_a_row_killed_before_clerks_clock_was_known(tmp_path: Path, holder: str) -> None:
     journal = tmp_path / "j.journal"
     row = {"external_id": "no-clock"}
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         await _leave_in_flight(journal, 1, row, -1)
-        found = fake.store.add_user(external_id="no-clock")
+        if holder == "nobody":
+            # Looked up first and found absent, as a run without Clerk's clock looks
+            # a row up: a user with its identifiers after this run's lost create is its own.
+            fake.inject_fault("CreateUser", "500_after")
+            expected = "created"
+        else:  # made by the killed run or long before it: nothing tells, so it existed
+            fake.store.add_user(external_id="no-clock")
+            expected = "existed"
         report = await clerk.users.bulk_create([row], journal=journal)
-        # Created by the killed run or long before: nothing tells, so it existed.
-        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", found.id)]
-        assert fake.stats.requests["CreateUser"] == 0
-
-
-async def test_without_a_clock_at_the_kill_a_row_found_absent_owns_its_next_lost_create(
-        tmp_path: Path) -> None:
-    # The resumed row is looked up first and nobody has its identifiers: a user that
-    # carries them after this run's lost create is this run's, as when a run without
-    # Clerk's clock looks a row up before its first create.
-    journal = tmp_path / "j.journal"
-    row = {"external_id": "absent"}
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        await _leave_in_flight(journal, 1, row, -1)
-        fake.inject_fault("CreateUser", "500_after")
-        report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
-        (made,) = fake.store.users
-        assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made)]
-        assert report.failed == 0
+        (user_id,) = fake.store.users
+        assert [(o.status, o.user_id) for o in report.outcomes] == [(expected, user_id)]
+        assert fake.stats.requests["CreateUser"] == int(expected == "created")
 
 
 async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_disagree(
