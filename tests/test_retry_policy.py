@@ -92,3 +92,22 @@ def test_delay_honours_retry_after() -> None:
     # Without Retry-After: the jittered backoff, drawn from the rng given.
     assert Attempt(status=503).delay(policy, 2, Ceiling()) == 2.0
     assert Attempt(status=None, request_sent=False).delay(policy, 1, Ceiling()) == 1.0
+
+
+def test_the_defaults_are_the_ones_the_readme_states() -> None:
+    """README, "Retries": ``AsyncClerk(retry=RetryPolicy(max_attempts=4, ...))`` is the default."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Retries\n", 1)[1].split("\n## ", 1)[0]
+    stated = re.search(r"AsyncClerk\(retry=(RetryPolicy\(.*?\))\)", section, re.S)
+    assert stated is not None, "the Retries section no longer states the default policy"
+    assert eval(stated.group(1), {"RetryPolicy": RetryPolicy}) == RetryPolicy()
+
+
+def test_a_transport_failure_counts_as_sent_unless_known_otherwise() -> None:
+    # The safe default: a failure that may have reached Clerk is not repeated for
+    # an unsafe request, so Clerk never acts twice on it.
+    assert Attempt().retryable(RetryPolicy(), safe_to_repeat=False) is False
+    assert Attempt().retryable(RetryPolicy(), safe_to_repeat=True) is True
