@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from aioresponses import aioresponses
 
@@ -171,3 +172,28 @@ async def test_profile_image_from_path_bytes_and_file(
     with image.open("r") as text_handle, pytest.raises(TypeError, match="binary"):
         await api.users.set_profile_image("user_1", text_handle)  # type: ignore[arg-type]
     assert sum(len(v) for v in mocked.requests.values()) == 3
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(hypothesis.strategies.one_of(
+    hypothesis.strategies.text(),
+    hypothesis.strategies.from_regex(r"[A-Za-z0-9_\-]{0,40}", fullmatch=True),
+    hypothesis.strategies.sampled_from(["count", "totp", ".", "..", "user_1", "-"]),
+))
+def test_a_path_id_is_refused_or_encoded_into_exactly_one_segment(value: str) -> None:
+    # The fast path for plain ids must agree with the full check: same refusals,
+    # and whatever is accepted decodes back to the id and stays one segment.
+    from urllib.parse import quote, unquote
+
+    from clerk_async.resources._base import ROUTE_SEGMENTS
+
+    try:
+        encoded = path_segment("user_id", value)
+    except ValueError:
+        assert (
+            value in ROUTE_SEGMENTS or value in ("", ".", "..")
+            or any(c in "/?#\\" or c.isspace() or not c.isprintable() for c in value)
+        )
+        return
+    assert encoded == quote(value, safe="") and unquote(encoded) == value
+    assert not set(encoded) & set("/?#\\ ")
