@@ -188,7 +188,7 @@ EQUIVALENT: dict[str, str] = {
 
 WORK = ROOT / ".mutation"
 # What a module's work directory links to (the rest of the project is not needed).
-_LINKED = ("clerk_async", "clerk_sync", "examples", "scripts", "tests")
+_LINKED = ("clerk_async", "clerk_sync", "examples", "scripts", "tests", "README.md")
 _SELECTION_RE = re.compile(r"^pytest_add_cli_args_test_selection = \[.*?\]$", re.M | re.S)
 
 
@@ -207,7 +207,7 @@ def _workdir(name: str) -> Path:
     for entry in _LINKED:
         link = work / entry
         if not link.is_symlink():
-            link.symlink_to(ROOT / entry, target_is_directory=True)
+            link.symlink_to(ROOT / entry, target_is_directory=(ROOT / entry).is_dir())
     selection = "pytest_add_cli_args_test_selection = [\n" + "".join(
         f'    "{test}",\n' for test in _tests(name)) + "]"
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
