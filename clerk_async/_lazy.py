@@ -8,10 +8,21 @@ cached in the package's namespace so later reads are plain lookups.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
+
+
+def _import(module: str, package: str) -> Any:
+    """``importlib.import_module(module, package)`` through ``__import__``.
+
+    Only imports made by ``__import__`` show in ``python -X importtime``; a lazy
+    name's module would otherwise be timed as part of whichever module read it.
+    """
+    absolute = importlib.util.resolve_name(module, package)
+    __import__(absolute)
+    return sys.modules[absolute]
 
 
 def lazy_exports(
@@ -23,7 +34,7 @@ def lazy_exports(
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        value = getattr(_import(module, package), name)
         setattr(sys.modules[package], name, value)
         return value
 

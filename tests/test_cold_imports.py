@@ -146,3 +146,13 @@ def test_records_validate_on_evolve_as_on_construction() -> None:
         attrs.evolve(Quota(10, 1.0), burst=11)
     assert hash(Quota(10, 1.0)) == hash(Quota(10, 1.0)) != hash(Quota(10, 2.0))
     assert RateLimits().operations == {} and RateLimits().operations is not RateLimits().operations
+
+
+def test_python_x_importtime_shows_the_modules_lazy_names_load() -> None:
+    """A user profiling their start-up sees our model modules, not their cost hidden in others."""
+    probe = "from clerk_async import AsyncClerk, User; import clerk_async.models as m; m.TOTP"
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", probe], check=True,
+                         capture_output=True, text=True).stderr
+    timed = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines()}
+    assert {"clerk_async._client", "clerk_async.models.users",
+            "clerk_async.models.common"} <= timed, sorted(t for t in timed if "clerk" in t)
