@@ -552,12 +552,14 @@ def section_import(report: Report, cfg: Settings) -> None:
             f"{over:+.1f} ms", "<= +30 ms", over <= 30, max(over, 0.0) / 30,
         ))
     ours_async, official_name = "ours: clerk_async.AsyncClerk", "official: clerk-backend-api"
+    ours_sync = "ours: clerk_sync.Clerk"
     report.headlines.append([
-        "cold start: fresh process to the first decoded user",
-        f"{rounded(cold.median(ours_async))} ms",
+        "cold start: fresh process to the first decoded user (async / sync client)",
+        f"{rounded(cold.median(ours_async))} / {rounded(cold.median(ours_sync))} ms",
         f"{rounded(cold.median(official_name))} ms" if official_name in cold.phases
         else "not measured",
-        f"{cold.over_baseline(ours_async):+.0f} ms over bare aiohttp + json.loads",
+        f"{cold.over_baseline(ours_async):+.0f} / {cold.over_baseline(ours_sync):+.0f} ms "
+        "over bare aiohttp + json.loads",
     ])
     official = added.get("official to a usable client")
     if official is not None:
