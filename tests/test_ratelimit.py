@@ -509,3 +509,17 @@ async def test_max_wait_refuses_at_once_a_block_while_another_waits_for_it() -> 
         await vt.run(lim.acquire("CreateUser", max_wait=1.0))
     assert refused.value.wait == pytest.approx(2.0) and vt.now == 0.0  # not queued first
     await vt.run(ahead)
+
+
+def test_a_backend_given_in_rate_limits_is_the_clients_limiter() -> None:
+    class Own:
+        async def acquire(self, operation: str, max_wait: float | None = None) -> float:
+            return 0.0
+
+        async def block(self, operation: str, seconds: float) -> None:
+            return None
+
+    own = Own()
+    client = AsyncClerk(secret_key="sk_test_backend", rate_limit=RateLimits(backend=own))
+    assert client.limiter is own
+    assert isinstance(AsyncClerk(secret_key="sk_test_backend").limiter, LocalLimiter)
