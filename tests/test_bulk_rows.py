@@ -93,6 +93,39 @@ def test_row_checks_name_the_field(row: dict[str, object], field: str) -> None:
     assert info.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        (CreateUserParams(email_address=[123]), "email_address"),  # type: ignore[list-item]
+        (CreateUserParams(external_id=7), "external_id"),  # type: ignore[arg-type]
+        (CreateUserParams(username="a\x00b"), "username"),
+        (CreateUserParams(skip_password_checks="yes"), "skip_password_checks"),  # type: ignore[arg-type]
+        (CreateUserParams(public_metadata={"x": {1}}), "public_metadata"),
+    ],
+)
+def test_params_rows_get_the_checks_dict_rows_get(row: CreateUserParams, field: str) -> None:
+    with pytest.raises(RowError) as info:
+        params_from_row(row)
+    assert info.value.field == field
+
+
+async def test_a_badly_typed_params_row_fails_alone() -> None:
+    # Regression: an identifier that was not a str ended the whole import with an
+    # AttributeError from the journal's key, before any row was reported.
+    from clerk_async import AsyncClerk
+    from clerk_async.testing import FakeClerk
+
+    rows = [CreateUserParams(email_address=[123]),  # type: ignore[list-item]
+            CreateUserParams(email_address=["fine@example.com"])]
+    async with FakeClerk() as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None
+    ) as clerk:
+        report = await clerk.users.bulk_create(rows)
+    assert (report.created, report.failed) == (1, 1)
+    assert (report.failures[0].row, report.failures[0].field) == (1, "email_address")
+    assert len(fake.store.users) == 1
+
+
 def test_keys_and_lenient_values() -> None:
     params = params_from_row({"email_address": "one@example.com", "last_name": None})
     assert params.email_address == ["one@example.com"] and params.last_name is None
