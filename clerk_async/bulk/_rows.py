@@ -132,8 +132,11 @@ def params_from_row(row: Mapping[str, Any] | CreateUserParams) -> CreateUserPara
     if isinstance(row, CreateUserParams):
         # Built in code, so typed for mypy but not checked at run time: the same
         # checks as a dict row (an email of 123 would otherwise end the import).
+        # None passes as before: updates leave it out, and where a create may not
+        # send null Clerk refuses that row alone.
         for name, value in values.items():
-            _check_value(name, CREATE_FIELDS[name], value)
+            if value is not None:
+                _check_value(name, CREATE_FIELDS[name], value)
         return row
     return CreateUserParams(**values)
 
