@@ -226,6 +226,11 @@ async def test_paced_creates_see_no_429_against_the_same_quota() -> None:
     async with FakeClerk(rate_limit="50/1s") as fake, AsyncClerk(
         secret_key=fake.secret_key, base_url=fake.base_url, rate_limit="50/1s"
     ) as client:
+        # Real time: the server counts arrivals, the client paces grants. The first
+        # request also opens the session and a connection; had it arrived over
+        # 20 ms late (the pacing margin over 50 slots), a slow machine would see
+        # a 429 that pacing did not cause. So the connection is opened first.
+        assert await client.users.count() == 0
         users = await _create_many(client, 100, "paced")
         assert len({u.id for u in users}) == 100
         assert fake.stats.rate_limited == 0
