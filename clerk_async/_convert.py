@@ -212,6 +212,8 @@ def unstructure(obj: Any) -> Any:
 
     Anything else (scalars, free-form dicts) is returned as it is, not copied.
     """
+    if obj.__class__ in _JSON_SCALARS:
+        return obj
     if isinstance(obj, (list, tuple)):
         return [unstructure(item) for item in obj]
     if obj.__class__ in _BODY_FIELDS or obj.__class__ in _REQUEST_CLASSES:
@@ -220,6 +222,8 @@ def unstructure(obj: Any) -> Any:
     return obj if encode is None else encode(obj)
 
 
+#: Values a body carries as they are (the common case: looked up before anything else).
+_JSON_SCALARS = frozenset({str, int, float, bool, dict})
 _BODY_FIELDS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
 _REQUEST_CLASSES = frozenset(REQUEST_MODELS.values())
 
@@ -251,7 +255,7 @@ def to_body(params: Any) -> dict[str, Any]:
         value = getattr(params, name)
         if value is UNSET:
             continue
-        if value is not None and value.__class__ is not dict:
+        if value is not None and value.__class__ not in _JSON_SCALARS:
             value = unstructure(value)
         body[key] = value
     return body

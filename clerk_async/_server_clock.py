@@ -28,15 +28,23 @@ class ServerClock:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._offset: float | None = None  # seconds to add to our clock, lower bound
+        # The last header and its time: answers within one second share their Date,
+        # and parsing one costs more than the rest of a response's bookkeeping.
+        self._last_header = ""
+        self._last_stamp = 0.0
 
     def observe(self, date_header: str | None, received_at: float | None = None) -> None:
         """Record one answer's ``Date`` header, read at ``received_at`` (our clock)."""
         if not date_header:
             return
-        try:
-            stamped = parsedate_to_datetime(date_header).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return  # a proxy's odd header: no information, not an error
+        if date_header == self._last_header:
+            stamped = self._last_stamp
+        else:
+            try:
+                stamped = parsedate_to_datetime(date_header).timestamp()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return  # a proxy's odd header: no information, not an error
+            self._last_header, self._last_stamp = date_header, stamped
         offset = stamped - (received_at if received_at is not None else self._clock())
         if self._offset is None or offset > self._offset:
             self._offset = offset

@@ -115,6 +115,21 @@ def test_server_clock_is_a_lower_bound_from_date_and_stamps() -> None:
     assert server.lower_bound_ms() == sharper
 
 
+def test_a_repeated_date_header_is_read_against_its_own_receive_time() -> None:
+    # Answers within one second share their Date (the parse is reused): each is
+    # still compared with the moment it arrived.
+    server = ServerClock(clock=lambda: 0.0)
+    date = formatdate(1_900_000_000.0, usegmt=True)
+    server.observe(date, received_at=1_900_000_000.5)
+    assert server.lower_bound_ms() == -500
+    server.observe(date, received_at=1_900_000_000.9)  # later arrival: no better bound
+    assert server.lower_bound_ms() == -500
+    server.observe(date, received_at=1_899_999_999.8)  # earlier arrival: a tighter one
+    assert server.lower_bound_ms() == 200
+    server.observe("not a date", received_at=0.0)
+    assert server.lower_bound_ms() == 200
+
+
 async def test_fake_sends_date_header_from_its_clock() -> None:
     clock = ManualClock(start=1_800_000_000.0)
     async with FakeClerk(require_identifier=False, clock=clock) as fake, _client(fake) as clerk:
