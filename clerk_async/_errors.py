@@ -27,16 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._records import (
-    attrs_fields,
-    frozen_delattr,
-    frozen_setattr,
-    record_eq,
-    record_getstate,
-    record_hash,
-    record_repr,
-    record_setstate,
-)
+from ._records import FrozenRecord, attrs_fields
 
 __all__ = [
     "AuthenticationError",
@@ -108,7 +99,7 @@ class ClerkDecodeError(ClerkError):
         self.excerpt = excerpt
 
 
-class ErrorDetail:
+class ErrorDetail(FrozenRecord):
     """One entry of the ``errors`` list of a Clerk error response."""
 
     __slots__ = ("code", "long_message", "message", "meta")
@@ -132,14 +123,6 @@ class ErrorDetail:
         init(self, "message", message)
         init(self, "long_message", long_message)
         init(self, "meta", meta)
-
-    __eq__ = record_eq
-    __hash__ = record_hash
-    __repr__ = record_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = record_getstate
-    __setstate__ = record_setstate
 
 
 class ClerkAPIError(ClerkError):

@@ -29,16 +29,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 
 from ._auth import instance_key_id
-from ._records import (
-    attrs_fields,
-    frozen_delattr,
-    frozen_setattr,
-    record_eq,
-    record_getstate,
-    record_hash,
-    record_repr,
-    record_setstate,
-)
+from ._records import FrozenRecord, attrs_fields
 
 __all__ = [
     "AIMD",
@@ -138,7 +129,7 @@ class Aimd:
 AIMD = Aimd()
 
 
-class Quota:
+class Quota(FrozenRecord):
     """``requests`` per ``period`` seconds; ``burst`` requests may go at once."""
 
     __slots__ = ("burst", "period", "requests")
@@ -159,14 +150,6 @@ class Quota:
         init(self, "requests", requests)
         init(self, "period", period)
         init(self, "burst", burst)
-
-    __eq__ = record_eq
-    __hash__ = record_hash
-    __repr__ = record_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = record_getstate
-    __setstate__ = record_setstate
 
     @property
     def interval(self) -> float:
@@ -368,7 +351,7 @@ class LocalLimiter:
         self._last_episode = now
 
 
-class RateLimits:
+class RateLimits(FrozenRecord):
     """Quota settings for :class:`AsyncClerk` (``rate_limit=RateLimits(...)``).
 
     ``instance``: ``"auto"`` (100/10s for ``sk_test_`` keys, 1000/10s for
@@ -398,14 +381,6 @@ class RateLimits:
         init(self, "instance", instance)
         init(self, "operations", {} if operations is None else operations)
         init(self, "backend", backend)
-
-    __eq__ = record_eq
-    __hash__ = record_hash
-    __repr__ = record_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = record_getstate
-    __setstate__ = record_setstate
 
     def resolve_instance(self, key_kind: str | None) -> Quota | None:
         if self.instance == "auto":

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import attrs
 
 __all__ = [
+    "FrozenRecord",
     "attrs_fields",
     "field_names",
     "frozen_delattr",
@@ -111,3 +112,22 @@ def record_repr(self: Any) -> str:
     """``Quota(requests=100, period=10.0, burst=1)``, as attrs writes it."""
     parts = [f"{n}={getattr(self, n)!r}" for n in field_names(self.__class__)]
     return f"{self.__class__.__qualname__}({', '.join(parts)})"
+
+
+class FrozenRecord:
+    """Base of the immutable records: attrs' ``eq``, ``hash``, ``repr``, frozenness, pickling.
+
+    A subclass declares ``__slots__``, its annotated fields, ``__attrs_attrs__ =
+    attrs_fields({...defaults})`` and an ``__init__`` that sets every field
+    through ``object.__setattr__``.
+    """
+
+    __slots__ = ()
+
+    __eq__ = record_eq
+    __hash__ = record_hash
+    __repr__ = record_repr
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+    __getstate__ = record_getstate
+    __setstate__ = record_setstate

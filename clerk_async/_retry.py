@@ -11,16 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any, ClassVar, Final
 
-from ._records import (
-    attrs_fields,
-    frozen_delattr,
-    frozen_setattr,
-    record_eq,
-    record_getstate,
-    record_hash,
-    record_repr,
-    record_setstate,
-)
+from ._records import FrozenRecord, attrs_fields
 
 __all__ = ["IDEMPOTENT_METHODS", "RETRYABLE_STATUSES", "Attempt", "RetryPolicy"]
 
@@ -40,7 +31,7 @@ def _at_least_one(name: str, value: int) -> int:
     return value
 
 
-class RetryPolicy:
+class RetryPolicy(FrozenRecord):
     """Exponential backoff with full jitter, capped by attempts and a deadline.
 
     ``max_attempts`` counts the first try. ``deadline`` bounds the whole call,
@@ -78,14 +69,6 @@ class RetryPolicy:
         init(self, "max_delay", _positive("max_delay", max_delay))
         init(self, "deadline", _positive("deadline", deadline))
         init(self, "retry_unsafe", retry_unsafe)
-
-    __eq__ = record_eq
-    __hash__ = record_hash
-    __repr__ = record_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = record_getstate
-    __setstate__ = record_setstate
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to sleep after failed attempt number ``attempt`` (1-based)."""
