@@ -1,7 +1,7 @@
 """Plain slotted classes that attrs still recognises, for what a cold start builds.
 
 An attrs class compiles its ``__init__``, ``__eq__`` and ``__repr__`` when its
-module is imported (~0.3 ms each), and every cold start of a CLI, a
+module is imported (~0.3 ms a class), and every cold start of a CLI, a
 serverless function or a test run pays that. The classes a client needs to
 exist (the generated models, the settings and the stats) are written out
 plainly instead, sharing the helpers below, and carry a lazy
