@@ -134,6 +134,7 @@ class Quota(FrozenRecord):
 
     __slots__ = ("burst", "period", "requests")
     __attrs_attrs__: ClassVar[Any] = attrs_fields({"burst": 1})
+    __match_args__ = ("requests", "period", "burst")
 
     requests: int
     period: float

@@ -123,6 +123,8 @@ class FrozenRecord:
     """
 
     __slots__ = ()
+    #: Keyword-only fields, as attrs leaves them; positional records name theirs.
+    __match_args__: tuple[str, ...] = ()
 
     __eq__ = record_eq
     __hash__ = record_hash

@@ -15,6 +15,7 @@ class OperationStats:
     """Traffic of one operation: attempts sent, retries, 429s, quota waiting."""
 
     __slots__ = ("quota_wait", "rate_limited", "requests", "retries")
+    __match_args__ = ("requests", "retries", "rate_limited", "quota_wait")
     __attrs_attrs__: ClassVar[Any] = attrs_fields(
         {"requests": 0, "retries": 0, "rate_limited": 0, "quota_wait": 0.0}
     )

@@ -148,6 +148,17 @@ def test_records_validate_on_evolve_as_on_construction() -> None:
     assert RateLimits().operations == {} and RateLimits().operations is not RateLimits().operations
 
 
+def test_records_match_positionally_where_attrs_allowed_it() -> None:
+    # attrs gives __match_args__ to the fields that are not keyword-only.
+    match Quota(10, 1.0, 2):
+        case Quota(requests, period, burst):
+            assert (requests, period, burst) == (10, 1.0, 2)
+    match OperationStats(3, 1):
+        case OperationStats(requests, retries, limited, waited):
+            assert (requests, retries, limited, waited) == (3, 1, 0, 0.0)
+    assert RetryPolicy.__match_args__ == () == ErrorDetail.__match_args__
+
+
 def test_python_x_importtime_shows_the_modules_lazy_names_load() -> None:
     """A user profiling their start-up sees our model modules, not their cost hidden in others."""
     probe = "from clerk_async import AsyncClerk, User; import clerk_async.models as m; m.TOTP"
