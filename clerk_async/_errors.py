@@ -22,7 +22,6 @@ Every message is one line a person can act on and never contains the secret key.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -234,8 +233,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # only for an HTTP-date (~20 ms)
+
         try:
-            when = email.utils.parsedate_to_datetime(value)
+            when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:

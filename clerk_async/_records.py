@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-import attrs
-
 __all__ = [
     "FrozenRecord",
     "attrs_fields",
@@ -46,6 +44,8 @@ class attrs_fields:  # lower case: reads as the call it stands for in class bodi
     def __get__(self, instance: Any, owner: type[Any]) -> Any:
         import inspect  # first use of the fields only
 
+        import attrs
+
         annotations = inspect.get_annotations(owner)
         namespace: dict[str, Any] = {
             "__module__": owner.__module__,
@@ -64,11 +64,15 @@ class attrs_fields:  # lower case: reads as the call it stands for in class bodi
 
 def frozen_setattr(self: Any, name: str, value: Any) -> NoReturn:
     """Immutable: use ``attrs.evolve(obj, field=...)`` for a changed copy."""
-    raise attrs.exceptions.FrozenInstanceError
+    from attrs.exceptions import FrozenInstanceError  # not imported until needed
+
+    raise FrozenInstanceError
 
 
 def frozen_delattr(self: Any, name: str) -> NoReturn:
-    raise attrs.exceptions.FrozenInstanceError
+    from attrs.exceptions import FrozenInstanceError
+
+    raise FrozenInstanceError
 
 
 _FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import functools
 import importlib
 import inspect
 import sys
@@ -192,6 +193,7 @@ def _candidate_modules(value: object) -> Iterable[str]:
         yield home
 
 
+@functools.cache
 def _type_checking_imports(module_name: str) -> dict[str, str]:
     """Name -> absolute module of the ``from ... import`` under ``if TYPE_CHECKING:``."""
     module = sys.modules[module_name]

@@ -128,6 +128,8 @@ def test_a_repeated_date_header_is_read_against_its_own_receive_time() -> None:
     assert server.lower_bound_ms() == 200
     server.observe("not a date", received_at=0.0)
     assert server.lower_bound_ms() == 200
+    server.observe(formatdate(1_900_000_005.0, usegmt=True), received_at=1_900_000_000.0)
+    assert server.lower_bound_ms() == 5000  # a new Date is read, not the remembered one
 
 
 async def test_fake_sends_date_header_from_its_clock() -> None:

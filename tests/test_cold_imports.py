@@ -167,3 +167,13 @@ def test_python_x_importtime_shows_the_modules_lazy_names_load() -> None:
     timed = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines()}
     assert {"clerk_async._client", "clerk_async.models.users",
             "clerk_async.models.common"} <= timed, sorted(t for t in timed if "clerk" in t)
+
+
+def test_importing_the_package_for_its_errors_and_settings_loads_neither_attrs_nor_email() -> None:
+    # A CLI's --help or a module that only catches ClerkError pays ~25 ms less.
+    probe = ("import sys; from clerk_async import ClerkError, RateLimitError, RetryPolicy; "
+             "RetryPolicy(max_attempts=2); "
+             "print(sorted(m for m in ('attr', 'attrs', 'email.utils') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "[]"
