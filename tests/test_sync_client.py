@@ -524,7 +524,9 @@ def test_fork_with_other_threads_leaves_the_parent_loop_and_connections_alone(
                 sys.exit(0 if ok and clerk._runner._loop is not loop else 3)
             code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
             name = clerk.users.get(user.id).first_name
-            print(code, name, clerk._runner._loop is loop, sockets() == before)
+            # flushed before the next fork: a child exiting normally flushes the
+            # buffer it inherited, and a pipe (unlike a terminal) buffers whole blocks
+            print(code, name, clerk._runner._loop is loop, sockets() == before, flush=True)
         stop.set()
         bystander.join()
         """),
