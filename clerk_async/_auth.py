@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-__all__ = ["ENV_VAR", "Secret", "instance_key_id", "key_kind", "secret_from"]
+__all__ = ["ENV_VAR", "Secret", "instance_key_id", "key_kind", "screen_secret", "secret_from"]
 
 ENV_VAR = "CLERK_SECRET_KEY"
 _KINDS = ("sk_live_", "sk_test_")
@@ -63,10 +63,44 @@ class Secret:
         return instance_key_id(self._value)
 
 
-def secret_from(secret_key: str | None) -> Secret | None:
-    """The key passed in, else ``$CLERK_SECRET_KEY``; None when neither is set."""
+def screen_secret(
+    secret_key: object, source: str = "secret_key"
+) -> tuple[str | None, Exception | None]:
+    """``(key, None)`` with surrounding whitespace stripped, or ``(None, error)``.
+
+    The error is returned, not raised, so that the caller can drop its own
+    reference to the key before raising: a traceback rendered with its locals
+    (``pytest -l``, Sentry) would otherwise print the key from the caller's
+    frame. A key read from a file keeps its newline, hence the strip; any
+    other whitespace or control character would only fail later, inside
+    aiohttp, with the key in the frames. No message quotes the key.
+    """
     if secret_key is None:
-        secret_key = os.environ.get(ENV_VAR) or None
-    if secret_key is not None and not isinstance(secret_key, str):
-        raise TypeError(f"secret_key must be a str, got {type(secret_key).__name__}")
-    return Secret(secret_key) if secret_key else None
+        return None, None
+    if not isinstance(secret_key, str):
+        return None, TypeError(f"{source} must be a str, got {type(secret_key).__name__}")
+    key = secret_key.strip()
+    for position, char in enumerate(key):
+        if not "!" <= char <= "~":
+            return None, ValueError(
+                f"{source} has a character a Clerk secret key cannot hold (whitespace, a "
+                f"control or non-ASCII character) at position {position}; check how the "
+                "key was copied"
+            )
+    return key, None
+
+
+def secret_from(secret_key: str | None) -> Secret | None:
+    """The key passed in, else ``$CLERK_SECRET_KEY``; None when neither is set.
+
+    Pass ``secret_key`` through :func:`screen_secret` first; the environment's
+    value is screened here.
+    """
+    source = "secret_key"
+    if secret_key is None:
+        secret_key, source = os.environ.get(ENV_VAR) or None, f"${ENV_VAR}"
+    key, refused = screen_secret(secret_key, source)
+    secret_key = None  # no frame of a rendered traceback may hold the key
+    if refused is not None:
+        raise refused
+    return Secret(key) if key else None

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal
 
-from ._auth import Secret, secret_from
+from ._auth import Secret, screen_secret, secret_from
 from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits, parse_quota
 from ._retry import RetryPolicy
 from ._stats import ClientStats
@@ -30,6 +30,9 @@ __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
 
 DEFAULT_BASE_URL = "https://api.clerk.com/v1"
 DEFAULT_API_VERSION = "2025-11-10"
+
+#: A day: longer waits are a mistake (and inf overflows the event loop's timer).
+MAX_TIMEOUT = 86400.0
 
 RateLimitSetting = Literal["auto"] | str | Quota | RateLimits | None
 
@@ -80,6 +83,10 @@ class AsyncClerk:
         clock: Clock | None = None,
         log_bodies: bool = False,
     ) -> None:
+        # Rebound before raising: this frame's locals must not show a bad key.
+        secret_key, refused = screen_secret(secret_key)
+        if refused is not None:
+            raise refused
         secret = secret_from(secret_key)
         if base_url is None:
             base_url = os.environ.get("CLERK_API_URL") or DEFAULT_BASE_URL
@@ -186,6 +193,9 @@ class AsyncClerk:
         return self._transport.closed
 
     def __repr__(self) -> str:
+        if "_transport" not in self.__dict__:
+            # Half-built: a traceback rendering __init__'s locals asks for this.
+            return "<AsyncClerk (not constructed)>"
         key = getattr(self._transport.sender, "key_kind", None)
         shown = f"{key}…" if key else "missing"
         view = " (options view)" if self._parent is not None else ""
@@ -217,8 +227,15 @@ class AsyncClerk:
 
 
 def _check_timeout(timeout: object) -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= MAX_TIMEOUT
+    ):
+        raise ValueError(
+            f"timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT:g}), "
+            f"got {timeout!r}"
+        )
     return float(timeout)
 
 

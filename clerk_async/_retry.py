@@ -19,16 +19,27 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"
 RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
 
 
-def _positive(name: str, value: float) -> float:
+def _seconds(name: str, value: object, *, limit: float) -> float:
+    """A finite number of seconds in ``[0, limit]``: nan and inf would mean "forever"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
+    if not value <= limit:  # also catches nan, which compares false to everything
+        raise ValueError(f"{name} must be finite and at most {limit:g} seconds, got {value!r}")
+    return float(value)
 
 
-def _at_least_one(name: str, value: int) -> int:
+def _attempts(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"max_attempts must be an int, got {type(value).__name__} {value!r}")
     if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
+        raise ValueError(f"max_attempts must be >= 1, got {value!r}")
     return value
+
+
+#: A day: a longer deadline or delay is a mistake, not a policy.
+MAX_SECONDS = 86400.0
 
 
 class RetryPolicy(FrozenRecord):
@@ -64,10 +75,12 @@ class RetryPolicy(FrozenRecord):
         retry_unsafe: bool = False,
     ) -> None:
         init = object.__setattr__
-        init(self, "max_attempts", _at_least_one("max_attempts", max_attempts))
-        init(self, "base_delay", _positive("base_delay", base_delay))
-        init(self, "max_delay", _positive("max_delay", max_delay))
-        init(self, "deadline", _positive("deadline", deadline))
+        if not isinstance(retry_unsafe, bool):
+            raise TypeError(f"retry_unsafe must be a bool, got {type(retry_unsafe).__name__}")
+        init(self, "max_attempts", _attempts(max_attempts))
+        init(self, "base_delay", _seconds("base_delay", base_delay, limit=MAX_SECONDS))
+        init(self, "max_delay", _seconds("max_delay", max_delay, limit=MAX_SECONDS))
+        init(self, "deadline", _seconds("deadline", deadline, limit=MAX_SECONDS))
         init(self, "retry_unsafe", retry_unsafe)
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:

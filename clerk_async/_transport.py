@@ -84,9 +84,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: The API version segment every Backend API path starts with.
+API_PREFIX = "/v1"
+
+
 def check_base_url(base_url: str) -> URL:
-    """Parse ``base_url``; plain http is allowed only to this machine."""
-    url = URL(base_url.rstrip("/"))
+    """Parse ``base_url``; plain http is allowed only to this machine.
+
+    Clerk's own SDKs take the API root (``https://api.clerk.com``) and add the
+    version themselves, while this SDK once took it with ``/v1``. Both are
+    accepted: a path that does not already end in ``/v1`` gets it appended, so
+    a root URL never sends every call to a 404 that reads like "no such user".
+    """
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
+    url = URL(base_url.strip().rstrip("/"))
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
     if url.scheme == "http" and not _is_loopback(url.host):
@@ -96,7 +108,24 @@ def check_base_url(base_url: str) -> URL:
         )
     if url.query_string or url.fragment:
         raise ValueError("base_url must not carry a query string or fragment")
+    if not url.raw_path.endswith(API_PREFIX):
+        url = URL(str(url).rstrip("/") + API_PREFIX, encoded=True)
     return url
+
+
+#: RFC 9110 ``tchar``: a header name is one or more of these and nothing else,
+#: so ``"Authorization "`` or ``"X: y"`` cannot pass as some other header.
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _bad_value_char(value: str) -> str | None:
+    """The first character RFC 9110 does not allow in a field value (HTAB is fine)."""
+    for char in value:
+        if (char < " " and char != "\t") or char == "\x7f":
+            return char
+    return None
 
 
 def check_headers(name: str, headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -109,10 +138,19 @@ def check_headers(name: str, headers: Mapping[str, str] | None) -> dict[str, str
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"{name} keys and values must be str, got {key!r}: {value!r}")
+        if not key or not _TOKEN_CHARS.issuperset(key):
+            raise ValueError(
+                f"{name} has an invalid header name {key!r}: letters, digits and "
+                "!#$%&'*+-.^_`|~ only, no spaces or colons"
+            )
         if key.lower() in _RESERVED_HEADERS:
             raise ValueError(f"{name} must not set {key!r}: the client sets it itself")
-        if any(c in key + value for c in "\r\n"):
-            raise ValueError(f"{name}[{key!r}] must not contain line breaks")
+        bad = _bad_value_char(value)
+        if bad is not None:
+            raise ValueError(
+                f"{name}[{key!r}] must not contain line breaks or control characters "
+                f"(found {bad!r})"
+            )
         checked[key] = value
     return checked
 

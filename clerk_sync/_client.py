@@ -16,6 +16,7 @@ from clerk_async import (
     RetryPolicy,
     UnsetType,
 )
+from clerk_async._auth import screen_secret
 from clerk_async._client import RateLimitSetting
 from clerk_async._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, Sleep
 from clerk_sync._portal import ClientBase
@@ -50,6 +51,9 @@ class Clerk(ClientBase):
         clock: Clock | None = None,
         log_bodies: bool = False,
     ) -> None:
+        secret_key, refused = screen_secret(secret_key)
+        if refused is not None:
+            raise refused
         super().__init__(
             partial(
                 AsyncClerk,

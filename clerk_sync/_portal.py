@@ -534,6 +534,8 @@ class ClientBase:
             return made
 
         view._derive = get
+        # Built now, not at the first call, so that bad options fail here.
+        get(self._runner.client)
         view._attach()
         return view
 
@@ -571,6 +573,9 @@ class ClientBase:
         self.close()
 
     def __repr__(self) -> str:
+        if "_runner" not in self.__dict__:
+            # Half-built: a traceback rendering __init__'s locals asks for this.
+            return f"<{type(self).__name__} (not constructed)>"
         # The async repr already hides the key; only the class name differs.
         text = repr(self._async)
         return text.replace("AsyncClerk", type(self).__name__, 1)

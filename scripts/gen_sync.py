@@ -595,6 +595,13 @@ def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> s
         lines.append(f"    {attr}: {cls.__name__}")
     lines.append("")
     lines.append(render_def("__init__", params, "None"))
+    if any(p.name == "secret_key" for p in params):
+        # As in AsyncClerk: rebind before raising, so that a traceback rendered
+        # with its locals shows no bad key in this frame or in the partial.
+        imports.add("clerk_async._auth", "screen_secret")
+        lines.append("        secret_key, refused = screen_secret(secret_key)")
+        lines.append("        if refused is not None:")
+        lines.append("            raise refused")
     factory = render_call(
         "partial", [client_cls.__name__, *(p.forward() for p in params)], "            "
     ).lstrip()
