@@ -116,7 +116,7 @@ class AsyncClerk:
             limiter=_limiter(limits, quota, secret, clock, sleep),
             instance_quota=quota,
         )
-        self.users = Users(self._transport)
+        self._users = Users(self._transport)
         self._parent: AsyncClerk | None = None
 
     def with_options(
@@ -154,9 +154,14 @@ class AsyncClerk:
         view = object.__new__(AsyncClerk)
         view.__dict__.update(self.__dict__)
         view._transport = self._transport.with_options(**changes)
-        view.users = Users(view._transport)
+        view._users = Users(view._transport)
         view._parent = self._parent or self
         return view
+
+    @property
+    def users(self) -> Users:
+        """Clerk's Users operations: ``get``, ``list``, ``iter``, ``create``, ``update``, …"""
+        return self._users
 
     @property
     def api_version(self) -> str:

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import random
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -244,6 +245,13 @@ def _connection_error(
     return error, TransportCause(f"{type(exc).__module__}.{type(exc).__qualname__}", detail)
 
 
+UNCLOSED = (
+    "An AsyncClerk was not closed before it was garbage-collected: its connections "
+    "were left open. Close it with `await clerk.aclose()` or use "
+    "`async with AsyncClerk(...) as clerk:` (clerk_sync.Clerk: `clerk.close()` or `with`)"
+)
+
+
 class HttpSender:
     """The aiohttp session (created lazily in the running loop) and one attempt with it."""
 
@@ -306,6 +314,18 @@ class HttpSender:
                 "cannot cross loops. Create one client per loop (or use clerk_sync.Clerk)"
             )
         return self._session
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # aiohttp's own "Unclosed client session" follows, naming nothing of
+        # ours; say first which object was left open and how to close it.
+        session = self._session
+        if session is None or session.closed:
+            return
+        _warn(UNCLOSED, ResourceWarning, source=self, stacklevel=1)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            # Where aiohttp reports too: printed even when ResourceWarning is ignored.
+            loop.call_exception_handler({"message": UNCLOSED})
 
     async def aclose(self) -> None:
         self._closed = True

@@ -34,7 +34,7 @@ class Clerk(ClientBase):
     client between threads; it is also safe after ``os.fork()``.
     """
 
-    users: Users
+    _users: Users
 
     def __init__(
         self,
@@ -73,7 +73,7 @@ class Clerk(ClientBase):
         self._attach()
 
     def _attach(self) -> None:
-        self.users = Users(self._bind(lambda client: client.users))
+        self._users = Users(self._bind(lambda client: client.users))
 
     def with_options(
         self,
@@ -133,3 +133,8 @@ class Clerk(ClientBase):
     @property
     def timeout(self) -> float:
         return self._async.timeout
+
+    @property
+    def users(self) -> Users:
+        """Clerk's Users operations: ``get``, ``list``, ``iter``, ``create``, ``update``, …"""
+        return self._users

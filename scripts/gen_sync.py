@@ -467,10 +467,13 @@ def discover_resources(client_cls: type) -> list[tuple[str, type]]:
     from clerk_async.resources._base import Resource
 
     client = client_cls(secret_key="sk_test_gen_sync", base_url="http://127.0.0.1:9/v1")
+    # Documented properties, so that help(AsyncClerk) lists them.
     found = [
-        (attr, type(value))
-        for attr, value in sorted(vars(client).items())
-        if not attr.startswith("_") and isinstance(value, Resource)
+        (attr, type(getattr(client, attr)))
+        for attr, value in sorted(vars(client_cls).items())
+        if not attr.startswith("_")
+        and isinstance(value, property)
+        and isinstance(getattr(client, attr), Resource)
     ]
     if not found:
         raise GenerationError("AsyncClerk exposes no resources")
@@ -582,6 +585,14 @@ def imported_params(fn: Callable[..., Any], imports: Imports, where: str) -> lis
     return params
 
 
+def returns_of(prop: property) -> str:
+    """A property's return annotation, as written."""
+    returns = inspect.signature(prop.fget, eval_str=False).return_annotation  # type: ignore[arg-type]
+    if not isinstance(returns, str):
+        raise GenerationError(f"property {prop.fget!r}: annotate its return type")
+    return returns
+
+
 def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> str:
     imports = Imports()
     imports.add("functools", "partial")
@@ -592,7 +603,7 @@ def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> s
     lines = ["class Clerk(ClientBase):", f'    """{CLIENT_DOC}"""', ""]
     for attr, cls, module in resources:
         imports.add(module, cls.__name__)
-        lines.append(f"    {attr}: {cls.__name__}")
+        lines.append(f"    _{attr}: {cls.__name__}")
     lines.append("")
     lines.append(render_def("__init__", params, "None"))
     if any(p.name == "secret_key" for p in params):
@@ -611,19 +622,25 @@ def render_client(client_cls: type, resources: list[tuple[str, type, str]]) -> s
     lines.append("    def _attach(self) -> None:")
     for attr, cls, _ in resources:
         bind = f"self._bind(lambda client: client.{attr})"
-        lines.append(f"        self.{attr} = {cls.__name__}({bind})")
+        lines.append(f"        self._{attr} = {cls.__name__}({bind})")
     own = [(n, f) for n, f in public_async_methods(client_cls) if n not in HAND_WRITTEN]
     if own:
         lines.append("        self._own = self._bind(lambda client: client)")
     for name, fn in view_methods(client_cls):
         lines.append("")
         lines.append(render_view_method(name, fn, client_cls.__name__, imports))
+    resource_names = {attr for attr, _, _ in resources}
     for name, value in sorted(vars(client_cls).items()):
         if name.startswith("_") or name in HAND_WRITTEN or not isinstance(value, property):
             continue
-        returns = inspect.signature(value.fget, eval_str=False).return_annotation  # type: ignore[arg-type]
-        if not isinstance(returns, str):
-            raise GenerationError(f"{client_cls.__name__}.{name}: annotate its return type")
+        if name in resource_names:
+            lines.append("")
+            lines.append("    @property")
+            lines.append(f"    def {name}(self) -> {returns_of(value)}:")
+            lines.append(render_doc(value.__doc__, "        "))
+            lines.append(f"        return self._{name}")
+            continue
+        returns = returns_of(value)
         for used in names_in(returns):
             resolve(used, value.fget.__globals__, imports, f"{client_cls.__name__}.{name}")  # type: ignore[union-attr]
         lines.append("")
