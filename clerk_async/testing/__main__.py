@@ -97,10 +97,17 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port must be between 0 and 65535, got {args.port}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(_serve(args))
     except ValueError as exc:  # bad quota or fault settings
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # port taken, an address not of this machine, unknown host
+        reason = exc.strerror or str(exc)
+        print(f"error: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
     return 0
 

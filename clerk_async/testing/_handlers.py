@@ -232,10 +232,9 @@ def _metadata(merge: bool) -> Handler:
         store = store_of(request)
         user = store.get(request.match_info["user_id"])
         body = await read_json(request)
-        check_body(body, _META)
+        # The spec's metadata objects are not nullable on this route.
+        check_body(body, _META, not_null=_META)
         for name, value in body.items():
-            if value is None:
-                continue
             if merge:
                 setattr(user, name, deep_merge(getattr(user, name), value))
             else:

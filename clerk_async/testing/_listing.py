@@ -9,6 +9,7 @@ and ``starting_after`` cursor pages cost O(page), however many users exist.
 from __future__ import annotations
 
 import bisect
+import sys
 from collections.abc import Callable, Iterator
 from itertools import islice
 
@@ -232,7 +233,9 @@ def list_users(store: Store, query: MultiMapping[str]) -> list[User]:
             rows = _walk(store, desc, cursor_key)
         if preds:
             rows = (u for u in rows if all(p(u) for p in preds))
-        return list(islice(rows, offset, offset + limit))
+        # islice wants sys.maxsize at most; an offset past every user is an empty page.
+        start = min(offset, sys.maxsize)
+        return list(islice(rows, start, min(start + limit, sys.maxsize)))
 
     pool = store.users.values() if candidates is None else [store.users[i] for i in candidates]
     matched = [u for u in pool if all(p(u) for p in preds)]

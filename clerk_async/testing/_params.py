@@ -36,14 +36,22 @@ _KIND_WORDS = {
 
 
 def check_body(
-    body: Mapping[str, Any], fields: Mapping[str, str], required: Iterable[str] = ()
+    body: Mapping[str, Any],
+    fields: Mapping[str, str],
+    required: Iterable[str] = (),
+    not_null: Iterable[str] = (),
 ) -> None:
+    """Refuse what Clerk refuses: unknown fields, missing ones, wrong types,
+    and ``null`` for the ``not_null`` fields (the spec's non-nullable ones)."""
     for name in body:
         if name not in fields:
             raise param_unknown(name)
     for name in required:
         if body.get(name) is None:
             raise param_missing(name)
+    for name in not_null:
+        if name in body and body[name] is None:
+            raise param_invalid(name, f"must be {_KIND_WORDS[fields[name]]}, not null")
     for name, value in body.items():
         if value is None:
             continue
