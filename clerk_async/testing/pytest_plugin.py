@@ -5,15 +5,19 @@ environment, so it must never break a suite that does not use it: it imports
 nothing beyond pytest and the standard library at load time, and pytest-asyncio
 is optional.
 
-Async fixtures (need pytest-asyncio, any mode, strict included):
+Async fixtures, on the loop of the test: pytest-asyncio's (any mode, strict
+included) or anyio's (``@pytest.mark.anyio``, asyncio backend; trio fails at
+once with a clear message, as aiohttp needs asyncio):
 
 * ``fake_clerk``: a running :class:`FakeClerk` on the test's event loop.
 * ``clerk``: an ``AsyncClerk`` bound to it, closed after the test.
 
-Sync fixtures (no pytest-asyncio needed, e.g. for Django tests):
+Sync fixtures (no async plugin needed, e.g. for Django tests):
 
 * ``fake_clerk_sync``: a :class:`FakeClerk` served from a background thread.
-* ``clerk_sync``: a ``clerk_sync.Clerk`` bound to it, closed after the test.
+* ``sync_clerk``: a ``clerk_sync.Clerk`` bound to it, closed after the test.
+  ``clerk_sync`` is the same fixture under its first name, which hides the
+  ``clerk_sync`` package inside the test.
 
 Configure the fake per test with a marker::
 
@@ -25,7 +29,7 @@ Configure the fake per test with a marker::
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -35,12 +39,15 @@ if TYPE_CHECKING:
 
     from ._server import FakeClerk
 
-__all__ = ["clerk", "clerk_sync", "fake_clerk", "fake_clerk_sync"]
+__all__ = ["clerk", "clerk_sync", "fake_clerk", "fake_clerk_sync", "sync_clerk"]
+
+T = TypeVar("T")
 
 MISSING_ASYNCIO = (
     "the {name!r} fixture is async and needs pytest-asyncio: `pip install pytest-asyncio` "
-    "and mark the test with @pytest.mark.asyncio (or set asyncio_mode = \"auto\"); "
-    "for sync tests use the 'clerk_sync' and 'fake_clerk_sync' fixtures"
+    "and mark the test with @pytest.mark.asyncio (or set asyncio_mode = \"auto\"), or "
+    "mark it @pytest.mark.anyio; for sync tests use the 'sync_clerk' and "
+    "'fake_clerk_sync' fixtures"
 )
 
 
@@ -74,18 +81,116 @@ def fake_clerk_sync(request: pytest.FixtureRequest) -> Iterator[FakeClerk]:
             portal.call(fake.aclose)
 
 
-@pytest.fixture
-def clerk_sync(fake_clerk_sync: FakeClerk) -> Iterator[Clerk]:
-    """A blocking ``clerk_sync.Clerk`` bound to ``fake_clerk_sync``."""
+def _blocking_client(fake: FakeClerk) -> Iterator[Clerk]:
     from clerk_sync import Clerk
 
-    with Clerk(
-        secret_key=fake_clerk_sync.secret_key, base_url=fake_clerk_sync.base_url, rate_limit=None
+    with Clerk(secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None) as client:
+        yield client
+
+
+@pytest.fixture
+def sync_clerk(fake_clerk_sync: FakeClerk) -> Iterator[Clerk]:
+    """A blocking ``clerk_sync.Clerk`` bound to ``fake_clerk_sync``."""
+    yield from _blocking_client(fake_clerk_sync)
+
+
+@pytest.fixture
+def clerk_sync(fake_clerk_sync: FakeClerk) -> Iterator[Clerk]:
+    """The same as ``sync_clerk``, under its first name.
+
+    Inside a test this name hides the ``clerk_sync`` package; ``sync_clerk``
+    does not.
+    """
+    yield from _blocking_client(fake_clerk_sync)
+
+
+# --------------------------------------------------------------------------- async fixtures
+#
+# ``fake_clerk`` and ``clerk`` must live on the loop that runs the test, or the
+# test waits on a server whose loop is not running. Which loop that is depends
+# on the plugin running the test: pytest-asyncio, or anyio (``@pytest.mark.anyio``
+# in a project where pytest-asyncio does not claim the test). The public fixtures
+# are plain ones that pick the matching async implementation per test.
+
+TRIO_UNSUPPORTED = (
+    "the {name!r} fixture needs the asyncio backend: FakeClerk and AsyncClerk run on "
+    "aiohttp, which does not run under trio. Parametrize anyio_backend with 'asyncio' "
+    "for these tests (or use the sync 'sync_clerk' and 'fake_clerk_sync' fixtures)"
+)
+
+
+def _runs_on_anyio(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether anyio, not pytest-asyncio, runs this test (so its loop is anyio's)."""
+    # pytest-asyncio marks what it runs (in auto mode, every coroutine test,
+    # ``@pytest.mark.anyio`` ones included): then its loop is the test's.
+    if request.node.get_closest_marker("asyncio") is not None:
+        return False
+    if "anyio_backend" not in request.fixturenames:
+        return False
+    if request.getfixturevalue("anyio_backend_name") != "asyncio":
+        pytest.fail(TRIO_UNSUPPORTED.format(name=name), pytrace=False)
+    return True
+
+
+async def _serving(options: dict[str, Any]) -> AsyncIterator[FakeClerk]:
+    from ._server import FakeClerk
+
+    async with FakeClerk(**options) as fake:
+        yield fake
+
+
+async def _client_of(fake: FakeClerk) -> AsyncIterator[AsyncClerk]:
+    from clerk_async import AsyncClerk
+
+    async with AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None
     ) as client:
         yield client
 
 
-# --------------------------------------------------------------------------- async fixtures
+def _on_anyio_runner(request: pytest.FixtureRequest, fixture: Any, kwargs: dict[str, Any]) -> Any:
+    """Run an async generator fixture on anyio's runner, the loop of the test."""
+    from anyio.pytest_plugin import get_runner
+
+    options = request.getfixturevalue("anyio_backend_options")
+    with get_runner("asyncio", options) as runner:
+        yield from runner.run_asyncgen_fixture(fixture, kwargs)
+
+
+def _on_current_loop(fixture: AsyncIterator[T]) -> Iterator[T]:
+    """Run an async generator fixture on the current (not yet running) loop."""
+    import asyncio
+
+    loop = asyncio.get_event_loop()
+    value = loop.run_until_complete(fixture.__anext__())
+    try:
+        yield value
+    finally:
+        loop.run_until_complete(_finish(fixture))
+
+
+async def _finish(fixture: AsyncIterator[Any]) -> None:
+    async for _ in fixture:
+        raise RuntimeError("an async fixture yielded twice")
+
+
+@pytest.fixture
+def fake_clerk(request: pytest.FixtureRequest) -> Iterator[FakeClerk]:
+    """A running FakeClerk on the test's event loop."""
+    if _runs_on_anyio(request, "fake_clerk"):
+        yield from _on_anyio_runner(request, _serving, {"options": _options(request)})
+    else:
+        yield request.getfixturevalue("_fake_clerk_asyncio")
+
+
+@pytest.fixture
+def clerk(request: pytest.FixtureRequest, fake_clerk: FakeClerk) -> Iterator[AsyncClerk]:
+    """An ``AsyncClerk`` bound to ``fake_clerk``, closed after the test."""
+    if _runs_on_anyio(request, "clerk"):
+        yield from _on_anyio_runner(request, _client_of, {"fake": fake_clerk})
+    else:
+        yield request.getfixturevalue("_clerk_asyncio")
+
 
 # An absent (or broken) pytest-asyncio must not turn into "Error while loading
 # plugin" in somebody else's test run.
@@ -95,33 +200,27 @@ except ImportError:
     pytest_asyncio = None  # type: ignore[assignment]
 
 if pytest_asyncio is not None:
+    # Sync fixtures on purpose: pytest-asyncio runs them with the test's loop
+    # as the current one, and anyio leaves sync fixtures alone. An async
+    # fixture would be claimed by anyio's fixture hook whenever the test also
+    # asks for ``anyio_backend``, and served on a loop that never runs.
 
     @pytest_asyncio.fixture
-    async def fake_clerk(request: pytest.FixtureRequest) -> AsyncIterator[FakeClerk]:
-        """A running FakeClerk on the test's event loop."""
-        from ._server import FakeClerk
-
-        async with FakeClerk(**_options(request)) as fake:
-            yield fake
+    def _fake_clerk_asyncio(request: pytest.FixtureRequest) -> Iterator[FakeClerk]:
+        yield from _on_current_loop(_serving(_options(request)))
 
     @pytest_asyncio.fixture
-    async def clerk(fake_clerk: FakeClerk) -> AsyncIterator[AsyncClerk]:
-        """An ``AsyncClerk`` bound to ``fake_clerk``, closed after the test."""
-        from clerk_async import AsyncClerk
-
-        async with AsyncClerk(
-            secret_key=fake_clerk.secret_key, base_url=fake_clerk.base_url, rate_limit=None
-        ) as client:
-            yield client
+    def _clerk_asyncio(fake_clerk: FakeClerk) -> Iterator[AsyncClerk]:
+        yield from _on_current_loop(_client_of(fake_clerk))
 
 else:
-    # Registered anyway, so a test that asks for them gets this message instead
-    # of pytest's generic "fixture 'clerk' not found".
+    # Registered anyway, so that a test asking for them gets this message
+    # instead of pytest's generic "fixture not found".
 
-    @pytest.fixture(name="fake_clerk")
+    @pytest.fixture(name="_fake_clerk_asyncio")
     def _fake_clerk_unavailable() -> None:
         pytest.fail(MISSING_ASYNCIO.format(name="fake_clerk"), pytrace=False)
 
-    @pytest.fixture(name="clerk")
+    @pytest.fixture(name="_clerk_asyncio")
     def _clerk_unavailable() -> None:
         pytest.fail(MISSING_ASYNCIO.format(name="clerk"), pytrace=False)
