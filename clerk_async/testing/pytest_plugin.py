@@ -204,12 +204,13 @@ if pytest_asyncio is not None:
     # as the current one, and anyio leaves sync fixtures alone. An async
     # fixture would be claimed by anyio's fixture hook whenever the test also
     # asks for ``anyio_backend``, and served on a loop that never runs.
+    # (pytest-asyncio's annotations admit only async fixtures; it runs sync ones.)
 
-    @pytest_asyncio.fixture
+    @pytest_asyncio.fixture  # type: ignore[type-var]
     def _fake_clerk_asyncio(request: pytest.FixtureRequest) -> Iterator[FakeClerk]:
         yield from _on_current_loop(_serving(_options(request)))
 
-    @pytest_asyncio.fixture
+    @pytest_asyncio.fixture  # type: ignore[type-var]
     def _clerk_asyncio(fake_clerk: FakeClerk) -> Iterator[AsyncClerk]:
         yield from _on_current_loop(_client_of(fake_clerk))
 
