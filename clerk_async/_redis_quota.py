@@ -34,8 +34,8 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 from ._ratelimit import (
     AIMD,
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
 __all__ = ["RedisQuota"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("clerk_async")
 
@@ -158,6 +160,27 @@ return 0
 """
 
 
+#: The share of what is left of a call's deadline that one Redis round trip
+#: may take: when Redis is slow, the local fallback and the request itself
+#: still have the rest. (A deadline covers quota wait; Redis is part of it.)
+REDIS_SHARE_OF_DEADLINE = 0.5
+#: Every process sharing a quota writes its settings this often (seconds) and
+#: reads what the previous writer left, to notice processes that disagree.
+CONFIG_CHECK_INTERVAL = 30.0
+
+# KEYS: 1 the settings key. ARGV: 1 this process's settings, 2 their TTL in ms.
+# Returns what was there before (nil: nobody else wrote recently).
+_CONFIG_LUA = """
+local previous = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return previous
+"""
+
+
+class SlowRedis(asyncio.TimeoutError):
+    """Redis did not answer within the share of the call's deadline it may use."""
+
+
 def _redis_errors() -> tuple[type[BaseException], ...]:
     from redis.exceptions import RedisError
 
@@ -181,6 +204,13 @@ class _Config:
         self.instance_args = _quota_args(instance, jitter)
         self.op_args = {op: _quota_args(q, jitter) for op, q in self.operations.items()}
 
+    @property
+    def fingerprint(self) -> str:
+        """The quotas as text: what processes sharing the quota must agree on."""
+        parts = [f"instance={_quota_text(self.instance)}"]
+        parts += [f"{op}={_quota_text(q)}" for op, q in sorted(self.operations.items())]
+        return " ".join(parts)
+
     def same_as(self, other: _Config) -> bool:
         return (self.instance, self.operations, self.key_id) == (
             other.instance, other.operations, other.key_id,
@@ -188,6 +218,12 @@ class _Config:
 
 
 _NO_QUOTA = (0.0, 1, 0.0)
+
+
+def _quota_text(quota: Quota | None) -> str:
+    if quota is None:
+        return "none"
+    return f"{quota.requests}/{quota.period:g}s(burst {quota.burst})"
 
 
 def _quota_args(quota: Quota | None, jitter: float) -> tuple[float, int, float]:
@@ -217,6 +253,7 @@ class _LoopState:
         self.owned = owned
         self.acquire_script: AsyncScript = client.register_script(_ACQUIRE_LUA)
         self.block_script: AsyncScript = client.register_script(_BLOCK_LUA)
+        self.config_script: AsyncScript = client.register_script(_CONFIG_LUA)
         # Per-operation FIFO inside the process, as LocalLimiter: only the
         # head waiter polls Redis, the others queue behind it for free.
         self.locks: dict[str, asyncio.Lock] = {}
@@ -300,6 +337,8 @@ class RedisQuota:
         # Health is shared by every loop: one warning per outage, not per loop.
         self._down = False
         self._next_probe = 0.0
+        self._next_config_check: float | None = None
+        self._disagreements_seen: set[str] = set()
 
     def __repr__(self) -> str:
         # Neither the URL (it may carry a password) nor the key id is shown.
@@ -431,8 +470,13 @@ class RedisQuota:
             config.aimd_period_ms,
             self.aimd.recovery,
         )
+        await self._check_config(config, state, started, max_wait)
         while True:
-            wait_us = int(await state.acquire_script(keys=keys, args=(*fixed, self._now_arg())))
+            answer = await self._bounded(
+                state.acquire_script(keys=keys, args=(*fixed, self._now_arg())),
+                started, max_wait,
+            )
+            wait_us = int(answer)
             if wait_us <= 0:
                 return
             # Health is confirmed by every answer; a recovery is noticed here
@@ -442,6 +486,65 @@ class RedisQuota:
             if max_wait is not None and wait > max_wait - (self._clock() - started):
                 raise QuotaWaitTooLong(wait)
             await self._sleep(wait)
+
+    async def _bounded(
+        self, command: Awaitable[T], started: float, max_wait: float | None
+    ) -> T:
+        """``command``'s answer, given at most its share of what is left of the deadline.
+
+        A slow Redis (not a dead one: that fails fast) would otherwise use the
+        whole deadline and leave nothing for the request; timing out here
+        counts as Redis being down, so pacing falls back to the local limiter.
+        """
+        if max_wait is None:
+            return await command
+        budget = max(0.0, max_wait - (self._clock() - started)) * REDIS_SHARE_OF_DEADLINE
+        task = asyncio.ensure_future(command)
+        try:
+            return await asyncio.wait_for(task, budget)
+        except asyncio.TimeoutError:
+            if task.cancelled():
+                raise SlowRedis(
+                    f"no answer within {budget:.3f}s, its share of the call's deadline"
+                ) from None
+            raise
+
+    async def _check_config(
+        self, config: _Config, state: _LoopState, started: float, max_wait: float | None
+    ) -> None:
+        """Warn when another process paces this instance to other quotas.
+
+        Each process writes its settings every :data:`CONFIG_CHECK_INTERVAL`
+        seconds and reads what was there: a process that starts with other
+        settings notices at its first request, the others within the interval.
+        A warning, not an error: during a rolling deploy that changes the
+        quotas, old and new processes briefly disagree, and requests go on.
+        """
+        now = self._clock()
+        if self._next_config_check is not None and now < self._next_config_check:
+            return
+        self._next_config_check = now + CONFIG_CHECK_INTERVAL
+        mine = config.fingerprint
+        theirs = await self._bounded(
+            state.config_script(
+                keys=[self._key(config, "config")],
+                args=(mine, int(CONFIG_CHECK_INTERVAL * 2 * 1000)),
+            ),
+            started, max_wait,
+        )
+        if theirs is None:
+            return
+        if isinstance(theirs, bytes):
+            theirs = theirs.decode("utf-8", errors="replace")
+        if theirs != mine and theirs not in self._disagreements_seen:
+            self._disagreements_seen.add(theirs)
+            logger.warning(
+                "RedisQuota: another process shares this Clerk instance's quota in Redis "
+                "with other settings (theirs: %s; ours: %s). Each paces to its own, so "
+                "together they may exceed Clerk's quota: give every process the same "
+                "rate_limit settings",
+                theirs, mine,
+            )
 
     async def block(self, operation: str, seconds: float) -> None:
         """Hold ``operation`` back for ``seconds`` in every process (Clerk answered 429)."""

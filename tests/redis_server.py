@@ -8,6 +8,7 @@ running client and bring it back.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -15,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-__all__ = ["RedisServer", "find_redis_server"]
+__all__ = ["RedisServer", "StallingProxy", "find_redis_server"]
 
 #: Where Debian's package puts the binary, for PATHs without /usr/bin or /usr/sbin.
 _KNOWN_PATHS = ("/usr/bin/redis-server", "/usr/sbin/redis-server", "/usr/local/bin/redis-server")
@@ -102,3 +103,66 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class StallingProxy:
+    """A loopback TCP proxy in front of Redis that can stop answering at will.
+
+    After :meth:`stall` every byte is held, the way a Redis busy with a slow
+    command (``DEBUG SLEEP``) or a stuck network looks to a client: connected,
+    silent. Deterministic, unlike racing a real ``DEBUG SLEEP``.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.target_port = port
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
+
+    async def __aenter__(self) -> StallingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        pumps = [
+            asyncio.ensure_future(self._pump(reader, up_writer)),
+            asyncio.ensure_future(self._pump(up_reader, writer)),
+        ]
+        self._tasks.update(pumps)
+        try:
+            await asyncio.gather(*pumps)
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            up_writer.close()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            await self._flowing.wait()
+            writer.write(data)
+            await writer.drain()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
-from redis_server import RedisServer, find_redis_server, free_port
+from redis_server import RedisServer, StallingProxy, find_redis_server, free_port
 
 import clerk_sync
 from clerk_async import AsyncClerk, RateLimits, RetryPolicy
@@ -468,3 +468,52 @@ async def test_client_given_is_used_and_left_open(redis_url: str) -> None:
     await quota.aclose()
     assert await client.exists("app:clerk:{given}:tat")  # still open, our prefix
     await client.aclose()
+
+
+# -- a slow Redis, and processes that disagree (issue 21) -----------------------------------
+
+
+async def test_a_slow_redis_uses_only_its_share_of_the_deadline_then_falls_back(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The README: "the deadline covers quota wait" and "requests never fail
+    # because Redis did". Redis here answers nothing at all while stalled; its
+    # own timeouts (1 s and one retry) are longer than the whole call may take.
+    async with StallingProxy(own_redis.port) as proxy:
+        quota = RedisQuota(proxy.url, timeout=1.0, probe_interval=60)
+        async with FakeClerk(secret_key=SECRET) as fake, AsyncClerk(
+            secret_key=SECRET, base_url=fake.base_url,
+            rate_limit=RateLimits(instance="50/1s", backend=quota),
+            retry=RetryPolicy(max_attempts=1, deadline=1.0),
+        ) as clerk:
+            await clerk.users.count()
+            assert quota.using_redis
+            proxy.stall()
+            with caplog.at_level(logging.WARNING, logger="clerk_async"):
+                assert await clerk.users.count() == 0  # not RateLimitError, not a timeout
+                assert await clerk.users.count() == 0  # paced locally, Redis not waited for
+            assert not quota.using_redis
+            (warning,) = [r.getMessage() for r in caplog.records]
+            assert "share of the call's deadline" in warning
+            proxy.resume()
+            await quota.aclose()
+
+
+async def test_processes_with_other_quotas_on_one_key_are_warned_about(
+    redis_url: str, quotas: list[RedisQuota], caplog: pytest.LogCaptureFixture
+) -> None:
+    first = make_quota(quotas, redis_url, instance="100/10s")
+    same = make_quota(quotas, redis_url, instance="100/10s")
+    other = make_quota(quotas, redis_url, instance="1000/10s",
+                       operations={"CreateUser": "20/10s"})
+    with caplog.at_level(logging.WARNING, logger="clerk_async"):
+        await first.acquire("GetUser")
+        await same.acquire("GetUser")
+        assert caplog.records == []
+        await other.acquire("GetUser")  # still served: a warning, not an error
+        await other.acquire("GetUser")  # once per disagreement, not per request
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "with other settings" in warning
+    assert "theirs: instance=100/10s(burst" in warning
+    assert "ours: instance=1000/10s(burst" in warning and "CreateUser=20/10s" in warning
+    assert SECRET not in warning and instance_key_id(SECRET) not in warning
