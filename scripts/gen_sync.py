@@ -458,7 +458,9 @@ def public_async_methods(cls: type) -> list[tuple[str, Callable[..., Any]]]:
                 continue
             seen.add(name)
             if not name.startswith("_") and is_async_method(value):
-                found.append((name, value))
+                # The method as written, not the argument-checking wrapper
+                # resources get (its globals resolve the annotations' names).
+                found.append((name, inspect.unwrap(value)))
     return found
 
 

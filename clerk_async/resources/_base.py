@@ -7,6 +7,7 @@ never turn into a request against the wrong endpoint.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from .._nogc import gc_paused
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
 from ..models import User
+from ._args import validating
 
 __all__ = [
     "Resource",
@@ -139,7 +141,21 @@ def check_metadata(**metadata: object) -> None:
 
 
 class Resource:
-    """Base of resource classes: holds the transport and the decode helpers."""
+    """Base of resource classes: holds the transport and the decode helpers.
+
+    Every public coroutine or async generator a subclass defines is wrapped
+    by :func:`~._args.validating`: its arguments are checked against its
+    annotations before it runs.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if name.startswith("_") or not (
+                inspect.iscoroutinefunction(value) or inspect.isasyncgenfunction(value)
+            ):
+                continue
+            setattr(cls, name, validating(value))
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
