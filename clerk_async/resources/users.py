@@ -233,7 +233,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         banned: Unset[bool | None] = UNSET,
         locked: Unset[bool | None] = UNSET,
     ) -> User:
-        """Create a user. Leave out what you don't set; ``None`` sends null.
+        """Create a user. Leave out what you don't set; ``None`` sends null where allowed.
 
         Identifiers (``email_address``, ``phone_number``, ``web3_wallet``)
         take lists, the first becoming primary. Import a hashed password with

@@ -1,10 +1,12 @@
 """Checking request bodies and query strings the way Clerk reports problems.
 
 Body fields are declared per operation as ``{name: kind}``. JSON null is taken
-as "not given" for every optional field: lenient, so a client that sends null
-for "unset" still works. Unknown fields are refused (``form_param_unknown``)
-because Clerk's request schemas forbid extra properties, and a client that sends
-them has a bug worth surfacing in tests.
+as "not given" for optional fields (lenient, so a client that sends null for
+"unset" still works), except for the ``not_null`` ones a route names, where
+Clerk answers 422 and a test against the fake should see that too. Unknown
+fields are refused (``form_param_unknown``) because Clerk's request schemas
+forbid extra properties, and a client that sends them has a bug worth
+surfacing in tests.
 """
 
 from __future__ import annotations
