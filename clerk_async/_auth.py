@@ -98,7 +98,7 @@ def secret_from(secret_key: str | None) -> Secret | None:
     """
     source = "secret_key"
     if secret_key is None:
-        secret_key, source = os.environ.get(ENV_VAR) or None, f"${ENV_VAR}"
+        secret_key, source = os.environ.get(ENV_VAR) or None, f"secret_key (${ENV_VAR})"
     key, refused = screen_secret(secret_key, source)
     secret_key = None  # no frame of a rendered traceback may hold the key
     if refused is not None:

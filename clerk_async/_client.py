@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from ._auth import Secret, screen_secret, secret_from
 from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits, parse_quota
-from ._retry import RetryPolicy
+from ._retry import MAX_SECONDS, RetryPolicy
 from ._stats import ClientStats
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -30,9 +30,6 @@ __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
 
 DEFAULT_BASE_URL = "https://api.clerk.com/v1"
 DEFAULT_API_VERSION = "2025-11-10"
-
-#: A day: longer waits are a mistake (and inf overflows the event loop's timer).
-MAX_TIMEOUT = 86400.0
 
 RateLimitSetting = Literal["auto"] | str | Quota | RateLimits | None
 
@@ -235,10 +232,10 @@ def _check_timeout(timeout: object) -> float:
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, int | float)
-        or not 0 < timeout <= MAX_TIMEOUT
+        or not 0 < timeout <= MAX_SECONDS  # also refuses nan; inf overflows loop timers
     ):
         raise ValueError(
-            f"timeout must be a positive, finite number of seconds (at most {MAX_TIMEOUT:g}), "
+            f"timeout must be a positive, finite number of seconds (at most {MAX_SECONDS:g}), "
             f"got {timeout!r}"
         )
     return float(timeout)

@@ -13,10 +13,14 @@ from typing import Any, ClassVar, Final
 
 from ._records import FrozenRecord, attrs_fields
 
-__all__ = ["IDEMPOTENT_METHODS", "RETRYABLE_STATUSES", "Attempt", "RetryPolicy"]
+__all__ = ["IDEMPOTENT_METHODS", "MAX_SECONDS", "RETRYABLE_STATUSES", "Attempt", "RetryPolicy"]
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES: Final = frozenset({500, 502, 503, 504})
+
+
+#: A day: a longer timeout, deadline or delay is a mistake, not a setting.
+MAX_SECONDS = 86400.0
 
 
 def _seconds(name: str, value: object, *, limit: float) -> float:
@@ -36,10 +40,6 @@ def _attempts(value: object) -> int:
     if value < 1:
         raise ValueError(f"max_attempts must be >= 1, got {value!r}")
     return value
-
-
-#: A day: a longer deadline or delay is a mistake, not a policy.
-MAX_SECONDS = 86400.0
 
 
 class RetryPolicy(FrozenRecord):
