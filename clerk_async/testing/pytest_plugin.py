@@ -112,6 +112,13 @@ def clerk_sync(fake_clerk_sync: FakeClerk) -> Iterator[Clerk]:
 # in a project where pytest-asyncio does not claim the test). The public fixtures
 # are plain ones that pick the matching async implementation per test.
 
+# An absent (or broken) pytest-asyncio must not turn into "Error while loading
+# plugin" in somebody else's test run.
+try:
+    import pytest_asyncio
+except ImportError:
+    pytest_asyncio = None  # type: ignore[assignment]
+
 TRIO_UNSUPPORTED = (
     "the {name!r} fixture needs the asyncio backend: FakeClerk and AsyncClerk run on "
     "aiohttp, which does not run under trio. Parametrize anyio_backend with 'asyncio' "
@@ -130,6 +137,17 @@ def _runs_on_anyio(request: pytest.FixtureRequest, name: str) -> bool:
     if request.getfixturevalue("anyio_backend_name") != "asyncio":
         pytest.fail(TRIO_UNSUPPORTED.format(name=name), pytrace=False)
     return True
+
+
+def _pytest_asyncio_can_serve(request: pytest.FixtureRequest, name: str) -> None:
+    """Fail at once where an old pytest-asyncio would let anyio hang the test."""
+    if (
+        pytest_asyncio is not None
+        and not SYNC_FIXTURES_SEE_THE_LOOP
+        and "anyio_backend" in request.fixturenames
+    ):
+        message = OLD_PYTEST_ASYNCIO.format(name=name, version=pytest_asyncio.__version__)
+        pytest.fail(message, pytrace=False)
 
 
 async def _serving(options: dict[str, Any]) -> AsyncIterator[FakeClerk]:
@@ -180,6 +198,7 @@ def fake_clerk(request: pytest.FixtureRequest) -> Iterator[FakeClerk]:
     if _runs_on_anyio(request, "fake_clerk"):
         yield from _on_anyio_runner(request, _serving, {"options": _options(request)})
     else:
+        _pytest_asyncio_can_serve(request, "fake_clerk")
         yield request.getfixturevalue("_fake_clerk_asyncio")
 
 
@@ -189,17 +208,23 @@ def clerk(request: pytest.FixtureRequest, fake_clerk: FakeClerk) -> Iterator[Asy
     if _runs_on_anyio(request, "clerk"):
         yield from _on_anyio_runner(request, _client_of, {"fake": fake_clerk})
     else:
+        _pytest_asyncio_can_serve(request, "clerk")
         yield request.getfixturevalue("_clerk_asyncio")
 
 
-# An absent (or broken) pytest-asyncio must not turn into "Error while loading
-# plugin" in somebody else's test run.
-try:
-    import pytest_asyncio
-except ImportError:
-    pytest_asyncio = None  # type: ignore[assignment]
+#: pytest-asyncio runs sync ``@pytest_asyncio.fixture`` functions with the test's
+#: loop as the current one from 1.1 on.
+SYNC_FIXTURES_SEE_THE_LOOP = pytest_asyncio is not None and tuple(
+    int(part) for part in pytest_asyncio.__version__.split(".")[:2] if part.isdigit()
+) >= (1, 1)
 
-if pytest_asyncio is not None:
+OLD_PYTEST_ASYNCIO = (
+    "the {name!r} fixture cannot share a test with anyio_backend under pytest-asyncio "
+    "{version}: anyio would serve it on a loop that never runs. Upgrade pytest-asyncio "
+    "to 1.1 or later, or let anyio run the test (asyncio_mode = strict)"
+)
+
+if pytest_asyncio is not None and SYNC_FIXTURES_SEE_THE_LOOP:
     # Sync fixtures on purpose: pytest-asyncio runs them with the test's loop
     # as the current one, and anyio leaves sync fixtures alone. An async
     # fixture would be claimed by anyio's fixture hook whenever the test also
@@ -213,6 +238,20 @@ if pytest_asyncio is not None:
     @pytest_asyncio.fixture  # type: ignore[type-var]
     def _clerk_asyncio(fake_clerk: FakeClerk) -> Iterator[AsyncClerk]:
         yield from _on_current_loop(_client_of(fake_clerk))
+
+elif pytest_asyncio is not None:
+    # Older pytest-asyncio: async fixtures, right unless anyio claims them
+    # (see _pytest_asyncio_can_serve).
+
+    @pytest_asyncio.fixture(name="_fake_clerk_asyncio")
+    async def _fake_clerk_on_old(request: pytest.FixtureRequest) -> AsyncIterator[FakeClerk]:
+        async for fake in _serving(_options(request)):
+            yield fake
+
+    @pytest_asyncio.fixture(name="_clerk_asyncio")
+    async def _clerk_on_old(fake_clerk: FakeClerk) -> AsyncIterator[AsyncClerk]:
+        async for client in _client_of(fake_clerk):
+            yield client
 
 else:
     # Registered anyway, so that a test asking for them gets this message
