@@ -164,6 +164,10 @@ return 0
 #: may take: when Redis is slow, the local fallback and the request itself
 #: still have the rest. (A deadline covers quota wait; Redis is part of it.)
 REDIS_SHARE_OF_DEADLINE = 0.5
+#: ...but never less than this (seconds): a healthy Redis answers in well under
+#: a millisecond, and a call whose quota wait used up its deadline must not
+#: mistake that for an outage.
+MIN_REDIS_WAIT = 0.05
 #: Every process sharing a quota writes its settings this often (seconds) and
 #: reads what the previous writer left, to notice processes that disagree.
 CONFIG_CHECK_INTERVAL = 30.0
@@ -178,7 +182,7 @@ return previous
 
 
 class SlowRedis(asyncio.TimeoutError):
-    """Redis did not answer within the share of the call's deadline it may use."""
+    """Redis did not answer within the share of the wait it may use."""
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:
@@ -498,14 +502,15 @@ class RedisQuota:
         """
         if max_wait is None:
             return await command
-        budget = max(0.0, max_wait - (self._clock() - started)) * REDIS_SHARE_OF_DEADLINE
+        left = max(0.0, max_wait - (self._clock() - started))
+        budget = max(MIN_REDIS_WAIT, left * REDIS_SHARE_OF_DEADLINE)
         task = asyncio.ensure_future(command)
         try:
             return await asyncio.wait_for(task, budget)
         except asyncio.TimeoutError:
             if task.cancelled():
                 raise SlowRedis(
-                    f"no answer within {budget:.3f}s, its share of the call's deadline"
+                    f"no answer within {budget:.3f}s, half of the time left to wait"
                 ) from None
             raise
 
@@ -557,13 +562,18 @@ class RedisQuota:
         aimd = self.aimd
         period_ms = config.aimd_period_ms
         try:
-            await state.block_script(
-                keys=[self._key(config, "block", operation), self._key(config, "aimd")],
-                args=(
-                    seconds * 1000, period_ms, aimd.recovery, aimd.decrease, aimd.floor,
-                    aimd.window, aimd.forget_after(period_ms / 1000) * 1000 + 1000,
-                    self._now_arg(),
+            # The caller waits out the block next, so a slow Redis may take a
+            # share of it (not the client's timeouts) without delaying anyone.
+            await self._bounded(
+                state.block_script(
+                    keys=[self._key(config, "block", operation), self._key(config, "aimd")],
+                    args=(
+                        seconds * 1000, period_ms, aimd.recovery, aimd.decrease, aimd.floor,
+                        aimd.window, aimd.forget_after(period_ms / 1000) * 1000 + 1000,
+                        self._now_arg(),
+                    ),
                 ),
+                self._clock(), seconds,
             )
         except _redis_errors() as exc:
             self._went_down(exc)

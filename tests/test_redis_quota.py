@@ -494,9 +494,29 @@ async def test_a_slow_redis_uses_only_its_share_of_the_deadline_then_falls_back(
                 assert await clerk.users.count() == 0  # paced locally, Redis not waited for
             assert not quota.using_redis
             (warning,) = [r.getMessage() for r in caplog.records]
-            assert "share of the call's deadline" in warning
+            assert "half of the time left to wait" in warning
             proxy.resume()
             await quota.aclose()
+
+
+async def test_recording_a_429_block_in_a_slow_redis_takes_a_share_of_the_block(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # With Redis's own timeouts at 30 s (and one retry), the old code sat here
+    # for a minute; now the block's own length bounds the write.
+    async with StallingProxy(own_redis.port) as proxy:
+        quota = RedisQuota(proxy.url, timeout=30.0, probe_interval=60)
+        quota.configure(Quota(100, 1.0), {}, instance_key_id(SECRET))
+        await quota.acquire("GetUser", max_wait=10.0)
+        proxy.stall()
+        with caplog.at_level(logging.WARNING, logger="clerk_async"):
+            await quota.block("GetUser", 0.2)
+        assert not quota.using_redis
+        assert "half of the time left to wait" in caplog.records[0].getMessage()
+        # Kept locally: the next slot waits out the block.
+        assert await quota.acquire("GetUser", max_wait=10.0) > 0
+        proxy.resume()
+        await quota.aclose()
 
 
 async def test_processes_with_other_quotas_on_one_key_are_warned_about(
