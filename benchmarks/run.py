@@ -436,9 +436,8 @@ def section_decode(report: Report, cfg: Settings) -> None:
         "links, two phones, a wallet, two passkeys, two OAuth accounts, a SAML and an "
         "enterprise account, an organization membership, SCIM, metadata) from bytes to "
         f"models. Median of {cfg.rounds + 2} rounds of {cfg.decode_pages} pages, "
-        f"± half the range of the rounds. Ours pauses the cyclic garbage collector "
-        "while it parses and decodes (the other decoders run with it on, as their "
-        f"users would); section 2b shows how much of the gap that is.{caveat}\n\n"
+        "± half the range of the rounds. The garbage collector is on for every decoder "
+        f"(ours goes through clerk_async.converter and leaves it alone).{caveat}\n\n"
         + table(["decoder", "per page", "vs json.loads", "vs ours"], rows)
     )
     report.sections.append(("2. Decoding a 500-user page", text))
@@ -485,12 +484,10 @@ def _page_fetch_and_decode(report: Report, cfg: Settings) -> None:
         measured = f"{ratio:.2f}x"
         if floor != bench_page_decode.FLOOR:
             measured += f"; {result.ratio(name):.2f}x {bench_page_decode.FLOOR}"
-        # Ours pauses the collector while decoding; say what the ratio is against
-        # a floor that pauses it too, so the gain is not mistaken for decoding speed.
-        measured += f"; {result.ratio(name, floor + ', GC paused'):.2f}x that floor with GC paused"
+        # GC on for both sides: the SDK no longer pauses the collector (issue 24).
         report.targets.append(Target(
-            f"Fetch + decode a 500-user page, {parser}: ours vs {floor} (CPU)",
-            measured, "<= 1.3x", ratio <= 1.3, ratio / 1.3,
+            f"Fetch + decode a 500-user page, {parser}: ours vs {floor} (CPU, GC on)",
+            measured, "<= 1.8x", ratio <= 1.8, ratio / 1.8,
         ))
 
 
@@ -785,6 +782,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section", choices=list(SECTIONS), help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        # Cold starts would include compiling every module: refuse rather than mislead.
+        parser.error("PYTHONDONTWRITEBYTECODE is set; benchmarks measure with bytecode caches "
+                     "on. Run: env -u PYTHONDONTWRITEBYTECODE python benchmarks/run.py ...")
     cfg = QUICK if args.quick else FULL
     if args.section:  # worker: one section, results as JSON
         part = Report(quick=args.quick)

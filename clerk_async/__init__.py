@@ -41,6 +41,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AsyncClerk
+    from ._convert import converter
     from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits
     from ._redis_quota import RedisQuota
     from ._stats import ClientStats, OperationStats
@@ -55,6 +56,7 @@ _LAZY = {
     "DEFAULT_API_VERSION": "._client",
     "DEFAULT_BASE_URL": "._client",
     "AsyncClerk": "._client",
+    "converter": "._convert",
     "Limiter": "._ratelimit",
     "LocalLimiter": "._ratelimit",
     "Quota": "._ratelimit",
@@ -119,5 +121,6 @@ __all__ = [
     "User",
     "UserFilters",
     "Users",
+    "converter",
     "__version__",
 ]

@@ -1,10 +1,10 @@
-"""The cyclic collector is paused while a response body is parsed and decoded.
+"""Decoding never touches the garbage collector: it is the caller's, not ours.
 
-A page of users is tens of thousands of new containers and no cycles; the
-collector rescanning them mid-decode cost about as much as the decode. These
-tests pin the contract of the pause: it covers the parse and the decode of a
-real response, it ends on every path (success, wrong types, unreadable JSON),
-and it never turns on a collector the caller had turned off.
+The SDK used to pause the cyclic collector around each parse and decode. The
+collector is process-wide, so that pause also undid a ``gc.disable()`` made by
+another thread meanwhile (the sync facade decodes in its own loop thread). A
+decode now leaves the collector alone on every path: success, wrong types and
+unreadable JSON, async and sync.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from hostile import Hostile, json_handler
+from hostile import Hostile, ServerThread, json_handler
 
+import clerk_sync
 from clerk_async import AsyncClerk, ClerkDecodeError
 from clerk_async._json import parse_response
-from clerk_async._nogc import gc_paused
 from clerk_async.resources import _base
 
 from factories import user_json
@@ -27,68 +27,74 @@ from factories import user_json
 KEY = "sk_test_" + "x" * 32
 
 
+async def _junk(request: web.Request) -> web.Response:
+    return web.Response(body=b"{not json", content_type="application/json")
+
+
+ROUTES = {
+    ("GET", "/v1/users"): json_handler([user_json("user_1"), user_json("user_2")]),
+    ("GET", "/v1/users/typo"): json_handler(user_json(id=12345)),
+    ("GET", "/v1/users/junk"): _junk,
+}
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[str]:
     """``/users``: two good users; ``/users/typo``: a numeric id; ``/users/junk``: not JSON."""
-
-    async def junk(request: web.Request) -> web.Response:
-        return web.Response(body=b"{not json", content_type="application/json")
-
-    routes = {
-        ("GET", "/v1/users"): json_handler([user_json("user_1"), user_json("user_2")]),
-        ("GET", "/v1/users/typo"): json_handler(user_json(id=12345)),
-        ("GET", "/v1/users/junk"): junk,
-    }
-    async with Hostile(routes) as hostile:
+    async with Hostile(ROUTES) as hostile:
         yield hostile.base_url
 
 
 @pytest.fixture
-def gc_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bool]]]:
-    """Records whether the collector was enabled when parsing and decoding ran."""
-    seen: list[tuple[str, bool]] = []
+def gc_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Any]]]:
+    """Every call to the collector's switches, and its state while parsing and decoding."""
+    calls: list[tuple[str, Any]] = []
+    real = {name: getattr(gc, name) for name in ("disable", "enable", "freeze", "collect")}
+    for name, func in real.items():
+        def spy(*args: Any, _name: str = name, _func: Any = func) -> Any:
+            calls.append((_name, args))
+            return _func(*args)
+
+        monkeypatch.setattr(gc, name, spy)
     parse, structure = parse_response, _base.structure_checked
 
     def spy_parse(*args: Any, **kwargs: Any) -> Any:
-        seen.append(("parse", gc.isenabled()))
+        calls.append(("parse sees enabled", gc.isenabled()))
         return parse(*args, **kwargs)
 
     def spy_structure(*args: Any, **kwargs: Any) -> Any:
-        seen.append(("decode", gc.isenabled()))
+        calls.append(("decode sees enabled", gc.isenabled()))
         return structure(*args, **kwargs)
 
     monkeypatch.setattr(_base, "parse_response", spy_parse)
     monkeypatch.setattr(_base, "structure_checked", spy_structure)
-    was = gc.isenabled()
-    gc.enable()
-    try:
-        yield seen
-    finally:
-        (gc.enable if was else gc.disable)()
+    yield calls
 
 
-async def test_a_page_is_parsed_and_decoded_with_the_collector_paused(
-    server: str, gc_seen: list[tuple[str, bool]]
+async def test_a_page_is_parsed_and_decoded_with_the_collector_left_alone(
+    server: str, gc_calls: list[tuple[str, Any]]
 ) -> None:
+    assert gc.isenabled()
     async with AsyncClerk(secret_key=KEY, base_url=server, rate_limit=None) as clerk:
         page = await clerk.users.list(limit=2)
-        assert gc.isenabled()  # back on before the caller sees the result
     assert [u.id for u in page] == ["user_1", "user_2"]
-    assert gc_seen == [("parse", False), ("decode", False)]
+    assert gc_calls == [("parse sees enabled", True), ("decode sees enabled", True)]
 
 
 @pytest.mark.parametrize(("user_id", "message"), [("typo", "expected str"), ("junk", "JSON")])
-async def test_the_collector_is_back_on_after_a_failed_decode(
-    server: str, gc_seen: list[tuple[str, bool]], user_id: str, message: str
+async def test_a_failed_decode_leaves_the_collector_alone(
+    server: str, gc_calls: list[tuple[str, Any]], user_id: str, message: str
 ) -> None:
     async with AsyncClerk(secret_key=KEY, base_url=server, rate_limit=None) as clerk:
         with pytest.raises(ClerkDecodeError, match=message):
             await clerk.users.get(user_id)
-        assert gc.isenabled()
-    assert ("parse", False) in gc_seen
+    assert not [call for call in gc_calls if not call[0].endswith("sees enabled")]
+    assert ("parse sees enabled", True) in gc_calls
 
 
-async def test_a_collector_the_caller_turned_off_stays_off(server: str) -> None:
+async def test_a_collector_the_caller_turned_off_stays_off_throughout(
+    server: str, gc_calls: list[tuple[str, Any]]
+) -> None:
     gc.disable()
     try:
         async with AsyncClerk(secret_key=KEY, base_url=server, rate_limit=None) as clerk:
@@ -98,12 +104,23 @@ async def test_a_collector_the_caller_turned_off_stays_off(server: str) -> None:
             assert not gc.isenabled()
     finally:
         gc.enable()
+    switches = [call for call in gc_calls if not call[0].endswith("sees enabled")]
+    assert switches == [("disable", ()), ("enable", ())]  # the test's own, nothing else
+    assert ("decode sees enabled", False) in gc_calls
 
 
-def test_pauses_nest() -> None:
-    assert gc.isenabled()
-    with gc_paused():
-        with gc_paused():
+def test_the_sync_facade_decodes_in_its_thread_without_touching_the_collector(
+    gc_calls: list[tuple[str, Any]],
+) -> None:
+    # Another thread's gc.disable() must survive a decode running in the facade's loop thread.
+    with ServerThread(ROUTES) as server, clerk_sync.Clerk(
+        secret_key=KEY, base_url=server.base_url, rate_limit=None
+    ) as clerk:
+        gc.disable()
+        try:
+            assert [u.id for u in clerk.users.list(limit=2)] == ["user_1", "user_2"]
             assert not gc.isenabled()
-        assert not gc.isenabled()  # the outer pause is still on
-    assert gc.isenabled()
+        finally:
+            gc.enable()
+    switches = [call for call in gc_calls if not call[0].endswith("sees enabled")]
+    assert switches == [("disable", ()), ("enable", ())]
