@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         UserFilters,
         UserOrderBy,
         __version__,
+        converter,
     )
 
 __all__ = [
@@ -106,6 +107,7 @@ __all__ = [
     "UserFilters",
     "UserOrderBy",
     "Users",
+    "converter",
     "__version__",
 ]
 
@@ -152,6 +154,7 @@ _REEXPORTED = (
     "UserFilters",
     "UserOrderBy",
     "__version__",
+    "converter",
 )
 
 __getattr__, __dir__ = lazy_exports(
