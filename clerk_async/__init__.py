@@ -4,6 +4,28 @@
         user = await clerk.users.get("user_123")
 
 See ``clerk_sync.Clerk`` for the blocking twin.
+
+Models and conversion (design notes):
+
+- Models (``clerk_async.models``) are ``@attrs.frozen(kw_only=True,
+  slots=True)`` classes generated from Clerk's OpenAPI spec by
+  ``scripts/gen_models.py``; attrs writes their methods, so ``attrs.evolve``,
+  ``attrs.fields``, pickling, equality and ``match`` work as for any attrs
+  class. Their ``repr`` summarises metadata and long lists and hides secrets.
+- ``clerk_async.converter`` is one ``cattrs.Converter`` through which every
+  response body is structured and every request body unstructured. Its hooks
+  are decoders written ahead of time by the generator (faster than
+  ``make_dict_structure_fn``; numbers in ``clerk_async._convert``), installed
+  as cattrs hook factories so model modules still load on first use.
+  ``clerk_async.models.register_hooks(conv)`` installs the same hooks on a
+  converter of your own (a plain ``cattrs.Converter`` cannot tell the
+  verification kinds apart).
+- The rules: unknown fields and enum values are accepted, an unknown
+  verification kind becomes ``UnknownVerification``, a wrong JSON type is a
+  ``ClerkDecodeError`` naming the full field path.
+- Nothing here touches process-wide state: decoding never pauses or toggles
+  the garbage collector; speed comes from allocating less (decoders fill a
+  slot base and set ``__class__``, with no per-object ``__init__`` call).
 """
 
 from typing import TYPE_CHECKING
