@@ -56,7 +56,7 @@ def gc_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Any]]]
             return _func(*args)
 
         monkeypatch.setattr(gc, name, spy)
-    parse, structure = parse_response, _base.structure_checked
+    parse, structure = parse_response, _base.structure_owned
 
     def spy_parse(*args: Any, **kwargs: Any) -> Any:
         calls.append(("parse sees enabled", gc.isenabled()))
@@ -67,7 +67,7 @@ def gc_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, Any]]]
         return structure(*args, **kwargs)
 
     monkeypatch.setattr(_base, "parse_response", spy_parse)
-    monkeypatch.setattr(_base, "structure_checked", spy_structure)
+    monkeypatch.setattr(_base, "structure_owned", spy_structure)
     yield calls
 
 
@@ -124,3 +124,66 @@ def test_the_sync_facade_decodes_in_its_thread_without_touching_the_collector(
             gc.enable()
     switches = [call for call in gc_calls if not call[0].endswith("sees enabled")]
     assert switches == [("disable", ()), ("enable", ())]
+
+
+# A page frees its parsed JSON item by item while its models are made (the collector
+# runs on net allocations, so this is where the speed once bought by pausing it comes from).
+
+BAD_PAGE = [user_json("user_1"), user_json(id=7), user_json("user_3")]
+NESTED_BAD = [user_json("user_1"), {**user_json("user_2"), "email_addresses": [{"id": 1}]}]
+
+
+@pytest.fixture
+async def page_server() -> AsyncIterator[str]:
+    routes = {("GET", "/v1/users"): json_handler([user_json(f"user_{n}") for n in range(5)])}
+    async with Hostile(routes) as hostile:
+        yield hostile.base_url
+
+
+async def test_a_page_releases_each_items_json_once_its_model_exists(
+    page_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clerk_async import _convert
+
+    parsed: list[Any] = []
+    left: list[int] = []
+    real_parse, real_structure = _base.parse_response, _convert.converter.structure
+
+    def keep_parsed(*args: Any, **kwargs: Any) -> Any:
+        parsed.append(real_parse(*args, **kwargs))
+        return parsed[-1]
+
+    def count_left(data: Any, cl: Any) -> Any:
+        left.append(len(parsed[-1]))  # items of the body not yet handed over
+        return real_structure(data, cl)
+
+    monkeypatch.setattr(_base, "parse_response", keep_parsed)
+    class Counting:  # the converter, counting what is left of the body at each item
+        structure = staticmethod(count_left)
+
+    monkeypatch.setattr(_convert, "converter", Counting())
+    async with AsyncClerk(secret_key=KEY, base_url=page_server, rate_limit=None) as clerk:
+        page = await clerk.users.list(limit=5)
+    assert [u.id for u in page] == [f"user_{n}" for n in range(5)]  # order kept
+    assert left == [4, 3, 2, 1, 0] and parsed[-1] == []
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (BAD_PAGE, "[1].id"),
+    (NESTED_BAD, "[1].email_addresses[0].id"),
+    ([user_json("user_1"), "user_2"], "[1]"),
+])
+async def test_a_bad_item_of_a_page_is_named_as_before(body: list[Any], field: str) -> None:
+    from clerk_async._convert import structure
+    from clerk_async.models import User
+
+    async with Hostile({("GET", "/v1/users"): json_handler(body)}) as server, AsyncClerk(
+        secret_key=KEY, base_url=server.base_url, rate_limit=None
+    ) as clerk:
+        with pytest.raises(ClerkDecodeError) as caught:
+            await clerk.users.list()
+    with pytest.raises(ClerkDecodeError) as whole:  # the list structured in one call
+        structure(body, list[User], method="GET", path="/users")
+    assert caught.value.field == whole.value.field == field
+    assert str(caught.value) == str(whole.value)
+    assert str(caught.value).startswith("cannot read the body as list: ")

@@ -46,18 +46,28 @@ Hook = Callable[[Any, Any], Any]
 
 
 class HookDecodeError(ClerkDecodeError):
-    """The :class:`ClerkDecodeError` a hook raises; ``reason`` is the message
-    without the field path, so a caller can restate it with its request."""
+    """The :class:`ClerkDecodeError` a hook raises; it keeps its parts (``problem``,
+    the class's ``type_name``) so a caller can restate it with its request."""
 
-    def __init__(self, reason: str, field: str | None) -> None:
+    def __init__(self, type_name: str, problem: str, field: str | None) -> None:
+        reason = f"cannot read the body as {type_name}: {problem}"
         super().__init__(reason, field=field)
         self.reason = reason
+        self.problem = problem
 
-    def for_request(self, method: str, path: str, status: int | None = None) -> ClerkDecodeError:
-        """The same error, naming the request whose body it was."""
-        return ClerkDecodeError(
-            self.reason, field=self.field, method=method, path=path, status=status
-        )
+    def for_request(
+        self, method: str, path: str, status: int | None = None, *,
+        index: int | None = None, type_name: str = "list",
+    ) -> ClerkDecodeError:
+        """The same error, naming the request whose body it was; with ``index``, the
+        failure was in item ``index`` of a list of ``type_name`` structured item by item."""
+        if index is None:
+            reason, field = self.reason, self.field
+        else:
+            inner = self.field or ""
+            field = f"[{index}]" + (inner if inner.startswith("[") or not inner else "." + inner)
+            reason = f"cannot read the body as {type_name}: {self.problem}"
+        return ClerkDecodeError(reason, field=field, method=method, path=path, status=status)
 
 
 def register_hooks(conv: C) -> C:
@@ -102,9 +112,7 @@ def _named(decode: Callable[[Any], Any], cl: Any) -> Hook:
         try:
             return decode(data)
         except DecodeFailure as exc:
-            raise HookDecodeError(
-                f"cannot read the body as {name}: {exc.problem}", exc.field or None
-            ) from None
+            raise HookDecodeError(name, exc.problem, exc.field or None) from None
 
     return hook
 

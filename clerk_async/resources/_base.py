@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from attrs import AttrsInstance
 
-from .._convert import check_json_value, converter, dumps
+from .._convert import check_json_value, converter, dumps, structure_owned
 from .._json import parse_response
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
@@ -166,7 +166,8 @@ class Resource:
 
 def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
     """Decode a 2xx body; a body we cannot read is a :class:`ClerkDecodeError`."""
-    return structure_checked(parse_response(payload, method=method, path=path), cls, method, path)
+    return structure_owned(parse_response(payload, method=method, path=path), cls,
+                           method=method, path=path)
 
 
 def structure_checked(data: object, cls: type[T], method: str, path: str) -> T:
