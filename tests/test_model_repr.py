@@ -206,3 +206,17 @@ def test_no_code_is_compiled_on_first_decode() -> None:
     subprocess.run(command, check=True, capture_output=True)  # writes any missing .pyc
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_real_attrs_classes_inspect_and_match_by_keyword() -> None:
+    user = _user(emails=1)
+    props = attrs.inspect(User)  # attrs wrote the class: frozen, slotted, its own methods
+    assert props.is_frozen and props.is_slotted and props.added_init and props.added_repr
+    assert props.added_eq and props.added_pickling
+    # kw_only: attrs gives no positional __match_args__, keyword patterns work.
+    assert User.__match_args__ == ()
+    match user:
+        case User(id="user_1", email_addresses=[EmailAddress(email_address=address)]):
+            assert address == "u0@example.com"
+        case _:
+            raise AssertionError("no match")
