@@ -541,12 +541,14 @@ def section_import(report: Report, cfg: Settings) -> None:
     cold = bench_cold_start.measure(rounds=max(1, cfg.import_runs // 2))
     report.sections.append(("3b. Cold start: fresh process to first decoded user",
                             bench_cold_start.render(cold)))
-    for name in ("ours: clerk_async.AsyncClerk", "ours: clerk_sync.Clerk"):
+    # Issue 24's guard rails: +30 ms for the async client, +60 ms for the sync facade
+    # (its loop thread and its own imports), bytecode caches on.
+    for name, goal in (("ours: clerk_async.AsyncClerk", 30), ("ours: clerk_sync.Clerk", 60)):
         over = cold.over_baseline(name)
         report.targets.append(Target(
             f"Cold start (fresh process to first decoded user), {name[6:]}: "
             f"vs {bench_cold_start.BASELINE}",
-            f"{over:+.1f} ms", "<= +30 ms", over <= 30, max(over, 0.0) / 30,
+            f"{over:+.1f} ms", f"<= +{goal} ms", over <= goal, max(over, 0.0) / goal,
         ))
     ours_async, official_name = "ours: clerk_async.AsyncClerk", "official: clerk-backend-api"
     ours_sync = "ours: clerk_sync.Clerk"
