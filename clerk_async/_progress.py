@@ -116,13 +116,12 @@ class ImportDisplay:
         self.stream.write(progress_line(self.latest, state or self.state()) + "\n")
         self.stream.flush()
 
-    def close(self, final: BulkProgress | None = None) -> None:
+    def close(self, *, finished: bool) -> None:
         """Draw the last state and leave it on screen (or write the last line)."""
-        if final is not None:
-            self.latest = final
+        if finished:
             self.limited_seen = self.stats.rate_limited
         if self.bar is not None:
             self.bar.update(self.task, completed=self.latest.done, **self._fields(self.latest))
             self.bar.stop()
-        else:
-            self._line("finished" if final is not None else None)
+        elif finished:  # after a stop, the error says what happened
+            self._line("finished")

@@ -383,6 +383,7 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
             from ._progress import ImportDisplay
 
             display = ImportDisplay(sys.stderr, total, clerk.stats)
+        report = None
         try:
             report = await clerk.users.bulk_create(
                 rows, concurrency=args.concurrency,
@@ -395,7 +396,7 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
             raise UsageError(str(exc)) from None
         finally:
             if display is not None:
-                display.close()
+                display.close(finished=report is not None)
     elapsed = time.monotonic() - started
     stats = clerk.stats.to_dict()
     written: Path | None = None
@@ -485,7 +486,7 @@ async def _export(args: argparse.Namespace, out: _Out) -> int:
 def _stopped(exc: SystemicError, args: argparse.Namespace) -> str:
     """What is true after a systemic stop, and what to do about it."""
     if isinstance(exc.__cause__, AuthenticationError | PermissionDeniedError):
-        return f"{exc}; check {ENV_KEY} (the rows not sent yet were not tried)"
+        return f"{exc}; check {ENV_KEY} (no row was sent after the refusal)"
     if getattr(args, "journal", None) is not None:
         return f"{exc}; rerun the same command to resume"
     return (f"{exc}; rerunning sends the rows again (--on-exists decides about the users "
