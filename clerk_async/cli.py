@@ -351,7 +351,9 @@ def _input_file(args: argparse.Namespace) -> Iterator[None]:
     if args.file != "-":
         yield
         return
-    if args.format is None and args.source is None:
+    if args.source is not None:
+        raise UsageError(f"--from {args.source} reads the export from a file, not stdin (-)")
+    if args.format is None:
         raise UsageError("reading rows from stdin (-) needs --format "
                          f"{'|'.join(FORMATS)}")
     with tempfile.TemporaryDirectory(prefix="clerk-users-") as folder:
@@ -366,6 +368,9 @@ async def _import(args: argparse.Namespace, out: _Out) -> int:
     _check_common(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.format is not None and args.source is not None:
+        raise UsageError(f"--format is for files of create rows; --from {args.source} reads "
+                         "that system's own export layout")
     with _input_file(args):
         return await _run_import(args, out)
 

@@ -231,6 +231,9 @@ def test_export_dash_writes_stdout_and_import_dash_reads_stdin(tmp_path: Path) -
     assert len(users) == 25 and all(u["object"] == "user" for u in users)
     refused = _cli("import", "-", "--fake", stdin=exported.stdout.encode(), cwd=tmp_path)
     assert refused.returncode == 2 and "--format" in refused.stderr
+    for wrong in (["-", "--from", "clerk"], ["x.jsonl", "--from", "clerk", "--format", "json"]):
+        mixed = _cli("import", *wrong, "--fake", stdin=b"", cwd=tmp_path)
+        assert mixed.returncode == 2 and "--from clerk" in mixed.stderr, mixed.stderr
     done = _cli("import", "-", "--format", "jsonl", "--fake", "--fake-rate", "none", "--json",
                 stdin=exported.stdout.encode(), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
