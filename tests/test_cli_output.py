@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -52,8 +52,10 @@ def _rows(path: Path, n: int, prefix: str = "r") -> None:
 # ---------------------------------------------------------------- the progress display
 
 
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+def _tmux(socket: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    # A server of our own (-S): never a session in the developer's tmux.
+    return subprocess.run(["tmux", "-S", str(socket), *args], capture_output=True,
+                          text=True, check=False, env=env).stdout
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None,
@@ -62,27 +64,28 @@ async def test_progress_in_an_80_column_terminal_is_one_line_and_says_rate_limit
         tmp_path: Path) -> None:
     rows = tmp_path / "rows.jsonl"
     _rows(rows, 60)
-    session = f"clerk21-{uuid.uuid4().hex[:8]}"
+    socket = tmp_path / "tmux.sock"
     # The fake allows 20 creates per 2 s and the CLI does not pace (--rate none):
     # it is answered 429 and has to back off, several times.
     async with FakeClerk(rate_limit="20/2s") as fake:
-        command = (f"{PYTHON} -m clerk_async import {rows} --base-url {fake.base_url} "
-                   f"--rate none --concurrency 8; echo EXIT=$?; sleep 60")
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "40",
-                        "-e", f"CLERK_SECRET_KEY={fake.secret_key}", command], check=True,
-                       env=_env())
+        command = " ".join(shlex.quote(part) for part in (
+            PYTHON, "-m", "clerk_async", "import", str(rows), "--base-url", fake.base_url,
+            "--rate", "none", "--concurrency", "8")) + "; echo EXIT=$?; sleep 60"
+        _tmux(socket, "new-session", "-d", "-s", "cli", "-x", "80", "-y", "40", command,
+              env=_env(fake.secret_key))
         try:
             states, pane = set(), ""
             for _ in range(1200):
                 await asyncio.sleep(0.05)
-                pane = _tmux("capture-pane", "-p", "-t", session)
+                pane = _tmux(socket, "capture-pane", "-p", "-t", "cli")
                 states.update(line.split()[0] for line in pane.splitlines()
                               if "/60" in line and line.strip())
                 if "EXIT=" in pane:
                     break
-            width = _tmux("display-message", "-p", "-t", session, "#{window_width}").strip()
+            width = _tmux(socket, "display-message", "-p", "-t", "cli",
+                          "#{window_width}").strip()
         finally:
-            subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+            _tmux(socket, "kill-server")
     assert width == "80"
     assert "EXIT=0" in pane, pane
     lines = pane.splitlines()
