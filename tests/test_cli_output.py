@@ -311,6 +311,23 @@ def test_failures_file_holds_the_rows_and_imports_again_once_fixed(tmp_path: Pat
     assert json.loads(again.stdout)["report"]["created"] == 2
 
 
+def test_a_csv_row_with_a_bad_cell_comes_back_with_that_cell_to_fix(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("email_address,banned\nok@example.com,false\nfix@example.com,maybe\n")
+    first = _cli("import", str(rows), "--fake", "--fake-rate", "none", "--json")
+    assert first.returncode == 1
+    failures = Path(json.loads(first.stdout)["failures_file"])
+    [record] = [json.loads(line) for line in failures.read_text().splitlines()]
+    assert (record["row"], record["field"], record["key"]) == (3, "banned",
+                                                               "email:fix@example.com")
+    assert record["data"] == {"email_address": ["fix@example.com"], "banned": "maybe"}
+    record["data"]["banned"] = True
+    failures.write_text(json.dumps(record) + "\n")
+    again = _cli("import", str(failures), "--fake", "--fake-rate", "none", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["report"]["created"] == 1
+
+
 # ---------------------------------------------------------------- dates out of range
 
 

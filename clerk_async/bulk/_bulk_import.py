@@ -316,7 +316,8 @@ class _Importer:
                 number, value = item
             value = failed_row(value)  # a failures file, fixed and imported again
             if isinstance(value, RowError):
-                self.fail(number, f"row:{number}", value, ident=identity([f"row:{number}"]))
+                self.fail(number, _raw_key(value.data, number), value,
+                          ident=identity([f"row:{number}"]), data=value.data)
                 continue
             given = value
             try:

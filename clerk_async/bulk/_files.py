@@ -256,6 +256,26 @@ def _cell(name: str, text: str) -> Any:
     return text
 
 
+def _csv_row(names: list[str], record: list[str]) -> dict[str, Any] | RowError:
+    """The row of a CSV record, or the first bad cell's error carrying the row with
+    that cell as written (so the failures file shows what to fix)."""
+    row: dict[str, Any] = {}
+    problem: RowError | None = None
+    # An empty cell means "not given", so leaving a column blank never sends an
+    # empty string Clerk would reject.
+    for name, text in zip(names, record, strict=False):
+        if text == "":
+            continue
+        try:
+            row[name] = _cell(name, text)
+        except RowError as exc:
+            row[name] = text
+            problem = problem or exc
+    if problem is not None:
+        return RowError(problem.field, problem.message, data=row)
+    return row
+
+
 class _CsvLines:
     """Decoded lines for csv.reader, remembering which physical lines were bad."""
 
@@ -317,14 +337,7 @@ def _read_csv(path: PathLike, codec: str) -> Iterator[tuple[int, dict[str, Any] 
             if len(record) > len(names):
                 yield number, RowError(None, f"has {len(record)} cells, header has {len(names)}")
                 continue
-            try:
-                # An empty cell means "not given", so leaving a column blank never
-                # sends an empty string Clerk would reject.
-                row = {n: _cell(n, c) for n, c in zip(names, record, strict=False) if c != ""}
-            except RowError as exc:
-                yield number, exc
-                continue
-            yield number, row
+            yield number, _csv_row(names, record)
 
 
 def count_rows(path: PathLike, *, encoding: str | None = None,
