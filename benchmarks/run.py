@@ -528,7 +528,8 @@ def section_import(report: Report, cfg: Settings) -> None:
             for name, value in added.items()]
     text = (
         f"Fresh interpreters (`python -c ...`), median of {cfg.import_runs} runs each, "
-        f"alternated; bare interpreter start-up ({bare:.1f} ms) subtracted. "
+        f"alternated; bare interpreter start-up ({bare:.1f} ms) subtracted. Bytecode "
+        "caches on: one untimed run of each snippet writes them first. "
         "`import clerk_async` loads the client, models and resources (and aiohttp) "
         "lazily, on first use of those names; *to a usable client* includes all of it.\n\n"
         + table(["what", "added time", "total wall"], rows)
