@@ -21,7 +21,9 @@ children run without ``PYTHON*`` variables, and the benchmark refuses to run
 when ``PYTHONDONTWRITEBYTECODE`` is set (each import would compile its source,
 adding tens of milliseconds that no deployed program pays).
 
-Run standalone: ``python benchmarks/bench_cold_start.py [--rounds N] [--importtime]``;
+Run standalone: ``python benchmarks/bench_cold_start.py [--rounds N] [--importtime]``
+(``--before DIR`` or ``--before-ref REF`` adds our contenders from another
+checkout or commit, e.g. ``--before-ref $(git merge-base HEAD main)``);
 ``benchmarks/run.py`` calls :func:`measure` and :func:`render`.
 """
 
@@ -41,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import KEY, ROOT, canned_server, full_user_page
+from _common import KEY, ROOT, canned_server, exported, full_user_page
 from _report import table
 
 PHASES = ("import", "construct", "request", "decode")
@@ -317,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print raw samples as JSON")
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout (e.g. of main) to measure side by side")
+    parser.add_argument("--before-ref", default=None,
+                        help="a commit (e.g. `git merge-base HEAD main`) to export and compare")
     args = parser.parse_args(argv)
-    result = measure(args.rounds, args.before)
+    with exported(args.before_ref) as at_ref:
+        result = measure(args.rounds, at_ref or args.before)
     if args.json:
         print(json.dumps({"phases": result.phases, "wall": result.wall}))
     else:

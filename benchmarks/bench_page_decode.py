@@ -32,13 +32,12 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import KEY, ROOT, canned_server, full_user_page
+from _common import KEY, ROOT, canned_server, exported, full_user_page
 from _report import table
 from bench_cold_start import child_env, iqr
 
@@ -173,13 +172,6 @@ def render(result: PageDecode) -> str:
     )
 
 
-def export_commit(ref: str, into: Path) -> None:
-    """The tree of commit *ref* of this repository, written into *into*."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=500)
@@ -191,12 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a commit (e.g. `git merge-base HEAD main`) to export and compare")
     parser.add_argument("--json", action="store_true", help="print raw samples as JSON")
     args = parser.parse_args(argv)
-    if args.before_ref:
-        with tempfile.TemporaryDirectory(prefix="clerk-before-") as tmp:
-            export_commit(args.before_ref, Path(tmp))
-            result = measure(args.users, args.rounds, args.pages, Path(tmp))
-    else:
-        result = measure(args.users, args.rounds, args.pages, args.before)
+    with exported(args.before_ref) as at_ref:
+        result = measure(args.users, args.rounds, args.pages, at_ref or args.before)
     print(json.dumps(result.cpu_ms) if args.json else render(result))
     return 0
 
