@@ -3,9 +3,11 @@ on a converter of the user's own (``clerk_async.models.register_hooks``)."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 import cattrs
 import pytest
 from hostile import Hostile, json_handler
@@ -45,6 +47,24 @@ def test_register_hooks_makes_a_plain_converter_decode_like_ours() -> None:
     assert caught.value.field == "[1].banned"
     assert mine.unstructure(CreateUserParams(first_name="Ada")) == {"first_name": "Ada"}
     assert mine.unstructure(user)["email_addresses"][0]["verification"]["x"] == 1
+
+
+@attrs.frozen
+class Audit:  # a user's own class holding one of our models
+    user: User
+    seen: datetime.date
+
+
+def test_register_hooks_leaves_the_users_own_classes_to_their_converter() -> None:
+    mine = register_hooks(cattrs.Converter())
+    mine.register_structure_hook(datetime.date, lambda v, _: datetime.date.fromisoformat(v))
+    audit = mine.structure({"user": user_json("user_9"), "seen": "2026-12-05"}, Audit)
+    assert audit.seen == datetime.date(2026, 12, 5) and audit.user.id == "user_9"
+    # Our hook runs inside theirs; cattrs groups what fails in a class of the user's.
+    with pytest.raises(cattrs.ClassValidationError) as caught:
+        mine.structure({"user": user_json(id=9), "seen": "2026-12-05"}, Audit)
+    (inner,) = caught.value.exceptions
+    assert isinstance(inner, ClerkDecodeError) and inner.field == "id"
 
 
 def test_a_plain_converter_cannot_tell_the_verification_kinds_apart() -> None:

@@ -9,8 +9,9 @@
 - ``list[Model]`` decodes item by item and names the failing index;
 - the ``Verification`` union dispatches on ``object``, and a kind this SDK
   does not know (or an unexpected shape) becomes ``UnknownVerification``;
-- an attrs class of your own whose fields are models or JSON scalars (a page
-  envelope, say) is checked the same way;
+- the SDK's own hand-written attrs classes (a page envelope) are checked the
+  same way; attrs classes of yours keep your converter's hooks, which call
+  ours for any model field;
 - ``object``/``Any`` keep the parsed JSON as it is;
 - models unstructure through their generated encoders, request bodies leave
   ``UNSET`` fields out.
@@ -74,11 +75,11 @@ def register_hooks(conv: C) -> C:
     """Install the SDK's structure/unstructure hooks on *conv* and return it.
 
     ``conv`` may be any ``cattrs.BaseConverter``; the hooks take precedence over
-    its defaults for our models, ``list`` of them, the verification union and
-    attrs classes built from them.
+    its defaults for our models, ``list`` of them and the verification union;
+    your own classes keep its hooks.
     """
     conv.register_structure_hook_func(_is_as_is, _as_is)
-    conv.register_structure_hook_factory(_is_attrs_class, _attrs_class_hook)
+    conv.register_structure_hook_factory(_is_ours, _attrs_class_hook)
     conv.register_structure_hook_factory(_is_model_list, _list_hook)
     conv.register_structure_hook_factory(_is_verification, _verification_hook)
     conv.register_unstructure_hook_factory(_is_encodable, _unstructure_hook)
@@ -121,6 +122,14 @@ def _is_attrs_class(tp: Any) -> bool:
     return isinstance(tp, type) and attrs.has(tp)
 
 
+def _is_ours(tp: Any) -> bool:
+    """A generated model, or an attrs class of this SDK's (e.g. a page envelope).
+    Other attrs classes keep the converter's own hooks."""
+    return _is_attrs_class(tp) and (
+        _generated(tp)[0] is not None or tp.__module__.startswith("clerk_async.")
+    )
+
+
 def _attrs_class_hook(cl: Any) -> Hook:
     return _named(decoder_of(cl), cl)
 
@@ -129,7 +138,7 @@ def _is_model_list(tp: Any) -> bool:
     if typing.get_origin(tp) is not list:
         return False
     args = typing.get_args(tp)
-    return len(args) == 1 and (_is_attrs_class(args[0]) or _is_verification(args[0]))
+    return len(args) == 1 and (_is_ours(args[0]) or _is_verification(args[0]))
 
 
 def _list_hook(cl: Any) -> Hook:
