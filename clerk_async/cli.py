@@ -190,16 +190,28 @@ def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | No
     lines = [f"Import of {file}", "-" * 32]
     lines += [f"  {name:<20}{value:>10}" for name, value in rows]
     lines.append("-" * 32)
-    if report.not_transferable:
-        # Clerk never exports these; say so rather than drop them silently.
-        lost = ", ".join(f"{kind} ({count} users)"
-                         for kind, count in sorted(report.not_transferable.items()))
-        lines.append(f"  not transferable from the export, to be set up again: {lost}")
+    lines += _not_carried(report)
     rate = sent / elapsed if elapsed > 0 else 0.0
     lines.append(f"  elapsed {elapsed:.1f} s, {rate:.1f} users/s")
     if failures is not None:
         lines.append(f"  failed rows written to {failures}")
     return "\n".join(lines)
+
+
+def _not_carried(report: BulkReport) -> list[str]:
+    """What the run did not carry, by heading: nothing is lost without a line saying so."""
+    table = {kind: dict(reasons) for kind, reasons in report.not_carried.items()}
+    if report.not_transferable:  # Clerk never exports these
+        table.setdefault("not transferable", {}).update(report.not_transferable)
+    if not any(table.values()) and not report.notices:
+        return []
+    lines = ["  not carried (users):"]
+    for kind, reasons in table.items():
+        if reasons:
+            lines.append(f"    {kind}")
+            lines += [f"      {count:>7}  {reason}" for reason, count in reasons.items()]
+    lines += [f"  ! {notice}" for notice in report.notices]
+    return lines
 
 
 # --------------------------------------------------------------------------- commands
@@ -290,6 +302,8 @@ async def _import(args: argparse.Namespace) -> int:
             )
         except JournalError as exc:  # e.g. in use by another import
             raise UsageError(str(exc)) from None
+    if args.source is not None:
+        report.not_carried, report.notices = rows.not_carried(), list(rows.notices)
     elapsed = time.monotonic() - started
     final = BulkProgress(report.done, total, report.created, report.failed,
                          (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
@@ -324,7 +338,8 @@ def _rows_of(args: argparse.Namespace) -> tuple[Any, int]:
         raise UsageError(str(exc)) from None
     if args.dry_run:
         print(preview(reader))
-    return reader, reader.count
+    # Skipped records are never sent: the progress total counts the rows that are.
+    return reader, reader.count - sum(reader.skipped.values())
 
 
 def _with_total(bar: ProgressBar, total: int) -> Any:
