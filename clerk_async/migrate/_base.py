@@ -117,9 +117,8 @@ def parse_time(value: Any, field: str, unit: Literal["s", "ms"] = "ms") -> str:
     """ISO 8601 text (Postgres' ``2024-06-29 20:25:06.12+00`` too) or an epoch number in
     ``unit`` (the source's documented one) → RFC 3339; :class:`RowProblem` otherwise."""
     number: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str) and _EPOCH_NUMBER.fullmatch(value.strip()):
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if numeric or (isinstance(value, str) and _EPOCH_NUMBER.fullmatch(value.strip())):
         number = float(value)
     if number is not None:
         seconds = number / 1000 if unit == "ms" else number
