@@ -7,9 +7,11 @@ Passwords are routed by Django's hasher prefix (``pbkdf2_sha256$`` →
 ``pbkdf2_sha1`` in hex, ``md5$`` → ``md5_salted``, ``unsalted_md5$$`` → ``md5``).
 An unusable password (``!...``, set by ``set_unusable_password`` for users
 who never had one) means no password. ``is_active=False`` becomes Clerk's
-``locked``: Django's own docs describe the flag as "instead of deleting
-accounts", and a lock is what an admin lifts in Clerk's dashboard, while
-``banned`` also ends the user's sessions everywhere and reads as a sanction.
+``banned``: Django refuses such users every sign-in until an admin sets the
+flag again, and a ban is what holds until an admin lifts it. Clerk's
+``locked`` would not do: a lock ends by itself after the instance's lockout
+duration, so inactive users would get back in. ``last_login`` has no
+CreateUser field and is not carried.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class DjangoReader(Reader):
         if record.get(f["date_joined"]) not in (None, ""):
             row["created_at"] = parse_time(record[f["date_joined"]], f["date_joined"])
         if f["is_active"] in record and not flag(record[f["is_active"]], f["is_active"]):
-            row["locked"] = True
+            row["banned"] = True
         stored = text(record, f["password"])
         if stored and not stored.startswith("!"):
             row["password_hasher"], row["password_digest"] = self.route_hash(stored)
