@@ -10,6 +10,7 @@ sent for a file that would import half right.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -42,6 +43,7 @@ __all__ = [
     "json_object",
     "load_records",
     "parse_time",
+    "readable",
     "reset",
     "rfc3339",
     "split_name",
@@ -437,14 +439,17 @@ def _conflict(seen: dict[str, tuple[int, str]], number: int, source_id: str,
 
 
 def load_records(path: Path, encoding: str) -> Iterator[dict[str, Any]]:
-    """Records of a JSON array (or an object wrapping one), NDJSON, or CSV with a header.
-
-    A file that cannot be read as such (truncated JSON, bytes not in ``encoding``,
-    a CSV cell over the csv module's limit) is a :class:`MigrationError` naming
-    where, never a traceback.
-    """
-    try:
+    """Records of a JSON array (or an object wrapping one), NDJSON, or CSV with a header."""
+    with readable(path, encoding):
         yield from _load_records(path, encoding)
+
+
+@contextlib.contextmanager
+def readable(path: Path, encoding: str) -> Iterator[None]:
+    """Turn what makes a file unreadable (bytes not in ``encoding``, a CSV cell over the
+    csv module's limit) into a :class:`MigrationError` naming the file, never a traceback."""
+    try:
+        yield
     except UnicodeDecodeError as exc:
         raise MigrationError(f"{path}: not {encoding} text (undecodable byte at offset "
                              f"{exc.start} of a block); pass --encoding") from None

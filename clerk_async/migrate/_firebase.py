@@ -26,6 +26,7 @@ from ._base import (
     load_records,
     lost,
     parse_time,
+    readable,
     reset,
     split_name,
     text,
@@ -88,16 +89,11 @@ class FirebaseReader(Reader):
         if self.path.suffix.lower() != ".csv":
             yield from load_records(self.path, self.encoding)
             return
-        try:
-            with open(self.path, encoding=self.encoding, newline="") as handle:
-                for number, cells in enumerate(csv.reader(handle), 1):
-                    if any(cells):
-                        yield self._from_cells(number, cells)
-        except UnicodeDecodeError:
-            raise MigrationError(f"{self.path}: not {self.encoding} text; "
-                                 "pass --encoding") from None
-        except csv.Error as exc:
-            raise MigrationError(f"{self.path}: not readable as CSV ({exc})") from None
+        with readable(self.path, self.encoding), \
+                open(self.path, encoding=self.encoding, newline="") as handle:
+            for number, cells in enumerate(csv.reader(handle), 1):
+                if any(cells):
+                    yield self._from_cells(number, cells)
 
     def _from_cells(self, number: int, cells: list[str]) -> dict[str, Any]:
         layout = csv_layout(cells)
