@@ -66,7 +66,7 @@ def read_source(path: PathLike, source: Literal["authjs"], *, check: bool = ...,
 @overload
 def read_source(path: PathLike, source: Literal["cognito"], *, check: bool = ...,
                 user_pool_id: str | None = ..., app_client_id: str | None = ...,
-                identifier: str = ..., metadata: Metadata = ...,
+                identifier: Literal["email", "username", "sub"] = ..., metadata: Metadata = ...,
                 encoding: str = ...) -> CognitoReader: ...
 @overload
 def read_source(path: PathLike, source: Literal["django"], *, check: bool = ...,
@@ -74,7 +74,8 @@ def read_source(path: PathLike, source: Literal["django"], *, check: bool = ...,
                 password_hasher: str | None = ..., metadata: Metadata = ...,
                 encoding: str = ...) -> DjangoReader: ...
 @overload
-def read_source(path: PathLike, source: str, *, check: bool = ..., **options: Any) -> Reader: ...
+def read_source(path: PathLike, source: str, *, check: bool = ..., metadata: Metadata = ...,
+                encoding: str = ...) -> Reader: ...
 def read_source(path: PathLike, source: str, *, check: bool = True, **options: Any) -> Reader:
     """The users of one export as lazy ``(number, CreateUser row)`` pairs (iterate it, or
     pass it to ``bulk_create``); ``.records()`` gives each record with its warnings.
