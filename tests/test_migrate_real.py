@@ -325,6 +325,16 @@ def test_password_hasher_option_forces_one_and_is_checked(tmp_path: Path) -> Non
         read_source(export, "supabase", password_hasher="md6")
 
 
+async def test_password_hasher_flag_belongs_to_mixed_hash_sources(
+    fake: FakeClerk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = write(tmp_path / "users.json", [{"user_id": "auth0|1", "email": "a@example.org"}])
+    assert await cli(fake, str(export), "--from", "auth0", "--password-hasher", "md5") == 2
+    assert ("--password-hasher is an option of --from supabase or authjs or django"
+            in capsys.readouterr().err)
+    assert not fake.stats.requests
+
+
 def test_read_source_names_itself_and_the_bad_option(tmp_path: Path) -> None:
     export = write(tmp_path / "users.json", SUPABASE_ROWS)
     with pytest.raises(MigrationError, match=r"read_source: source 'supabase' has no option "

@@ -395,7 +395,8 @@ async def test_migrate_python_snippet() -> None:
     out, err = await run_python(block("migrate-python"), {}, cwd=ROOT)
     assert err == ""
     lines = out.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+    assert len(lines) == 5 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+    assert lines[4].startswith("{'not transferable': {'social login (google)': 1}")
 
 
 # --------------------------------------------------------------------------- FakeClerk
