@@ -198,6 +198,9 @@ def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | No
     return "\n".join(lines)
 
 
+_NOTICES_SHOWN = 10
+
+
 def _not_carried(report: BulkReport) -> list[str]:
     """What the run did not carry, by heading: nothing is lost without a line saying so."""
     table = {kind: dict(reasons) for kind, reasons in report.not_carried.items()}
@@ -210,7 +213,9 @@ def _not_carried(report: BulkReport) -> list[str]:
         if reasons:
             lines.append(f"    {kind}")
             lines += [f"      {count:>7}  {reason}" for reason, count in reasons.items()]
-    lines += [f"  ! {notice}" for notice in report.notices]
+    lines += [f"  ! {notice}" for notice in report.notices[:_NOTICES_SHOWN]]
+    if len(report.notices) > _NOTICES_SHOWN:  # all of them are on the report (--json)
+        lines.append(f"  ! ... and {len(report.notices) - _NOTICES_SHOWN} more")
     return lines
 
 

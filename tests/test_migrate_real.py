@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -464,6 +465,18 @@ def test_metadata_none_never_parses_the_field(tmp_path: Path) -> None:
     assert read_source(export, "firebase").problems == [(1, "customAttributes is not JSON")]
     record = only(export, "firebase", metadata={"customAttributes": "none"})
     assert "private_metadata" not in record.row
+
+
+async def test_dry_run_lists_the_records_that_will_fail(
+    fake: FakeClerk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{"user_id": "auth0|1", "email": "a@example.org", "created_at": True},
+            {"user_id": "auth0|2", "email": "b@example.org"}]
+    export = write(tmp_path / "users.json", rows)
+    assert await cli(fake, str(export), "--from", "auth0", "--dry-run") == 1
+    out = capsys.readouterr().out
+    assert "records that will fail (1):\n  record 1: created_at is not a timestamp: True" in out
+    assert re.search(r"validated \(dry run\) +1\n", out) and not fake.store.users
 
 
 @pytest.mark.parametrize("on_exists", ["skip", "update", "error"])
