@@ -2,10 +2,12 @@
 
 A reader turns one export into :class:`Record` values: a CreateUser row (a
 plain dict the bulk engine takes) plus the warnings a person should see before
-migrating (no password hash, an OAuth link that cannot move, ...). Problems
-that make a row or the whole file wrong are collected on a full first pass
-(:meth:`Reader.check`) and raised as :class:`MigrationError`, so nothing is
-sent for a file that would import half right.
+migrating (no password hash, an OAuth link that cannot move, ...). A full
+first pass (:meth:`Reader.check`) sends nothing: a file that is not this
+source's export is refused as a whole (:class:`MigrationError`) before any
+request, while a record that is wrong on its own fails alone (its row reaches
+the bulk engine as a row error) and a record no Clerk user can be made of is
+skipped; both are counted, so the run's summary says what it did not carry.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ def rfc3339(value: datetime) -> str:
 
 
 _EPOCH_NUMBER = re.compile(r"\d+(\.\d+)?")
+_YEAR_10000 = 253402300800  # epoch seconds; datetime stops at 9999
 
 
 def parse_time(value: Any, field: str, unit: Literal["s", "ms"] = "ms") -> str:
@@ -125,9 +128,9 @@ def parse_time(value: Any, field: str, unit: Literal["s", "ms"] = "ms") -> str:
     if number is not None:
         seconds = number / 1000 if unit == "ms" else number
         # NaN, infinities and 1e20 are no dates; years past 9999 do not fit a datetime.
-        if math.isfinite(seconds) and 0 <= seconds < 253402300800:
+        if math.isfinite(seconds) and 0 <= seconds < _YEAR_10000:
             return rfc3339(datetime.fromtimestamp(seconds, timezone.utc))
-        raise RowProblem(f"{field} is not a timestamp in epoch {unit}: {value!r}")
+        raise RowProblem(f"{field} is not a timestamp in epoch {unit}: {_shown(value)}")
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         text = re.sub(r"([+-]\d\d)$", r"\1:00", text)  # Postgres writes "+00"
