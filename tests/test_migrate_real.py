@@ -407,6 +407,22 @@ def test_django_auth_user_csv_and_a_custom_user_model(tmp_path: Path) -> None:
         read_source(custom, "django", fields={"mail": "x"})
 
 
+async def test_django_custom_user_model_through_the_cli(
+    fake: FakeClerk, api: AsyncClerk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = write(tmp_path / "users.csv", "pk,password,email_address,active,joined_on\n"
+                   "4," + _django_hash("PBKDF2PasswordHasher", "pw-4", "s4lt", 1000)
+                   + ",mo@example.org,t,2020-05-06 07:08:09+00\n")
+    assert await cli(fake, str(export), "--from", "django", "--django-field", "id=pk",
+                     "--django-field", "email=email_address", "--django-field", "is_active=active",
+                     "--django-field", "date_joined=joined_on", "--django-unverified-emails") == 0
+    (user,) = [u async for u in api.users.iter()]
+    assert user.external_id == "4" and user.email_addresses[0].reserved
+    assert (await api.users.verify_password(user.id, "pw-4")).verified
+    assert await cli(fake, str(export), "--from", "auth0", "--django-field", "id=pk") == 2
+    assert "--django-field is an option of --from django" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- bad input
 
 
