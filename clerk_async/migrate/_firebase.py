@@ -63,7 +63,9 @@ def csv_layout(cells: list[str]) -> str | None:
 
     if len(cells) < 25:
         return None
-    if cell(23) in _BOOL and _EPOCH_MS.fullmatch(cell(24)):
+    # The old layout never reached 29 cells; the current one starts its tail with
+    # createdAt, which every account has.
+    if len(cells) <= 28 and cell(23) in _BOOL and _EPOCH_MS.fullmatch(cell(24)):
         return "before 2018-08"
     if _EPOCH_MS.fullmatch(cell(23)) and cell(26) in _BOOL:
         return "current"
