@@ -168,6 +168,15 @@ async def test_cognito_passwords_through_the_pool(fake: FakeClerk, api: AsyncCle
     await check_passwords(api, users, "cognito")  # Rafael: federated, no password
 
 
+async def test_django_dumpdata_example(fake: FakeClerk, api: AsyncClerk) -> None:
+    assert await cli(fake, str(EXAMPLES / "django" / "auth_user.json"), "--from", "django") == 0
+    users = await users_by_external_id(api)
+    assert users["4"].banned and not users["1"].banned  # is_active=False
+    assert (users["2"].username, users["2"].first_name) == ("bjorn", "Björn")
+    assert users["1"].created_at == 1642242600123
+    await check_passwords(api, users, "django")  # pbkdf2 sha256/sha1, bcrypt_sha256, argon2
+
+
 async def test_clerk_dashboard_csv(fake: FakeClerk, api: AsyncClerk) -> None:
     assert await cli(fake, str(EXAMPLES / "clerk" / "users.csv"), "--from", "clerk") == 0
     users = await users_by_external_id(api)
