@@ -138,8 +138,12 @@ ALL = VECTORS + _generated()
 
 
 def test_every_documented_hasher_is_covered() -> None:
+    from clerk_async.migrate._hashes import HASHERS
+
     covered = {hasher for hasher, *_ in ALL}
     assert covered == set(PARSERS) - {"awscognito"}
+    # --password-hasher accepts exactly the hashers the fake knows how Clerk reads.
+    assert set(HASHERS) == set(PARSERS)
 
 
 @pytest.mark.parametrize(("hasher", "digest", "password", "origin"), ALL,

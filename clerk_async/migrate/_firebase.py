@@ -49,7 +49,6 @@ CSV_LAYOUTS: dict[str, tuple[str, ...]] = {
     "current": (*_HEAD, "createdAt", "lastSignedInAt", "phoneNumber", "disabled",
                 "customAttributes"),
 }
-CSV_COLUMNS = CSV_LAYOUTS["current"]
 _EPOCH_MS = re.compile(r"\d{9,}")
 _BOOL = ("", "true", "false")
 #: A provider id in a cell past the fixed columns: "microsoft.com", "apple.com", "oidc.x".
