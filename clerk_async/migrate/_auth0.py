@@ -27,8 +27,8 @@ from ._base import (
     load_records,
     lost,
     parse_time,
+    put_names,
     reset,
-    split_name,
     text,
 )
 
@@ -101,9 +101,8 @@ class Auth0Reader(Reader):
             value = text(record, auth0)
             if value:
                 row[clerk] = value
-        if "first_name" not in row and "last_name" not in row:
-            first, last = split_name(record.get("name"))
-            row.update({k: v for k, v in (("first_name", first), ("last_name", last)) if v})
+        put_names(row, row.pop("first_name", None), row.pop("last_name", None),
+                  record.get("name"))
         warnings: list[str] = []
         for clerk, value, verified in self.identifier_fields:
             warnings += identifiers(row, clerk, [(text(record, value),

@@ -29,7 +29,7 @@ from ._base import (
     load_records,
     lost,
     parse_time,
-    split_name,
+    put_names,
     text,
 )
 
@@ -120,11 +120,7 @@ class AuthjsReader(Reader):
                                [(text(record, "email"), bool(record.get("emailVerified")))])
         if not has_identifier(row):
             raise Skip("no email address")
-        first, last = split_name(record.get("name"))
-        if first:
-            row["first_name"] = first
-        if last:
-            row["last_name"] = last
+        put_names(row, None, None, record.get("name"))
         created = next((record[c] for c in self.created_columns if record.get(c)), None)
         if created:
             row["created_at"] = parse_time(created, "createdAt")

@@ -45,6 +45,7 @@ __all__ = [
     "json_object",
     "load_records",
     "parse_time",
+    "put_names",
     "readable",
     "reset",
     "rfc3339",
@@ -169,6 +170,17 @@ def split_name(full: Any, field: str = "name") -> tuple[str | None, str | None]:
         raise RowProblem(f"{field} is a {type(full).__name__}, expected text")
     first, _, last = full.strip().partition(" ")
     return first, (last.strip() or None)
+
+
+def put_names(row: dict[str, Any], first: str | None, last: str | None,
+              full: Any = None, field: str = "name") -> None:
+    """First/last name on the row: the given ones, else ``full`` split in two."""
+    if not first and not last:
+        first, last = split_name(full, field)
+    if first:
+        row["first_name"] = first
+    if last:
+        row["last_name"] = last
 
 
 def flag(value: Any, field: str = "flag") -> bool:

@@ -30,8 +30,8 @@ from ._base import (
     identifiers,
     lost,
     parse_time,
+    put_names,
     reset,
-    split_name,
 )
 
 __all__ = ["CognitoReader"]
@@ -82,9 +82,8 @@ class CognitoReader(Reader):
         for clerk, cognito in self.fields.items():
             if attributes.get(cognito):
                 row[clerk] = str(attributes[cognito])
-        if "first_name" not in row and "last_name" not in row:
-            first, last = split_name(attributes.get("name"), "name")
-            row.update({k: v for k, v in (("first_name", first), ("last_name", last)) if v})
+        put_names(row, row.pop("first_name", None), row.pop("last_name", None),
+                  attributes.get("name"))
         warnings = identifiers(row, "email_address",
                                [(attributes.get("email"), flag(attributes.get("email_verified")))])
         warnings += identifiers(row, "phone_number", [

@@ -26,9 +26,9 @@ from ._base import (
     load_records,
     lost,
     parse_time,
+    put_names,
     readable,
     reset,
-    split_name,
     text,
 )
 from ._hashes import FirebaseParams, firebase_digest
@@ -128,11 +128,7 @@ class FirebaseReader(Reader):
             # Anonymous accounts (and provider-only ones without an email) have
             # nothing a Clerk user can be found or created by.
             raise Skip("anonymous: no email or phone number")
-        first, last = split_name(record.get("displayName"), "displayName")
-        if first:
-            row["first_name"] = first
-        if last:
-            row["last_name"] = last
+        put_names(row, None, None, record.get("displayName"), "displayName")
         if record.get("createdAt") not in (None, ""):
             row["created_at"] = parse_time(record["createdAt"], "createdAt")
         if flag(record.get("disabled"), "disabled"):

@@ -23,8 +23,8 @@ from ._base import (
     json_object,
     lost,
     parse_time,
+    put_names,
     rfc3339,
-    split_name,
     text,
 )
 
@@ -76,16 +76,12 @@ class SupabaseReader(Reader):
         if not has_identifier(row):
             raise Skip("no email or phone number")
         user_meta = self._meta(record, "raw_user_meta_data")
-        first = text(user_meta, "first_name") or text(user_meta, "given_name")
-        last = text(user_meta, "last_name") or text(user_meta, "family_name")
-        if not first:
-            key = next((k for k in self.name_keys if user_meta.get(k)), None)
-            full = text(user_meta, key) if key else None
-            first, last = split_name(full.split("#")[0] if full else None)
-        if first:
-            row["first_name"] = first
-        if last:
-            row["last_name"] = last
+        key = next((k for k in self.name_keys if user_meta.get(k)), None)
+        full = text(user_meta, key) if key else None
+        # Discord-style names carry a "#0" discriminator.
+        put_names(row, text(user_meta, "first_name") or text(user_meta, "given_name"),
+                  text(user_meta, "last_name") or text(user_meta, "family_name"),
+                  full.split("#")[0] if full else None)
         self.place_metadata(row, {k: record.get(k) for k in self.metadata})
         if record.get("created_at"):
             row["created_at"] = parse_time(record["created_at"], "created_at")
