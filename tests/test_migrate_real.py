@@ -249,6 +249,11 @@ def test_auth0_import_export_extension_layout(tmp_path: Path) -> None:
     assert maria.warnings == ("must reset password: no password hash",)
     assert (tom.row["first_name"], tom.row["last_name"]) == ("Tom", "Berg")
     assert tom.row["email_address_identification_status"] == ["reserved"]
+    # Its JSON export carries the same title-cased fields, booleans as JSON.
+    as_json = [{"Id": "auth0|abc", "Email": "jo@example.com", "Email Verified": True,
+                "Given Name": "Jo", "Created At": "2020-10-06T15:30:15.123Z"}]
+    jo = only(write(tmp_path / "users.json", as_json), "auth0")
+    assert (jo.row["external_id"], jo.row["first_name"]) == ("auth0|abc", "Jo")
 
 
 def test_an_unknown_layout_is_refused_naming_what_was_expected(tmp_path: Path) -> None:
