@@ -377,11 +377,13 @@ async def test_migrate_cli_snippet_carries_every_password(tmp_path: Path) -> Non
             run_shell, block("migrate-cli"), scratch(tmp_path), {**os.environ, **fake_env(fake)}
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.count("failed                       0") == 6
-        assert fake.stats.users == 21
+        assert result.stdout.count("failed                       0") == 7
+        assert fake.stats.users == 26
+        # Every run ends with what it did not carry (Django: the SSO-only user).
+        assert "      1  unusable or empty password in Django" in result.stdout
         async with AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url) as clerk:
             by_external_id = {u.external_id: u.id async for u in clerk.users.iter()}
-            for source in ("auth0", "firebase", "supabase", "authjs", "clerk"):
+            for source in ("auth0", "firebase", "supabase", "authjs", "clerk", "django"):
                 passwords = json.loads(
                     (ROOT / "examples" / "migrations" / source / "passwords.json").read_text())
                 for external_id, password in passwords.items():
@@ -395,7 +397,8 @@ async def test_migrate_python_snippet() -> None:
     out, err = await run_python(block("migrate-python"), {}, cwd=ROOT)
     assert err == ""
     lines = out.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+    assert len(lines) == 5 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+    assert lines[4].startswith("{'not transferable': {'social login (google)': 1}")
 
 
 # --------------------------------------------------------------------------- FakeClerk
