@@ -37,12 +37,14 @@ from ._errors import (
 from ._lazy import lazy_exports
 from ._retry import RetryPolicy
 from ._types import UNSET, Unset, UnsetType
+from ._verify_errors import TokenVerificationError, WebhookVerificationError
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_API_VERSION, DEFAULT_BASE_URL, AsyncClerk
     from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits
     from ._redis_quota import RedisQuota
+    from ._session_claims import SessionClaims
     from ._stats import ClientStats, OperationStats
     from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
     from .resources._oauth_page import OAuthAccessTokenPage
@@ -61,6 +63,7 @@ _LAZY = {
     "RateLimits": "._ratelimit",
     "QuotaBackend": "._ratelimit",
     "RedisQuota": "._redis_quota",
+    "SessionClaims": "._session_claims",
     "ClientStats": "._stats",
     "OperationStats": "._stats",
     "CreateUserParams": ".models",
@@ -112,12 +115,15 @@ __all__ = [
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "Unset",
     "UnsetType",
     "UnprocessableEntityError",
     "UpdateUserParams",
     "User",
     "UserFilters",
+    "WebhookVerificationError",
     "Users",
     "__version__",
 ]

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
         RedisQuota,
         RetryPolicy,
         ServerError,
+        SessionClaims,
+        TokenVerificationError,
         UnprocessableEntityError,
         Unset,
         UnsetType,
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         User,
         UserFilters,
         UserOrderBy,
+        WebhookVerificationError,
         __version__,
     )
 
@@ -98,6 +101,8 @@ __all__ = [
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "UnprocessableEntityError",
     "Unset",
     "UnsetType",
@@ -106,6 +111,7 @@ __all__ = [
     "UserFilters",
     "UserOrderBy",
     "Users",
+    "WebhookVerificationError",
     "__version__",
 ]
 
@@ -143,6 +149,8 @@ _REEXPORTED = (
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "UNSET",
     "UnprocessableEntityError",
     "Unset",
@@ -151,6 +159,7 @@ _REEXPORTED = (
     "User",
     "UserFilters",
     "UserOrderBy",
+    "WebhookVerificationError",
     "__version__",
 )
 

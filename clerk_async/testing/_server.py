@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _handlers, _handlers_more
+from . import _handlers, _handlers_more, _tokens
 from ._clock import Clock, wall_clock
 from ._errors import FakeError
 from ._faults import FaultPlan, Faults
@@ -24,7 +24,7 @@ from ._web import STORE, Handler, json_response
 
 __all__ = ["FakeClerk", "FakeStats"]
 
-ROUTES = _handlers.ROUTES + _handlers_more.ROUTES
+ROUTES = _handlers.ROUTES + _handlers_more.ROUTES + _tokens.ROUTES
 OPERATIONS = frozenset(op for _, _, op, _ in ROUTES)
 _CONTROL = "__fake__"
 
@@ -120,6 +120,7 @@ class FakeClerk:
             require_identifier=require_identifier,
         )
         self.stats = FakeStats(self.store)
+        self.tokens = _tokens.TokenIssuer(seed, self.clock)
         self.quotas = QuotaBook(rate_limit, operation_limits)
         self.fault_plan = FaultPlan(faults)
         self._host, self._port = host, port
@@ -155,6 +156,31 @@ class FakeClerk:
         self.stats.reset()
         self.quotas.reset()
         self.fault_plan = FaultPlan(self.fault_plan.config)
+
+    def session_token(
+        self,
+        user_id: str,
+        *,
+        session_id: str | None = None,
+        authorized_party: str | None = None,
+        expires_in: float = _tokens.DEFAULT_EXPIRES_IN,
+        claims: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A session token for ``user_id`` as Clerk's frontend would send it.
+
+        RS256-signed with this fake's key (served at ``GET /v1/jwks``; its PEM
+        is ``fake.tokens.public_pem``), shaped like Clerk's version 2 session
+        claims, issued now by ``fake.clock`` and valid for ``expires_in``
+        seconds (negative for an expired one). ``claims`` adds or overrides
+        claims; a None value removes one.
+        """
+        return self.tokens.mint(
+            user_id,
+            session_id=session_id,
+            authorized_party=authorized_party,
+            expires_in=expires_in,
+            claims=claims,
+        )
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -202,6 +228,7 @@ class FakeClerk:
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=10 * 1024**2)
         app[STORE] = self.store
+        app[_tokens.ISSUER] = self.tokens
         # Routes are mapped to operationIds here rather than by resource name,
         # because one path (e.g. /users) carries several operations.
         self._operation_of: dict[object, str] = {}
