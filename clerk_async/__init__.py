@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
     from .resources._oauth_page import OAuthAccessTokenPage
     from .resources.users import UserFilters, Users
+    from .webhooks import WebhookEvent
 
 # The client, quotas, models and resources pull in aiohttp, asyncio, cattrs and ~80
 # generated model classes: loaded on first use (PEP 562), so that importing the
@@ -73,6 +74,7 @@ _LAZY = {
     "OAuthAccessTokenPage": ".resources._oauth_page",
     "UserFilters": ".resources.users",
     "Users": ".resources.users",
+    "WebhookEvent": ".webhooks",
 }
 
 
@@ -123,6 +125,7 @@ __all__ = [
     "UpdateUserParams",
     "User",
     "UserFilters",
+    "WebhookEvent",
     "WebhookVerificationError",
     "Users",
     "__version__",

@@ -16,17 +16,18 @@ from typing import Any
 
 from ._verify_errors import TokenVerificationError
 
-__all__ = ["SESSION_COOKIE", "token_from"]
+__all__ = ["SESSION_COOKIE", "header_value", "token_from"]
 
 SESSION_COOKIE = "__session"
 
 
-def _header(headers: Any, name: str) -> str | None:
+def header_value(headers: Any, name: str, argument: str = "request_or_headers") -> str | None:
+    """One header from any headers container (case-insensitive, plain dicts too)."""
     try:
         value = headers.get(name)
     except AttributeError:
         raise TypeError(
-            "request_or_headers must be a request with .headers or a headers mapping, "
+            f"{argument} must be a request with .headers or a headers mapping, "
             f"got {type(headers).__name__}"
         ) from None
     if value is None and isinstance(headers, dict):
@@ -45,7 +46,7 @@ def _cookie(request: Any, headers: Any) -> str | None:
             value = jar.get(SESSION_COOKIE)
             value = getattr(value, "value", value)  # aiohttp's Morsel-like values
             return value if isinstance(value, str) and value else None
-    raw = _header(headers, "Cookie")
+    raw = header_value(headers, "Cookie")
     if not raw:
         return None
     try:
@@ -61,7 +62,7 @@ def token_from(request_or_headers: Any) -> str | None:
     headers = getattr(request_or_headers, "headers", request_or_headers)
     if headers is None:
         raise TypeError("request_or_headers must be a request with .headers or a headers mapping")
-    authorization = _header(headers, "Authorization")
+    authorization = header_value(headers, "Authorization")
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() == "bearer":

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         User,
         UserFilters,
         UserOrderBy,
+        WebhookEvent,
         WebhookVerificationError,
         __version__,
     )
@@ -111,6 +112,7 @@ __all__ = [
     "UserFilters",
     "UserOrderBy",
     "Users",
+    "WebhookEvent",
     "WebhookVerificationError",
     "__version__",
 ]
@@ -159,6 +161,7 @@ _REEXPORTED = (
     "User",
     "UserFilters",
     "UserOrderBy",
+    "WebhookEvent",
     "WebhookVerificationError",
     "__version__",
 )

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _handlers, _handlers_more, _tokens
+from . import _handlers, _handlers_more, _tokens, _webhooks
 from ._clock import Clock, wall_clock
 from ._errors import FakeError
 from ._faults import FaultPlan, Faults
@@ -121,6 +121,7 @@ class FakeClerk:
         )
         self.stats = FakeStats(self.store)
         self.tokens = _tokens.TokenIssuer(seed, self.clock)
+        self.webhooks = _webhooks.WebhookSender(seed, self.clock, f"ins_fake{seed & 0xFFFF:04x}")
         self.quotas = QuotaBook(rate_limit, operation_limits)
         self.fault_plan = FaultPlan(faults)
         self._host, self._port = host, port
@@ -182,6 +183,17 @@ class FakeClerk:
             claims=claims,
         )
 
+    def add_webhook_endpoint(self, url: str, *, secret: str | None = None) -> str:
+        """POST signed ``user.created/updated/deleted`` events to ``url``; returns the secret.
+
+        Every user change made through the API is delivered, signed with
+        ``secret`` (a ``whsec_…`` string; generated when not given) as Svix
+        signs Clerk's webhooks, and retried on a non-2xx answer. Deliveries run
+        in the background: ``await fake.webhooks.drain()`` waits for them, and
+        ``fake.webhooks.deliveries`` records each attempt's status.
+        """
+        return self.webhooks.add_endpoint(url, secret)
+
     # -- life cycle ----------------------------------------------------------------
 
     @property
@@ -207,6 +219,7 @@ class FakeClerk:
         self._runner = runner
 
     async def aclose(self) -> None:
+        await self.webhooks.aclose()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -322,6 +335,9 @@ class FakeClerk:
             response = _error(exc, self._trace_id())
         except web.HTTPException as exc:  # aiohttp's own, e.g. 413 from the body size cap
             response = self._http_error(exc, exc.text or exc.reason)
+        if request.method != "GET" and isinstance(response, web.Response):
+            # The change is made (even if a fault below hides the answer): Clerk tells webhooks.
+            self.webhooks.observe(operation, response.status, response.body)  # type: ignore[arg-type]
         if fault == "500_after":
             # The change is kept, yet the client hears a server error.
             failed = FakeError(
