@@ -10,6 +10,7 @@ with the features in ``fea``). Both decode to the same fields here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -24,8 +25,10 @@ class SessionClaims:
     ``user_id`` is ``sub``, ``session_id`` ``sid``, ``authorized_party`` ``azp``
     (the origin the token was issued to), ``issuer`` ``iss`` (the instance's
     Frontend API URL); ``expires_at`` and ``issued_at`` are epoch seconds.
-    Organisation fields are None when no organisation is active. ``raw`` holds
-    every claim as decoded, custom ones included.
+    Organisation fields are None when no organisation is active; ``org_role``
+    reads ``org:admin`` in both versions. ``version`` is the claims version
+    (1 or 2). ``raw`` holds every claim as decoded, custom ones included
+    (read-only).
     """
 
     user_id: str
@@ -111,5 +114,5 @@ def claims_from_payload(payload: Mapping[str, Any]) -> SessionClaims:
         org_role=org_role,
         org_permissions=permissions,
         version=version,
-        raw=payload,
+        raw=MappingProxyType(payload),
     )

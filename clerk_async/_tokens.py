@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._jwks import KeySet
-from ._verify_errors import TokenVerificationError
+from ._verify_errors import TokenFailure, TokenVerificationError
 
 if TYPE_CHECKING:
     from ._session_claims import SessionClaims
@@ -82,7 +82,7 @@ def skew(clock_skew: object) -> float:
     return float(clock_skew)
 
 
-def _fail(reason: Any, message: str) -> TokenVerificationError:
+def _fail(reason: TokenFailure, message: str) -> TokenVerificationError:
     return TokenVerificationError(reason, message)
 
 

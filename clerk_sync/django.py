@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings  # type: ignore[import-untyped]
 from django.http import HttpRequest, HttpResponse, JsonResponse  # type: ignore[import-untyped]
-from django.utils.functional import SimpleLazyObject, empty  # type: ignore[import-untyped]
+from django.utils.functional import SimpleLazyObject  # type: ignore[import-untyped]
 from django.utils.module_loading import import_string  # type: ignore[import-untyped]
 
 from clerk_async._request_token import token_from
@@ -94,15 +94,6 @@ def _verify(request: HttpRequest, token: str) -> SessionClaims | None:
         return None
 
 
-class _LazySession(SimpleLazyObject):  # type: ignore[misc]
-    """The claims, verified on first use; falsy when the token did not verify."""
-
-    def __bool__(self) -> bool:
-        if self._wrapped is empty:
-            self._setup()
-        return self._wrapped is not None
-
-
 class ClerkSessionMiddleware:
     """Sets ``request.clerk_session`` (and ``clerk_session_error``) on every request."""
 
@@ -116,8 +107,10 @@ class ClerkSessionMiddleware:
         except TokenVerificationError as exc:  # "Bearer" with nothing after it
             request.clerk_session, request.clerk_session_error = None, exc
         else:
+            # Verified on first use; a bad token's object proxies None, so it is falsy.
             request.clerk_session = (
-                None if token is None else _LazySession(functools.partial(_verify, request, token))
+                None if token is None
+                else SimpleLazyObject(functools.partial(_verify, request, token))
             )
         return self.get_response(request)
 

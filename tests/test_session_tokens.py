@@ -444,3 +444,17 @@ def test_session_headers_sync_fixture(
         claims = c.authenticate_request(clerk_session_headers_sync)
     assert claims is not None
     assert claims.user_id == clerk_session_headers_sync.user_id  # type: ignore[attr-defined]
+
+
+def test_fake_minting_refuses_bad_arguments() -> None:
+    fake = FakeClerk(seed=3)
+    with pytest.raises(ValueError, match="user_id"):
+        fake.session_token("")
+    with pytest.raises(ValueError, match="session_id"):
+        fake.session_token("user_1", session_id="")
+    with pytest.raises(TypeError, match="expires_in"):
+        fake.session_token("user_1", expires_in="60")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="claims"):
+        fake.session_token("user_1", claims=[("o", 1)])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="secret"):
+        fake.add_webhook_endpoint("http://127.0.0.1:1/", secret="whsec_not base64!")

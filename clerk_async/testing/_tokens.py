@@ -93,6 +93,8 @@ class TokenIssuer:
             raise ValueError("session_id must be a non-empty str or None")
         if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
             raise TypeError("expires_in must be a number of seconds")
+        if claims is not None and not isinstance(claims, Mapping):
+            raise TypeError(f"claims must be a mapping, got {type(claims).__name__}")
         now = int(self.clock())
         payload: dict[str, Any] = {
             "exp": now + int(expires_in),

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from .._verify_errors import WebhookVerificationError
 from .._webhook_signature import SECRET_PREFIX, secret_key, signature
 from ._clock import Clock
 
@@ -72,7 +73,10 @@ class WebhookSender:
             raise ValueError(f"url must be an http(s) URL, got {url!r}")
         if secret is None:
             secret = SECRET_PREFIX + base64.b64encode(self._rng.randbytes(24)).decode()
-        key = secret_key(secret)  # refuses a secret that is not whsec_ + base64
+        try:
+            key = secret_key(secret)
+        except WebhookVerificationError:
+            raise ValueError("secret must be 'whsec_' followed by base64, or None") from None
         self.endpoints.append(_Endpoint(url, secret, key))
         return secret
 
