@@ -87,6 +87,11 @@ class KeySet:
         fresh = self._fetched_at is not None and now - self._fetched_at < self.ttl
         if key is not None and fresh:
             return key
+        if self._inflight is not None and self._inflight.get_loop() is not (
+            asyncio.get_running_loop()
+        ):
+            # Started in a loop that is gone (the sync client's, before a fork): forget it.
+            self._inflight = None
         if self._inflight is None and (
             self._attempted_at is None or now - self._attempted_at >= self.refresh_interval
         ):

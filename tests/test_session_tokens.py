@@ -458,3 +458,23 @@ def test_fake_minting_refuses_bad_arguments() -> None:
         fake.session_token("user_1", claims=[("o", 1)])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="secret"):
         fake.add_webhook_endpoint("http://127.0.0.1:1/", secret="whsec_not base64!")
+
+
+def test_a_fetch_left_in_flight_by_another_loop_is_not_awaited(fake_clerk_sync: FakeClerk) -> None:
+    """As after a fork mid-fetch: the key set starts a fetch of its own in the new loop."""
+    import asyncio
+
+    async def verify_in_a_new_loop() -> str:
+        async with AsyncClerk(
+            secret_key=fake_clerk_sync.secret_key, base_url=fake_clerk_sync.base_url,
+            rate_limit=None,
+        ) as c:
+            stale_loop = asyncio.new_event_loop()
+            try:
+                c._verifier.keys._inflight = stale_loop.create_future()
+                claims = await c.verify_token(fake_clerk_sync.session_token("user_fork"))
+            finally:
+                stale_loop.close()
+            return claims.user_id
+
+    assert asyncio.run(verify_in_a_new_loop()) == "user_fork"
