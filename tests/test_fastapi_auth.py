@@ -41,6 +41,14 @@ async def setup() -> AsyncIterator[tuple[FakeClerk, httpx.AsyncClient, AsyncCler
         ) -> dict[str, str]:
             return {"user_id": session.user_id}
 
+        per_request = session_dependency(clerk=lambda request: request.app.state.clerk)
+
+        @app.get("/per-request")
+        async def per_request_route(
+            session: SessionClaims = Depends(per_request),  # noqa: B008
+        ) -> dict[str, str]:
+            return {"user_id": session.user_id}
+
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
             yield fake, http, clerk
@@ -79,6 +87,10 @@ async def test_options_and_an_explicit_client(
     assert (await http.get("/strict", headers=_bearer(ours))).status_code == 200
     refused = await http.get("/strict", headers=_bearer(theirs))
     assert refused.status_code == 401 and "unauthorized_party" in refused.json()["detail"]
+    # A client chosen per request, by a function of it.
+    assert (await http.get("/per-request", headers=_bearer(theirs))).json() == {
+        "user_id": "user_b"
+    }
 
 
 async def test_jwks_outage_is_503_not_401(fake_clerk: FakeClerk) -> None:
@@ -116,3 +128,17 @@ def test_importable_without_fastapi() -> None:
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True).stdout
     assert "pip install 'clerk-users[fastapi]'" in out
+
+
+async def test_an_app_without_a_client_says_where_to_put_one() -> None:
+    app = FastAPI()
+
+    @app.get("/required")
+    async def required(session: RequireSession) -> dict[str, str]:
+        return {"user_id": session.user_id}
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://app"
+    ) as http:
+        with pytest.raises(RuntimeError, match=r"app\.state\.clerk"):
+            await http.get("/required", headers=_bearer("x.y.z"))
