@@ -478,3 +478,73 @@ def test_a_fetch_left_in_flight_by_another_loop_is_not_awaited(fake_clerk_sync: 
             return claims.user_id
 
     assert asyncio.run(verify_in_a_new_loop()) == "user_fork"
+
+
+# -- edges: the key set's parsing, PEM keys, missing PyJWT, odd header containers -----------
+
+
+async def test_the_key_set_keeps_only_rs256_signing_keys(fake: FakeClerk) -> None:
+    from clerk_async._jwks import KeySet
+
+    good = fake.tokens.jwk()
+    listed = [
+        "not a key",
+        {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
+        {**good, "kid": "enc", "use": "enc"},
+        {**good, "kid": "rs512", "alg": "RS512"},
+        {key: value for key, value in good.items() if key != "kid"},
+        {**good, "kid": "broken", "n": "!!"},
+        good,
+    ]
+    bodies = [b"<html>", json.dumps({"no": "keys"}).encode(), json.dumps({"keys": listed}).encode()]
+    monotonic = VirtualClock()
+
+    async def fetch() -> bytes:
+        return bodies.pop(0)
+
+    keys = KeySet(fetch, monotonic)
+    for expected in ("not JSON", "no 'keys' list"):
+        with pytest.raises(TokenVerificationError, match=expected) as caught:
+            await keys.get(good["kid"])
+        assert caught.value.reason == "jwks_unavailable"
+        monotonic.now += keys.refresh_interval
+    assert await keys.get(good["kid"]) is not None
+    for kid in ("ec", "enc", "rs512", "broken"):
+        with pytest.raises(TokenVerificationError, match="does not publish"):
+            await keys.get(kid)
+    assert keys.fetches == 3
+
+
+async def test_a_jwt_key_that_does_not_parse_fails_on_first_use() -> None:
+    pem = "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----"
+    client = AsyncClerk(jwt_key=pem)
+    async with client:
+        with pytest.raises(ValueError, match="jwt_key is not a valid PEM RSA public key"):
+            await client.verify_token("x.y.z")
+
+
+def test_without_pyjwt_verification_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import asyncio, sys; sys.modules['jwt'] = None\n"
+        "from clerk_async import AsyncClerk\n"
+        "async def main():\n"
+        "    async with AsyncClerk(secret_key='sk_test_x') as c:\n"
+        "        await c.verify_token('x.y.z')\n"
+        "try:\n    asyncio.run(main())\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout
+    assert "pip install 'clerk-users[auth]'" in out
+
+
+async def test_odd_header_containers(fake: FakeClerk, client: AsyncClerk) -> None:
+    token = fake.session_token("user_odd")
+    as_bytes = {b"Authorization": f"Bearer {token}".encode()}
+    assert await client.authenticate_request({"authorization": f"Bearer {token}".encode()})
+    assert await client.authenticate_request(as_bytes) is None  # bytes names: not a header
+    assert await client.authenticate_request({"Cookie": 'bad"cookie; =;;'}) is None
+    with pytest.raises(TypeError, match="request_or_headers"):
+        await client.authenticate_request(type("NoHeaders", (), {"headers": None})())

@@ -286,3 +286,26 @@ async def test_cli_serve_with_a_webhook(receiver: tuple[Receiver, str]) -> None:
         await asyncio.wait_for(proc.wait(), 10)
     body, sent = rec.received[0]
     assert verify_webhook(body, sent, secret=secret).type == "user.created"
+
+
+def test_bodies_of_other_shapes() -> None:
+    body, headers = _signed(_event("user.created", USER))
+    assert _verify(bytearray(body), headers).type == "user.created"
+    assert _verify(memoryview(body), headers).type == "user.created"
+    for raw in (b"not json", b"[1, 2]", b'{"data": {}}'):
+        _, signed = _signed({}, msg_id="msg_shape")
+        signed["webhook-signature"] = _signed_raw(raw)
+        with pytest.raises(WebhookVerificationError, match="body"):
+            _verify(raw, signed)
+
+
+def _signed_raw(raw: bytes) -> str:
+    return Webhook(SECRET).sign("msg_shape", datetime.fromtimestamp(NOW, timezone.utc), raw)
+
+
+def test_secrets_that_cannot_be_keys() -> None:
+    body, headers = _signed(_event("user.created", USER))
+    with pytest.raises(TypeError, match="secret"):
+        verify_webhook(body, headers, secret=b"whsec_x", clock=lambda: NOW)  # type: ignore[arg-type]
+    with pytest.raises(WebhookVerificationError, match="empty"):
+        verify_webhook(body, headers, secret="whsec_", clock=lambda: NOW)
