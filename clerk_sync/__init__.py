@@ -53,6 +53,8 @@ if TYPE_CHECKING:
         RedisQuota,
         RetryPolicy,
         ServerError,
+        SessionClaims,
+        TokenVerificationError,
         UnprocessableEntityError,
         Unset,
         UnsetType,
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
         User,
         UserFilters,
         UserOrderBy,
+        WebhookEvent,
+        WebhookVerificationError,
         __version__,
     )
 
@@ -98,6 +102,8 @@ __all__ = [
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "UnprocessableEntityError",
     "Unset",
     "UnsetType",
@@ -106,6 +112,8 @@ __all__ = [
     "UserFilters",
     "UserOrderBy",
     "Users",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "__version__",
 ]
 
@@ -143,6 +151,8 @@ _REEXPORTED = (
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "UNSET",
     "UnprocessableEntityError",
     "Unset",
@@ -151,6 +161,8 @@ _REEXPORTED = (
     "User",
     "UserFilters",
     "UserOrderBy",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "__version__",
 )
 

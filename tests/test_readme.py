@@ -297,6 +297,39 @@ async def test_fastapi_snippet_serves_a_user(
     assert budgeted.status_code == 200 and budgeted.json() == {"name": "Ada"}
 
 
+@covers("fastapi-auth")
+async def test_fastapi_auth_snippet(fake_clerk: FakeClerk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asgi_lifespan
+    import httpx
+
+    for name, value in fake_env(fake_clerk).items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, Any] = {"__name__": "readme_fastapi_auth"}
+    exec(compile(block("fastapi-auth"), "README.md", "exec"), namespace)
+    ours = fake_clerk.session_token("user_readme", authorized_party="https://example.com")
+    theirs = fake_clerk.session_token("user_readme", authorized_party="https://evil.example")
+    async with asgi_lifespan.LifespanManager(namespace["app"]) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            signed_in = {"Authorization": f"Bearer {ours}"}
+            assert (await http.get("/me")).status_code == 401
+            me = await http.get("/me", headers=signed_in)
+            assert me.json() == {"user_id": "user_readme", "org": None}
+            assert (await http.get("/hello")).json() == {"hello": "stranger"}
+            assert (await http.get("/hello", headers=signed_in)).json() == {
+                "hello": "user_readme"
+            }
+            assert (await http.get("/strict", headers=signed_in)).status_code == 200
+            elsewhere = {"Authorization": f"Bearer {theirs}"}
+            assert (await http.get("/strict", headers=elsewhere)).status_code == 401
+
+
+@covers("fake-tokens")
+async def test_fake_tokens_snippet(fake_clerk: FakeClerk) -> None:
+    out, err = await run_python(block("fake-tokens"), fake_env(fake_clerk))
+    assert out.split() == ["True", "expired"], err
+
+
 @covers("sync-client")
 async def test_sync_client_snippet(fake_clerk: FakeClerk) -> None:
     out, err = await run_python(block("sync-client"), fake_env(fake_clerk))
