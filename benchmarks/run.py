@@ -15,7 +15,8 @@ several rounds, medians reported with their spread):
 4. the sync facade's overhead over the async call, next to a bare portal call;
 5. bulk import pacing at a scaled quota: elapsed / ideal and 429s, ours and the
    official SDK with its defaults and with its best documented retry setting;
-6. peak RSS growth while ``users.iter`` walks every user of a large FakeClerk.
+6. peak RSS growth while ``users.iter`` walks every user of a large FakeClerk;
+7. session-token verifications per second per core, against PyJWT's decode alone.
 
 Only a full run into ``benchmarks/`` rewrites the committed RESULTS.md, chart
 and README block; ``--quick`` and ``--only`` runs write to a temporary
@@ -51,6 +52,7 @@ import bench_bulk_import  # noqa: E402
 import bench_cold_start  # noqa: E402
 import bench_page_decode  # noqa: E402
 import bench_sync_overhead  # noqa: E402
+import bench_verify  # noqa: E402
 from _common import (  # noqa: E402
     OFFICIAL_BEST_RETRY,
     ROOT,
@@ -98,6 +100,7 @@ class Settings:
     bulk_rounds: int  # each round: every contender once, against a fresh FakeClerk
     iter_users: int
     memory_rounds: int  # each round: async and sync walks, each in a fresh process
+    verify_calls: int = 2000  # per way per round
 
 
 FULL = Settings(
@@ -108,7 +111,7 @@ FULL = Settings(
 QUICK = Settings(
     rounds=2, cpu_requests=200, cpu_requests_official=32, decode_pages=1,
     import_runs=3, sync_calls=300, bulk_rows=100, bulk_rate="50/1s", bulk_rounds=1,
-    iter_users=5_000, memory_rounds=1,
+    iter_users=5_000, memory_rounds=1, verify_calls=300,
 )
 CONCURRENCIES = (1, 64)
 
@@ -745,6 +748,37 @@ def section_memory(report: Report, cfg: Settings) -> None:
         f"{rounded_range(growth['async'] + growth['sync'])} MB", "n/a", ""])
 
 
+# --------------------------------------------------------------------------- 7. tokens
+
+
+def section_verify(report: Report, cfg: Settings) -> None:
+    pin(0, 1)
+    rounds = cfg.rounds + 2
+    per = bench_verify.measure(cfg.verify_calls, rounds)
+    floor_way, ours_way = bench_verify.WAYS[0], bench_verify.WAYS[1]
+    rows = []
+    for way in bench_verify.WAYS:
+        per_second = [1e6 / v for v in per[way]]
+        rows.append([way, cell(per[way], "µs"), f"{median(per_second):,.0f}",
+                     ratio_range(per_round(per[way], per[floor_way]))])
+    text = (
+        f"One FakeClerk-minted RS256 session token verified {cfg.verify_calls} times per way "
+        f"per round, {rounds} rounds, the ways alternating in blocks of 100; CPU time of "
+        "this process (one core). *PyJWT decode* is `jwt.decode` with the public key object "
+        "already built, the floor; ours also checks `azp` and builds `SessionClaims`. "
+        "See `benchmarks/bench_verify.py`.\n\n"
+        + table(["way", "CPU per verification", "verifications/s per core", "vs PyJWT"],
+                rows)
+    )
+    report.sections.append(("7. Session-token verification", text))
+    ratios = per_round(per[ours_way], per[floor_way])
+    ratio = median(ratios)
+    report.targets.append(Target(
+        "verify_token vs PyJWT decode alone (CPU per verification)",
+        f"{ratio:.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f})", "<= 1.3x",
+        ratio <= 1.3, ratio / 1.3))
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -755,6 +789,7 @@ SECTIONS: dict[str, Callable[[Report, Settings], None]] = {
     "sync": section_sync,
     "bulk": section_bulk,
     "memory": section_memory,
+    "verify": section_verify,
 }
 
 

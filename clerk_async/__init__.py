@@ -62,6 +62,7 @@ from ._errors import (
 from ._lazy import lazy_exports
 from ._retry import RetryPolicy
 from ._types import UNSET, Unset, UnsetType
+from ._verify_errors import TokenVerificationError, WebhookVerificationError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -69,10 +70,12 @@ if TYPE_CHECKING:
     from ._convert import converter
     from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits
     from ._redis_quota import RedisQuota
+    from ._session_claims import SessionClaims
     from ._stats import ClientStats, OperationStats
     from .models import CreateUserParams, DeletedObject, UpdateUserParams, User
     from .resources._oauth_page import OAuthAccessTokenPage
     from .resources.users import UserFilters, Users
+    from .webhooks import WebhookEvent
 
 # The client, quotas, models and resources pull in aiohttp, asyncio, cattrs and ~80
 # generated model classes: loaded on first use (PEP 562), so that importing the
@@ -88,6 +91,7 @@ _LAZY = {
     "RateLimits": "._ratelimit",
     "QuotaBackend": "._ratelimit",
     "RedisQuota": "._redis_quota",
+    "SessionClaims": "._session_claims",
     "ClientStats": "._stats",
     "OperationStats": "._stats",
     "CreateUserParams": ".models",
@@ -97,6 +101,7 @@ _LAZY = {
     "OAuthAccessTokenPage": ".resources._oauth_page",
     "UserFilters": ".resources.users",
     "Users": ".resources.users",
+    "WebhookEvent": ".webhooks",
 }
 
 
@@ -139,12 +144,16 @@ __all__ = [
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "Unset",
     "UnsetType",
     "UnprocessableEntityError",
     "UpdateUserParams",
     "User",
     "UserFilters",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "Users",
     "converter",
     "__version__",

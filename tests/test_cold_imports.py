@@ -185,3 +185,35 @@ def test_importing_the_package_for_its_errors_and_settings_loads_neither_attrs_n
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True).stdout
     assert out.strip() == "[]"
+
+
+# Token verification's dependencies load with the first verification, not before:
+# a client configured for it, and its first users call, import neither PyJWT nor
+# cryptography (nor the claims class).
+NO_JWT_PROBE = """
+import asyncio, json, sys
+import clerk_async, clerk_sync
+from clerk_async import AsyncClerk, TokenVerificationError
+
+url, key, uid, pem = sys.argv[1:5]
+
+async def main():
+    async with AsyncClerk(secret_key=key, base_url=url, jwt_key=pem) as client:
+        assert (await client.users.get(uid)).id == uid
+
+asyncio.run(main())
+with clerk_sync.Clerk(secret_key=key, base_url=url, jwt_key=pem) as clerk:
+    assert clerk.users.get(uid).id == uid
+print(json.dumps(sorted(m for m in sys.modules
+                        if m.split(".")[0] in ("jwt", "cryptography")
+                        or m == "clerk_async._session_claims")))
+"""
+
+
+def test_a_first_users_call_does_not_load_jwt(fake_clerk_sync: FakeClerk) -> None:
+    user = fake_clerk_sync.store.add_user(email_address="nojwt@example.com")
+    argv = [fake_clerk_sync.base_url, fake_clerk_sync.secret_key, user.id,
+            fake_clerk_sync.tokens.public_pem]
+    out = subprocess.run([sys.executable, "-c", NO_JWT_PROBE, *argv], check=True,
+                         capture_output=True, text=True).stdout
+    assert json.loads(out) == []
