@@ -69,7 +69,7 @@ from ._export_rows import is_user_object, user_to_create_row
 from ._journal import DONE_STATES, Journal
 from ._pool import aiter_any, check_concurrency, run_pool
 from ._protocol import BulkContext, Users
-from ._report import BulkOutcome, BulkProgress, BulkReport, ProgressCallback
+from ._report import BulkOutcome, BulkProgress, BulkReport, ProgressCallback, failed_row
 from ._rows import RowError, identifiers, identity, params_from_row, row_keys
 
 __all__ = ["OnExists", "RowInput", "RowValue", "SystemicError", "bulk_create"]
@@ -152,6 +152,7 @@ class _Row:
     number: int
     keys: list[str]
     params: CreateUserParams
+    source: object = attrs.field(default=None, repr=False)  #: the row as given
 
     @property
     def key(self) -> str:
@@ -248,8 +249,8 @@ class _Importer:
         self.emit()
 
     def fail(self, number: int, key: str, exc: BaseException, *, ident: str | None = None,
-             at_risk: bool = False) -> None:
-        failure = self.report.add_failure(number, key, exc)
+             at_risk: bool = False, data: object = None) -> None:
+        failure = self.report.add_failure(number, key, exc, data=data)
         if self.journal is not None and ident is not None:
             self.journal.record(ident, number, "failed", key=key, code=failure.code,
                                 message=failure.message, at_risk=at_risk)
@@ -313,19 +314,22 @@ class _Importer:
             value: object = item
             if isinstance(item, tuple):
                 number, value = item
+            value = failed_row(value)  # a failures file, fixed and imported again
             if isinstance(value, RowError):
-                self.fail(number, f"row:{number}", value, ident=identity([f"row:{number}"]))
+                self.fail(number, _raw_key(value.data, number), value,
+                          ident=identity([f"row:{number}"]), data=value.data)
                 continue
-            if is_user_object(value):
-                value, warnings = user_to_create_row(value)  # type: ignore[arg-type]
-                self.report.not_transferable.update(warnings)
+            given = value
             try:
+                if is_user_object(value):
+                    value, warnings = user_to_create_row(value)  # type: ignore[arg-type]
+                    self.report.not_transferable.update(warnings)
                 params = params_from_row(value)  # type: ignore[arg-type]
             except RowError as exc:
                 key = _raw_key(value, number)
-                self.fail(number, key, exc, ident=identity([f"row:{number}"]))
+                self.fail(number, key, exc, ident=identity([f"row:{number}"]), data=given)
                 continue
-            row = _Row(number, row_keys(params, number), params)
+            row = _Row(number, row_keys(params, number), params, given)
             if self.journal is not None:
                 entry = self.journal.get(row.identity, number)
                 if entry is not None and entry.state in DONE_STATES:
@@ -350,7 +354,7 @@ class _Importer:
                 outcome, user_id = await self.settle(row, ids)
             except _RowFailed as failed:
                 self.fail(row.number, row.key, failed.error, ident=row.identity,
-                          at_risk=failed.at_risk)
+                          at_risk=failed.at_risk, data=row.source)
                 return
             self.succeed(row, outcome, user_id)
 

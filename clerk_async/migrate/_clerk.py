@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._base import MigrationError, PathLike, Reader, SideFile, identifiers, load_records
+from ._base import (
+    MigrationError,
+    PathLike,
+    Reader,
+    SideFile,
+    identifiers,
+    load_records,
+    lost,
+    reset,
+)
 
 __all__ = ["ClerkReader"]
 
@@ -46,8 +55,9 @@ class ClerkReader(Reader):
     }
 
     def __init__(self, path: PathLike, *, passwords: PathLike | None = None,
-                 **options: Any) -> None:
-        super().__init__(path, **options)
+                 metadata: Mapping[str, str] | None = None,
+                 encoding: str = "utf-8-sig") -> None:
+        super().__init__(path, metadata=metadata, encoding=encoding)
         self.secrets: SideFile[dict[str, str]] | None = None
         if passwords is not None:
             if self.path.suffix.lower() == ".csv":
@@ -80,8 +90,15 @@ class ClerkReader(Reader):
         if "primary_email_address" in record or "verified_email_addresses" in record:
             return user_id, *self._from_dashboard_csv(record)
         from ..bulk._export_rows import user_to_create_row
+        from ..bulk._rows import RowError
 
-        row, names = user_to_create_row(record)
+        try:
+            row, names = user_to_create_row(record)
+        except RowError:
+            # A stamp that is no date (e.g. past year 9999) fails this one row,
+            # not the whole export: the importer maps the user object itself
+            # and reports the field.
+            return user_id, dict(record), []
         row = dict(row)
         secrets = (self.secrets.take(user_id) if self.secrets else None) or {}
         if "password_digest" in secrets and "password_hasher" in secrets:
@@ -92,7 +109,7 @@ class ClerkReader(Reader):
         if "totp_secret" in secrets:
             row["totp_secret"] = secrets["totp_secret"]
             names = [n for n in names if n != "totp"]
-        return user_id, row, [f"not transferable: {name}" for name in names]
+        return user_id, row, [lost(name) for name in names]
 
     def finish(self) -> None:
         if self.secrets is not None:
@@ -114,8 +131,8 @@ class ClerkReader(Reader):
             warnings += identifiers(row, field, pairs)
         if "password_digest" not in row:
             row["skip_password_requirement"] = True
-            warnings.append("no password digest: the user must reset their password")
-        warnings.append("metadata, created_at and OAuth links are not in the dashboard CSV")
+            warnings.append(reset("no password digest"))
+        warnings.append(lost("metadata, created_at and OAuth links (not in the dashboard CSV)"))
         return row, warnings
 
 
