@@ -185,3 +185,21 @@ def test_the_issue_s_examples_through_the_sync_facade_too() -> None:
         # Null where the spec allows it still goes out (and here meets a closed port).
         with pytest.raises(ClerkConnectionError):
             clerk.users.create(first_name=None)
+
+
+async def test_the_checked_iter_closes_what_it_wraps_when_left_early() -> None:
+    from clerk_async.testing import FakeClerk
+
+    async with FakeClerk() as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit=None
+    ) as clerk:
+        for i in range(3):
+            fake.store.add_user(email_address=f"u{i}@example.com")
+        pages: Any = clerk.users.iter(page_size=1)
+        async for _user in pages:
+            break
+        (inner,) = [v for v in pages.ag_frame.f_locals.values() if inspect.isasyncgen(v)]
+        await pages.aclose()
+        # Closed now, not later in a task of the loop's asyncgen hook (a
+        # generator dropped unclosed is finished there, after the caller moved on).
+        assert inner.ag_frame is None

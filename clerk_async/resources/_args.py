@@ -181,8 +181,14 @@ def validating(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         async def generator(self: Any, *args: Any, **kwargs: Any) -> Any:
             validate(args, kwargs)
-            async for item in fn(self, *args, **kwargs):
-                yield item
+            inner = fn(self, *args, **kwargs)
+            try:
+                async for item in inner:
+                    yield item
+            finally:
+                # Closed here, when the caller closes this one: left to the
+                # loop's asyncgen hook, it would finish later, in a task.
+                await inner.aclose()
 
         return generator
 
