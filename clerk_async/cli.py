@@ -4,6 +4,7 @@
     clerk-users import users.jsonl --journal users.journal
     clerk-users export all-users.jsonl
     clerk-users import examples/users.jsonl --fake     # no Clerk account needed
+    clerk-users undo --journal users.journal           # delete what that import created
 
 The secret key is read from ``CLERK_SECRET_KEY`` only: a flag would leave it
 in shell history and process listings. Exit status: 0 when every row made
@@ -108,12 +109,25 @@ def _parser() -> argparse.ArgumentParser:
                      help="where to write failed rows (default: FILE.failures.jsonl)")
     imp.add_argument("--dry-run", action="store_true",
                      help=f"check every row, send nothing (no ${ENV_KEY} needed)")
+    imp.add_argument("--check-instance", action="store_true",
+                     help="with --dry-run: look every row up in the instance (reads only) and "
+                     "report how many would be created, exist already or clash")
     imp.add_argument("--encoding", default=None,
                      help="text encoding of a CSV file (default: utf-8), e.g. cp1252")
     common(imp)
     from .migrate._cli import add_arguments as add_migration_arguments
 
     add_migration_arguments(imp)
+
+    undo = commands.add_parser(
+        "undo", help="delete exactly the users that imports with this journal created",
+        description="Delete the users the journal's import runs created (never ones that "
+        "existed or were updated). Resumable: rerun after an interruption.")
+    undo.add_argument("--journal", type=Path, required=True, metavar="PATH",
+                      help="the --journal of the import(s) to undo")
+    undo.add_argument("--dry-run", action="store_true",
+                      help="list the users that would be deleted, delete nothing")
+    common(undo)
 
     exp = commands.add_parser("export", help="write every user as JSONL")
     exp.add_argument("file", type=Path, help="where to write the users, one JSON object per line")
@@ -186,6 +200,12 @@ def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | No
         rows.append(("validated (dry run)", report.validated))
     if report.unprotected:
         rows.append(("without identifier", report.unprotected))
+    if report.ambiguous:
+        rows.append(("ambiguous (see notes)", report.ambiguous))
+    for name, value in (("would create", report.would_create),
+                        ("exist already", report.exist_already), ("clash", report.clashes)):
+        if value:
+            rows.append((name, value))
     rows.append(("total rows", report.done))
     lines = [f"Import of {file}", "-" * 32]
     lines += [f"  {name:<20}{value:>10}" for name, value in rows]
@@ -223,7 +243,10 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
     """An AsyncClerk for the command: to the embedded fake, or to Clerk with the env key."""
     if not args.fake:
         key = os.environ.get(ENV_KEY)
-        dry_run = getattr(args, "dry_run", False)  # a dry run sends nothing: no key needed
+        # A dry run sends nothing: no key needed (unless it reads the instance).
+        dry_run = getattr(args, "dry_run", False) and not getattr(args, "check_instance", False)
+        if args.command == "undo":
+            dry_run = False
         if not key and not dry_run:
             raise UsageError(f"set the {ENV_KEY} environment variable to your Clerk secret key")
         async with AsyncClerk(secret_key=key or None, base_url=args.base_url,
@@ -264,11 +287,30 @@ def _check_import_paths(args: argparse.Namespace) -> Path:
     except (InputFileError, JournalError) as exc:
         raise UsageError(str(exc)) from None
     failures: Path = args.failures or file.with_name(file.name + ".failures.jsonl")
+    _check_failures_path(failures, file, args.journal)
+    return failures
+
+
+def _check_failures_path(failures: Path, file: Path, journal: Path | None) -> None:
+    """--failures must be a plain file that is neither the input nor the journal."""
+    for other, what in ((file, "the input file"), (journal, "the --journal")):
+        if other is not None and _same_file(failures, other):
+            raise UsageError(f"--failures {failures} is {what}; it would be overwritten")
+    if failures.exists() and not failures.is_file():
+        raise UsageError(f"--failures {failures} is not a regular file (a directory, FIFO "
+                         "or device); give a file name")
     try:
         check_output_path(failures, "--failures")
     except OutputPathError as exc:
         raise UsageError(str(exc)) from None
-    return failures
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return (a.exists() and b.exists() and os.path.samefile(a, b)) or \
+            os.path.abspath(a) == os.path.abspath(b)
+    except OSError:
+        return False
 
 
 async def _import(args: argparse.Namespace) -> int:
@@ -276,20 +318,28 @@ async def _import(args: argparse.Namespace) -> int:
     failures = _check_import_paths(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.check_instance and not args.dry_run:
+        raise UsageError("--check-instance needs --dry-run (it only reads)")
     rows, total = await asyncio.to_thread(_rows_of, args)
     bar = ProgressBar(sys.stderr)
     started = time.monotonic()
+    stopped: SystemicError | None = None
     async with _client(args) as clerk:
         try:
             report = await clerk.users.bulk_create(
                 rows, concurrency=args.concurrency,
                 journal=args.journal, on_exists=args.on_exists,
                 progress=_with_total(bar, total), dry_run=args.dry_run,
+                check_instance=args.check_instance,
                 # Files can hold millions of rows: the journal, not memory, keeps the ids.
                 keep_outcomes=False,
             )
         except JournalError as exc:  # e.g. in use by another import
             raise UsageError(str(exc)) from None
+        except SystemicError as exc:
+            if exc.report is None:
+                raise
+            stopped, report = exc, exc.report
     elapsed = time.monotonic() - started
     final = BulkProgress(report.done, total, report.created, report.failed,
                          (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
@@ -304,9 +354,51 @@ async def _import(args: argparse.Namespace) -> int:
             written = failures
         except OSError as exc:
             problem = f"clerk-users: could not write failed rows to {failures}: {exc.strerror}"
+    if report.notes:
+        _write_notes(file.with_name(file.name + ".notes.jsonl"), report)
     print(_summary(file, report, elapsed, written))
     if problem:
         print(problem, file=sys.stderr)
+    if stopped is not None:
+        raise stopped
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _write_notes(path: Path, report: BulkReport) -> None:
+    """Rows settled with a caveat (``ambiguous_owner``), one JSON object a line."""
+    try:
+        with open(path, "wb") as handle:
+            for note in report.notes:
+                handle.write(dumps(note.to_dict()) + b"\n")
+    except OSError as exc:
+        print(f"clerk-users: could not write notes to {path}: {exc.strerror}", file=sys.stderr)
+        return
+    print(f"clerk-users: {len(report.notes)} rows settled with a note in {path}",
+          file=sys.stderr)
+
+
+async def _undo(args: argparse.Namespace) -> int:
+    try:
+        check_journal_path(str(args.journal))
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.journal.is_file():
+        raise UsageError(f"no such journal: {args.journal}")
+    async with _client(args) as clerk:
+        try:
+            report = await clerk.users.bulk_undo(args.journal, dry_run=args.dry_run)
+        except JournalError as exc:
+            raise UsageError(str(exc)) from None
+    if args.dry_run:
+        for item in report.listed:
+            print(f"{item.user_id}\trow {item.row}\t{item.key}")
+        print(f"{len(report.listed)} users would be deleted")
+        return EXIT_OK
+    print(f"Deleted {report.deleted} users ({report.already_gone} were gone already), "
+          f"{report.failed} failed")
+    for failure in report.failures:
+        print(f"  row {failure.row} {failure.key}: {failure.code}: {failure.message}",
+              file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -361,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
-    command = _import if args.command == "import" else _export
+    command = {"import": _import, "undo": _undo}.get(args.command, _export)
     try:
         return asyncio.run(command(args))
     except UsageError as exc:
