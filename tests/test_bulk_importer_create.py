@@ -14,6 +14,7 @@ FakeClerk runs on loopback; faults Clerk cannot be made to produce on demand
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from clerk_async import (
     bulk,
 )
 from clerk_async.bulk import RowError, SystemicError, read_journal
-from clerk_async.testing import FakeClerk
+from clerk_async.testing import FakeClerk, Faults
 
 
 def _api_error(cls: type[Any], status: int, code: str, **meta: str) -> Any:
@@ -421,3 +422,54 @@ async def test_default_concurrency_follows_the_quota() -> None:
         assert spy.most_in_flight == 4
 
 
+
+
+# ------------------------------------------------------------------ issue 22: kept behaviours
+
+
+# name -> (row, CreateUser faults at FakeClerk, errors raised at the Users seam, code)
+_AFTER_AMBIGUITY: dict[str, tuple[dict[str, Any], tuple[str, ...],
+                                  tuple[BaseException | None, ...], str]] = {
+    "Clerk refuses the row": (
+        {"external_id": "r1", "username": "ab"}, ("500",), (),
+        "form_username_invalid_length"),
+    "5xx on every attempt": (
+        {"external_id": "r1"}, ("503",) * 6, (), "internal_clerk_error"),
+    "a conflict": (
+        {"external_id": "r1"}, (),
+        (_api_error(ServerError, 500, "internal_clerk_error"),
+         _api_error(ConflictError, 409, "conflict_thing")), "conflict_thing"),
+    "an unreadable answer": (
+        {"external_id": "r1"}, (),
+        (_api_error(ServerError, 500, "internal_clerk_error"),
+         ClerkDecodeError("not a user")), "ClerkDecodeError"),
+}
+
+
+@pytest.mark.parametrize("case", list(_AFTER_AMBIGUITY))
+async def test_any_failure_after_an_attempt_that_may_have_landed_leaves_the_row_at_risk(
+        tmp_path: Path, case: str) -> None:
+    row, faults, errors, code = _AFTER_AMBIGUITY[case]
+    journal = tmp_path / "j.journal"
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        if faults:
+            fake.inject_fault("CreateUser", *faults)
+        first = await bulk.bulk_create(_Spy(clerk.users, create_errors=errors), [row],
+                                       context=_context(clerk), journal=journal)
+        assert [(f.row, f.code) for f in first.failures] == [(1, code)]
+        with sqlite3.connect(journal) as db:
+            assert db.execute("SELECT state, code, at_risk FROM rows").fetchall() == [
+                ("failed", code, 1)]
+
+
+async def test_failing_updates_stop_the_run_even_while_lookups_succeed() -> None:
+    rows = [{"email_address": [f"u{i}@example.com"], "first_name": "New"} for i in range(12)]
+    faults = Faults(rate=1.0, kinds=("503",), operations={"UpdateUser"})
+    async with FakeClerk(require_identifier=False, faults=faults) as fake, \
+            _client(fake) as clerk:
+        for i in range(12):
+            _old_user(fake, email_address=f"u{i}@example.com")
+        with pytest.raises(SystemicError, match="failing") as info:
+            await clerk.users.bulk_create(rows, on_exists="update", concurrency=1)
+        assert info.value.report is not None and info.value.report.failed == 7
+        assert fake.stats.requests.get("CreateUser", 0) == 0  # the pre-check found them

@@ -61,13 +61,13 @@ def _user_list_queries(fake: FakeClerk) -> list[list[tuple[str, str]]]:
 
 
 async def _leave_in_flight(journal: Path, number: int, row: dict[str, Any],
-                           intent_ms: int) -> None:
+                           occurrence: int = 1) -> None:
     """What a SIGKILL leaves behind: the row's intent committed, its outcome never written."""
     book = Journal(journal)
     await book.open()
     try:
         keys = row_keys(params_from_row(row), number)
-        await book.intend(identity(keys), 1, number)
+        await book.intend(identity(keys), occurrence, number)
     finally:
         await book.close()
 
@@ -200,7 +200,7 @@ async def test_a_row_without_identifiers_left_in_flight_is_never_sent_again(
         tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     row = {"first_name": "anon"}
-    await _leave_in_flight(journal, 1, row, 0)
+    await _leave_in_flight(journal, 1, row)
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         for _ in range(2):  # and the failure keeps it at risk for the run after
             report = await clerk.users.bulk_create([row], journal=journal)
@@ -219,7 +219,7 @@ async def test_a_user_found_without_all_of_the_rows_identifiers_is_not_its_creat
     journal = tmp_path / "j.journal"
     row = {"email_address": ["half@example.com"], "external_id": "half"}
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        await _leave_in_flight(journal, 1, row, fake.store.now_ms() - 60_000)
+        await _leave_in_flight(journal, 1, row)
         # Created after the intent, but it lacks the row's external_id.
         other = fake.store.add_user(email_address="half@example.com")
         report = await clerk.users.bulk_create([row], journal=journal)
@@ -243,7 +243,7 @@ async def test_a_user_another_row_updated_is_not_claimed_by_a_row_with_its_own_c
     row = {"external_id": "moved", "created_at": "2020-01-01T00:00:00.000Z"}
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         old = _old_user(fake, external_id="moved")
-        await _leave_in_flight(journal, 2, row, fake.store.now_ms() - 1_000)
+        await _leave_in_flight(journal, 2, row, occurrence=2)
         # Row 1 updates the old user, which moves its updated_at past row 2's intent.
         report = await clerk.users.bulk_create([{**row, "first_name": "One"}, row],
                                                journal=journal, on_exists="update",
@@ -263,7 +263,7 @@ async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
             _client(fake) as clerk:
         made = fake.store.add_user(external_id="same-ms")
         assert (made.created_at == 0) is epoch
-        await _leave_in_flight(journal, 1, row, made.created_at)
+        await _leave_in_flight(journal, 1, row)
         report = await clerk.users.bulk_create([row], journal=journal)
         assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made.id)]
 
@@ -277,7 +277,7 @@ async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_di
             _client(fake) as clerk:
         await clerk.users.list(limit=1)  # this client has read Clerk's clock
         clock.advance(-30)  # and the server that stamps the user runs 30 s behind it
-        await _leave_in_flight(journal, 1, row, 1_899_999_940_000)
+        await _leave_in_flight(journal, 1, row)
         fake.inject_fault("CreateUser", "500_after")
         report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
         (made,) = fake.store.users.values()
@@ -482,3 +482,70 @@ async def test_an_update_refused_before_sending_fails_its_row_and_the_run_goes_o
         assert fake.store.get(old.id).first_name == "Old"
 
 
+
+
+# --------------------------------------------------------------------------- pre-check (issue 22)
+
+
+async def test_a_clean_run_sends_one_pre_check_per_identifier_kind_and_one_create_per_row(
+        ) -> None:
+    fake = FakeClerk(require_identifier=False)
+    queries = _user_list_queries(fake)
+    async with fake, _client(fake) as clerk:
+        rows = [{"external_id": f"clean-{i}", "email_address": [f"c{i}@example.com"]}
+                for i in range(150)]
+        report = await clerk.users.bulk_create(rows)
+        assert (report.created, report.failed) == (150, 0)
+        assert fake.stats.requests["CreateUser"] == 150
+        # Two batches (100 + 50 rows), one GetUserList per identifier kind each.
+        assert len(queries) == 4
+        assert sorted(len([v for k, v in q if k != "limit"]) for q in queries) == [
+            50, 50, 100, 100]
+
+
+async def test_a_lost_create_whose_check_failed_is_settled_by_the_rerun_without_resending(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "lost-1"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("GetUserList", None)  # the pre-check
+        _lost_create_then_failed_check(fake)
+        first = await clerk.users.bulk_create([row], journal=journal)
+        assert first.failures[0].code == "internal_clerk_error"
+        (user_id,) = fake.store.users
+        assert _journal_rows(journal)[1]["at_risk"] == 1
+        sent = fake.stats.requests["CreateUser"]
+        again = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        # Absent at the first run's pre-check, carries every value, claimed by no
+        # other row: the row's own, reported with the one ambiguity it keeps.
+        assert [(o.status, o.user_id) for o in again.outcomes] == [("created", user_id)]
+        assert again.ambiguous == 1 and again.notes[0].user_id == user_id
+        assert fake.stats.requests["CreateUser"] == sent
+
+
+async def test_a_user_another_journal_row_created_is_not_claimed_by_a_resumed_row(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "claimed"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        first = await clerk.users.bulk_create([row], journal=journal)
+        await _leave_in_flight(journal, 2, row, occurrence=2)  # a duplicate, killed in flight
+        (made,) = first.outcomes
+        report = await clerk.users.bulk_create([row, row], journal=journal)
+        assert [(o.row, o.status, o.user_id) for o in report.outcomes] == [
+            (2, "existed", made.user_id)]
+        assert report.skipped_from_journal == 1 and report.created == 0
+
+
+async def test_a_pre_check_refused_before_sending_fails_its_rows_at_risk_kept(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "refused"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        await _leave_in_flight(journal, 1, row)
+        report = await bulk_create(_Refusing(clerk.users, "search"), [row],
+                                   context=BulkContext(sleep=_no_sleep), journal=journal)
+        assert [(f.code, f.message) for f in report.failures] == [
+            ("ValueError", "this directory cannot search users")]
+        assert _journal_rows(journal)[1]["at_risk"] == 1
+        assert fake.stats.requests.get("CreateUser", 0) == 0

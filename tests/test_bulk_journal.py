@@ -97,7 +97,7 @@ async def test_occurrences_count_rows_of_one_identity_per_run(path: str) -> None
     await again.close()
 
 
-async def test_a_user_created_by_a_finished_row_is_claimed_for_every_other_row(
+async def test_a_user_a_finished_row_is_done_with_is_claimed_for_every_other_row(
     path: str,
 ) -> None:
     journal = await opened(path, interval=3600.0)
@@ -108,7 +108,7 @@ async def test_a_user_created_by_a_finished_row_is_claimed_for_every_other_row(
         assert journal.claimed_by_other("user_1", "e:z@x.test", 1), where
         assert not journal.claimed_by_other("user_1", "e:a@x.test", 1), where  # itself
         assert journal.claimed_by_other("user_1", "e:a@x.test", 2), where  # a duplicate
-        assert not journal.claimed_by_other("user_2", "e:z@x.test", 1), where  # existed
+        assert journal.claimed_by_other("user_2", "e:z@x.test", 1), where  # existed too
         assert not journal.claimed_by_other("user_3", "e:z@x.test", 1), where  # failed
         assert not journal.claimed_by_other("user_4", "e:z@x.test", 1), where
         await journal._commit()

@@ -25,7 +25,7 @@ time is consulted):
   every value the row's create would have written, as Clerk returns it
   (identifiers, names, username, external_id, the three metadata,
   ``created_at`` when the row sets one), and (3) no other row of the journal
-  is done as its creator. Any other user goes through ``on_exists`` exactly
+  is done with it (as created, existed or updated). Any other user goes through ``on_exists`` exactly
   as it would have without the fault.
 * **The one remaining ambiguity.** Someone else may create a user with
   exactly the row's values between the pre-check and the row's create. No
@@ -164,7 +164,7 @@ class _Row:
     at_risk: bool = False  # an earlier run's create may have landed
     known: User | None = None  # the one user that really holds the row's identifiers
     clash: User | None = None  # set when they are held by several users
-    problem: ClerkError | None = None  # the pre-check failed for this row
+    problem: BaseException | None = None  # the pre-check failed for this row
     ticket: Ticket | None = None
 
     @property
@@ -354,13 +354,13 @@ class _Importer:
             for name, values in identifiers(row.params):
                 wanted.setdefault(name, {}).update(dict.fromkeys(values))
         found: dict[str, User] = {}
-        problem: ClerkError | None = None
+        problem: BaseException | None = None
         for name, wanted_values in wanted.items():
             try:
                 for user in await self.fetch(name, list(wanted_values)):
                     found[user.id] = user
             except _RowFailed as failed:
-                problem = failed.error if isinstance(failed.error, ClerkError) else None
+                problem = failed.error
                 break
         index = _value_index(found.values())
         for row in batch:
@@ -401,6 +401,8 @@ class _Importer:
                     raise _RowFailed(exc) from exc
                 last = exc
                 continue
+            except (ValueError, TypeError) as exc:  # refused before sending
+                raise _RowFailed(exc) from exc
             self.fine("lookup")
             return list(page)
         assert last is not None

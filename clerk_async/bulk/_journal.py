@@ -355,7 +355,10 @@ class Journal:
         return Entry(found[0], bool(found[1]), found[2], found[3]) if found else None
 
     def claimed_by_other(self, user_id: str, identity: str, occurrence: int) -> bool:
-        """Whether another row of this journal is done as the creator of this user."""
+        """Whether another row of this journal is done with this user (in any done state).
+
+        Such a user belongs to that row's story (created by it, or met as
+        existing), so no row may claim it as its own creation."""
         mine = (identity, occurrence)
         for claims in (self._claims_new, self._claims_flushing):
             holder = claims.get(user_id)
@@ -363,7 +366,7 @@ class Journal:
                 return True
         assert self._reader is not None, "journal is not open"
         found = self._reader.execute(
-            "SELECT 1 FROM rows WHERE user_id = ? AND state = 'created'"
+            "SELECT 1 FROM rows WHERE user_id = ? AND state IN ('created', 'existed', 'updated')"
             " AND NOT (identity = ? AND occurrence = ?) LIMIT 1",
             (user_id, identity, occurrence),
         ).fetchone()
@@ -401,7 +404,7 @@ class Journal:
         self._ops.append((_OUTCOME, (identity, occurrence, row, state, int(at_risk), key,
                                      user_id, code, message, on_exists)))
         self._new[(identity, occurrence)] = Entry(state, at_risk, user_id, on_exists)
-        if user_id is not None and state == "created":
+        if user_id is not None and state in DONE_STATES:
             self._claims_new[user_id] = (identity, occurrence)
         if len(self._ops) >= self._batch:
             self._wake.set()
