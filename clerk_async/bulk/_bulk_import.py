@@ -40,7 +40,10 @@ Also:
   cased, as Clerk stores them) and that form is sent, looked up and compared.
 * **Rows that share an identifier** (duplicates within the file) settle one
   after another in file order, with or without a journal; a later one looks
-  its identifiers up again once the earlier ones are done.
+  its identifiers up again once the earlier ones are done. If an earlier one
+  failed after a create that may have landed, the later ones fail as
+  ``earlier_row_unsettled`` rather than take that row's user for an existing
+  one; a rerun settles them in order.
 * **Resume.** The journal keys rows by their normalised identifiers (see
   :mod:`clerk_async.bulk._journal`); a row done earlier is skipped unless it
   ``existed`` and this run's ``on_exists`` would settle it otherwise.
@@ -130,6 +133,12 @@ class _Ambiguous(ClerkError):
     """A create of a row without identifiers may or may not have happened."""
 
     code = "ambiguous_create"
+
+
+class _Unsettled(ClerkError):
+    """An earlier row on the same identifier may have created the user; wait for it."""
+
+    code = "earlier_row_unsettled"
 
 
 class _Exists(ClerkError):
@@ -416,8 +425,9 @@ class _Importer:
             self.emit()
             return
         assert row.ticket is not None
+        unsettled = False
         try:
-            after_others = await row.ticket.wait()
+            after_others, behind_unsettled = await row.ticket.wait()
             if self.check_instance:
                 await self.classify(row, after_others)
                 return
@@ -427,20 +437,30 @@ class _Importer:
             try:
                 if row.problem is not None:
                     raise _RowFailed(row.problem, at_risk=row.at_risk)
+                if behind_unsettled:
+                    raise _RowFailed(_Unsettled(
+                        "an earlier row with the same identifier failed after a create that "
+                        "may have landed; not settled before it (rerun to settle both)"))
                 if after_others and ids:
                     # Rows before this one with a shared identifier have settled
                     # since the pre-check: look again.
                     await self.relook(row, ids)
                 outcome, user_id = await self.settle(row, ids)
             except _RowFailed as failed:
+                unsettled = failed.at_risk or isinstance(failed.error, _Unsettled)
                 self.fail(row.number, row.key, failed.error, row=row,
                           at_risk=failed.at_risk)
-                return
-            self.succeed(row, outcome, user_id)
+            else:
+                self.succeed(row, outcome, user_id)
+            if self.journal is not None and row.ticket.followed:
+                # A later row on the same identifier may change this row's user:
+                # only once this outcome is on disk, or a kill could leave the
+                # user changed and this row judged by values no longer there.
+                await self.journal.flush()
         except JournalWriteError as exc:
             raise SystemicError(f"stopping: {exc}") from exc
         finally:
-            row.ticket.release()
+            row.ticket.release(unsettled)
 
     async def classify(self, row: _Row, after_others: bool) -> None:
         """The instance dry run: what this row would meet, without writing anything."""

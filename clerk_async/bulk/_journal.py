@@ -235,6 +235,7 @@ class Journal:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._committing = asyncio.Lock()  # one commit at a time on the one connection
         #: Set once a commit failed: nothing more is written, the run must stop.
         self.failed: JournalWriteError | None = None
 
@@ -422,14 +423,25 @@ class Journal:
             await self._commit()
 
     async def _commit(self) -> None:
+        async with self._committing:
+            await self._commit_now()
+
+    async def _commit_now(self) -> None:
         if not self._ops or self.failed is not None:
             return
         ops, self._ops = self._ops, []
         waiters, self._waiters = self._waiters, []
         self._flushing, self._new = self._new, {}
         self._claims_flushing, self._claims_new = self._claims_new, {}
+        writing = asyncio.ensure_future(asyncio.to_thread(self._write, ops))
         try:
-            await asyncio.shield(asyncio.to_thread(self._write, ops))
+            try:
+                await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # The thread goes on: hold the commit lock until it is done, so
+                # no second transaction starts on the connection meanwhile.
+                await asyncio.wait([writing])
+                raise
         except (sqlite3.Error, OSError) as exc:
             self.failed = JournalWriteError(f"journal {self.path} cannot be written ({exc})")
             for waiter in waiters:
