@@ -25,8 +25,8 @@ time is consulted):
   every value the row's create would have written, as Clerk returns it
   (identifiers, names, username, external_id, the three metadata,
   ``created_at`` when the row sets one), and (3) no other row of the journal
-  is done with it (as created, existed or updated). Any other user goes through ``on_exists`` exactly
-  as it would have without the fault.
+  is done with it (as created, existed or updated). Any other user goes
+  through ``on_exists`` exactly as it would have without the fault.
 * **The one remaining ambiguity.** Someone else may create a user with
   exactly the row's values between the pre-check and the row's create. No
   evidence can tell that user from the row's own; the row is then reported
