@@ -345,7 +345,10 @@ async def _import(args: argparse.Namespace) -> int:
                          (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
                          clerk.stats.quota_wait, existed=report.existed,
                          updated=report.updated, skipped=report.skipped_from_journal)
-    bar(final, final=True)
+    if stopped is None:  # a stopped run's one line on stderr is the stop itself
+        bar(final, final=True)
+    elif bar.tty and bar.width:
+        sys.stderr.write("\n")  # end the redrawn progress line
     written: Path | None = None
     problem = None
     if report.failures:
