@@ -86,18 +86,13 @@ class _Spy:
 
 
 def _context(clerk: AsyncClerk, **changes: Any) -> bulk.BulkContext:
-    """The context ``clerk.users.bulk_create`` runs with (Clerk's clock included)."""
+    """The context ``clerk.users.bulk_create`` runs with."""
     return attrs.evolve(clerk.users._bulk_context(), **changes)
 
 
 def _someone_elses(fake: FakeClerk, **body: Any) -> Any:
     """A user another client creates while the import runs (stamped after its intents)."""
     return fake.store.add_user(created_at=fake.store.now_ms() + 60_000, **body)
-
-
-@pytest.fixture
-def no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy that strips Date: the importer has no Clerk clock to judge by."""
 
 
 # ------------------------------------------------------------------ whose user is it
@@ -156,11 +151,8 @@ async def test_a_create_whose_answer_was_lost_is_found_and_not_sent_again() -> N
         assert fake.stats.requests["CreateUser"] == 1
 
 
-@pytest.mark.parametrize("clock", ["date headers", "no clock"])
 async def test_a_create_that_lands_on_the_last_attempt_is_found_by_the_final_check(
-        clock: str, request: pytest.FixtureRequest) -> None:
-    if clock == "no clock":
-        request.getfixturevalue("no_clock")
+        ) -> None:
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         fake.inject_fault("CreateUser", "503", "503", "503", "503", "503", "500_after")
         report = await clerk.users.bulk_create([{"external_id": "late"}], on_exists="error")

@@ -253,9 +253,9 @@ async def test_a_user_another_row_updated_is_not_claimed_by_a_row_with_its_own_c
 
 
 @pytest.mark.parametrize("epoch", [False, True], ids=["now", "clerk-epoch"])
-async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
+async def test_a_resumed_row_claims_the_user_carrying_its_values_whatever_its_stamp(
         tmp_path: Path, epoch: bool) -> None:
-    # -1 is the journal's "no clock"; 0 is a reading like any other.
+    # Stamps decide nothing: even a user stamped at Clerk's epoch is judged by content.
     journal = tmp_path / "j.journal"
     row = {"external_id": "same-ms"}
     clock = ManualClock(start=0.0) if epoch else None
@@ -268,15 +268,15 @@ async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
         assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made.id)]
 
 
-async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_disagree(
+async def test_a_resumed_row_is_judged_by_evidence_when_clerks_clocks_disagree(
         tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     row = {"external_id": "skew"}
     clock = ManualClock(start=1_900_000_000.0)
     async with FakeClerk(require_identifier=False, clock=clock) as fake, \
             _client(fake) as clerk:
-        await clerk.users.list(limit=1)  # this client has read Clerk's clock
-        clock.advance(-30)  # and the server that stamps the user runs 30 s behind it
+        await clerk.users.list(limit=1)
+        clock.advance(-30)  # the server that stamps the user runs 30 s behind
         await _leave_in_flight(journal, 1, row)
         fake.inject_fault("CreateUser", "500_after")
         report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
@@ -287,7 +287,7 @@ async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_di
 
 async def test_without_date_headers_an_existing_user_found_first_is_updated(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # As in test_bulk_trust: a proxy strips Date, so each row is looked up first.
+    # The pre-check finds the user: updated without any create.
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         old = _old_user(fake, email_address="old@example.com", first_name="Old")
         report = await clerk.users.bulk_create(
@@ -435,8 +435,8 @@ async def test_after_a_run_without_clock_a_row_found_absent_owns_its_lost_create
     async with FakeClerk(require_identifier=False, clock=clock) as fake:
         await _fail_at_risk_without_clock(fake, journal, row, monkeypatch)
         async with _client(fake) as clerk:
-            await clerk.users.list(limit=1)  # this client reads Clerk's clock
-            clock.advance(-30)  # and the server that stamps the user runs behind it
+            await clerk.users.list(limit=1)
+            clock.advance(-30)  # the server that stamps the user runs behind
             fake.inject_fault("CreateUser", "500_after")
             report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
         (made,) = fake.store.users
