@@ -39,10 +39,30 @@ class OperationStats:
 
 
 class ClientStats:
-    """Per-operation :class:`OperationStats`, with totals over all operations."""
+    """Per-operation :class:`OperationStats`, with totals over all operations.
+
+    ``quota_wait`` adds up every request's wait, so with requests waiting side
+    by side it exceeds the time that passed; ``quota_wait_wall`` is the time
+    during which at least one request was waiting (never more than elapsed).
+    """
 
     def __init__(self) -> None:
         self.operations: dict[str, OperationStats] = {}
+        self.quota_wait_wall = 0.0
+        self._waiting = 0
+        self._wait_began = 0.0
+
+    def begin_wait(self, now: float) -> None:
+        """A request starts waiting for quota (``now`` on the transport's clock)."""
+        if self._waiting == 0:
+            self._wait_began = now
+        self._waiting += 1
+
+    def end_wait(self, now: float) -> None:
+        """A request stops waiting for quota."""
+        self._waiting -= 1
+        if self._waiting == 0:
+            self.quota_wait_wall += now - self._wait_began
 
     def __getitem__(self, operation: str) -> OperationStats:
         stats = self.operations.get(operation)
@@ -72,6 +92,7 @@ class ClientStats:
             "retries": self.retries,
             "rate_limited": self.rate_limited,
             "quota_wait": round(self.quota_wait, 6),
+            "quota_wait_wall": round(self.quota_wait_wall, 6),
             "operations": {op: attrs.asdict(s) for op, s in sorted(self.operations.items())},
         }
 

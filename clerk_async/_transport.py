@@ -498,12 +498,18 @@ class Transport:
         attempt_no = rate_limited = 0
         while True:
             if limiter is not None:
+                self.stats.begin_wait(self._clock())
                 try:
-                    stats.quota_wait += await limiter.acquire(
+                    # Awaited before adding: ``x += await ...`` would read x before
+                    # the wait and lose the waits of requests finishing meanwhile.
+                    waited = await limiter.acquire(
                         operation, max_wait=max(0.0, deadline - self._clock())
                     )
+                    stats.quota_wait += waited
                 except QuotaWaitTooLong as exc:
                     raise _quota_error(exc.wait, options.budget, method, log_path) from None
+                finally:
+                    self.stats.end_wait(self._clock())
             remaining = deadline - self._clock()
             stats.requests += 1
             stats.retries += attempt_no > 0

@@ -1,22 +1,24 @@
-"""``clerk-users``: import users from JSONL/CSV and export them, from a shell.
+"""``clerk-users``: import users from JSONL/JSON/CSV and export them, from a shell.
 
     export CLERK_SECRET_KEY=sk_test_...
     clerk-users import users.jsonl --journal users.journal
     clerk-users export all-users.jsonl
     clerk-users import examples/users.jsonl --fake     # no Clerk account needed
+    clerk-users import users.jsonl --dry-run --check-instance  # reads only
     clerk-users undo --journal users.journal           # delete what that import created
 
 The secret key is read from ``CLERK_SECRET_KEY`` only: a flag would leave it
-in shell history and process listings. Exit status: 0 when every row made
-it, 1 when some rows failed, 2 for usage and path errors (bad flags, no key,
-an unusable file, journal or failures path, a journal in use by another
-import; all checked before the first request), 3 when the run stopped on a
-systemic failure (a refused key, Clerk unreachable or failing) with the
-journal consistent, so the same command resumes.
+in shell history and process listings. The exit statuses are listed in
+:data:`EXIT_CODES` (and in ``--help``).
 
 ``--fake`` serves an in-process FakeClerk with a development instance's quota
 (100 requests / 10 s, so ~300 demo users take about 30 s); ``--fake-rate``
 changes it, e.g. ``--fake-rate 1000/1s`` or ``none``.
+
+Output: the summary (and the line naming the instance about to be written
+to) on stdout, progress and errors on stderr; with ``--json`` stdout holds
+only one JSON object and all the text for people goes to stderr; ``--quiet``
+keeps only errors.
 """
 
 from __future__ import annotations
@@ -25,21 +27,28 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import attrs
+
+from ._auth import instance_key_id, key_kind
 from ._client import AsyncClerk
 from ._convert import dumps
-from ._errors import ClerkError
+from ._errors import AuthenticationError, ClerkError, PermissionDeniedError
 from ._version import __version__
 from .bulk import (
+    FORMATS,
     BulkProgress,
     BulkReport,
     InputFileError,
     JournalError,
+    JournalWriteError,
     OutputPathError,
     SystemicError,
     check_export_target,
@@ -47,23 +56,37 @@ from .bulk import (
     check_journal_path,
     check_output_path,
     count_rows,
+    detect_format,
     read_rows,
 )
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
 
 ENV_KEY = "CLERK_SECRET_KEY"
 DEFAULT_FAKE_RATE = "100/10s"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SYSTEMIC = 0, 1, 2, 3
-
+#: What each exit status means (also printed by ``--help``).
+EXIT_CODES = f"""\
+exit status:
+  {EXIT_OK}  every row done (or the export written)
+  {EXIT_FAILED}  some rows failed (they are in the failures file)
+  {EXIT_USAGE}  usage or path error, or the journal is in use by another import
+     (all checked before the first request)
+  {EXIT_SYSTEMIC}  the run stopped on a systemic failure (key refused, Clerk unreachable
+     or failing); the journal is consistent
+  130  interrupted (Ctrl-C)
+"""
 
 IMPORT_EXAMPLES = f"""\
 examples:
   clerk-users import examples/users.csv --dry-run      # check the rows, no key needed
   export {ENV_KEY}=sk_test_...
   clerk-users import users.jsonl --journal users.journal --on-exists update
+  clerk-users import users.jsonl.failures.jsonl        # the failed rows, once fixed
+  some-command | clerk-users import - --format jsonl --json > summary.json
   clerk-users import examples/users.jsonl --fake       # no Clerk account needed
-"""
+
+{EXIT_CODES}"""
 
 
 class UsageError(Exception):
@@ -74,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clerk-users",
         description="Import and export Clerk users. The secret key is read from "
-        f"${ENV_KEY}.",
+        f"${ENV_KEY}.", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -87,18 +110,27 @@ def _parser() -> argparse.ArgumentParser:
                          "or none")
         sub.add_argument("--fake", action="store_true",
                          help="run against an embedded FakeClerk (no account or key needed)")
-        sub.add_argument("--fake-rate", default=DEFAULT_FAKE_RATE, metavar="QUOTA",
-                         help="the embedded fake's quota, e.g. 100/10s (default) or none")
+        sub.add_argument("--fake-rate", default=None, metavar="QUOTA",
+                         help=f"with --fake: the fake's quota, e.g. {DEFAULT_FAKE_RATE} "
+                         "(default) or none")
+        sub.add_argument("-q", "--quiet", action="store_true",
+                         help="print nothing but errors (the exit status tells the outcome)")
+        sub.add_argument("--json", action="store_true",
+                         help="print a JSON summary on stdout; text for people goes to stderr")
 
     imp = commands.add_parser(
-        "import", help="create a user per row of a .jsonl or .csv file",
+        "import", help="create a user per row of a JSON Lines, JSON or CSV file",
         description="Create a Clerk user per row of FILE, paced under the quota, each row "
         "at most once (rerun with the same --journal to resume).",
         epilog=IMPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    imp.add_argument("file", type=Path,
-                     help="rows to import: .jsonl (one JSON object per line) or .csv "
-                     "(a header of create-parameter names)")
+    imp.add_argument("file",
+                     help="rows to import: .jsonl (one JSON object per line), .json (an "
+                     "array of objects), .csv (a header of create-parameter names), a "
+                     "failures file, or - for stdin (with --format)")
+    imp.add_argument("--format", choices=FORMATS, default=None,
+                     help="how FILE is written (default: from its extension, else from "
+                     "its first bytes)")
     imp.add_argument("--journal", type=Path, default=None, metavar="PATH",
                      help="append-only record of finished rows; rerun with it to resume")
     imp.add_argument("--concurrency", type=int, default=None, metavar="N",
@@ -106,7 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--on-exists", choices=("skip", "update", "error"), default="skip",
                      help="when a row's identifier is taken (default: skip)")
     imp.add_argument("--failures", type=Path, default=None, metavar="PATH",
-                     help="where to write failed rows (default: FILE.failures.jsonl)")
+                     help="where to write failed rows, each with its row number and "
+                     "error, to fix and import again (default: FILE.failures.jsonl; "
+                     "stdin.failures.jsonl for -)")
     imp.add_argument("--dry-run", action="store_true",
                      help=f"check every row, send nothing (no ${ENV_KEY} needed)")
     imp.add_argument("--check-instance", action="store_true",
@@ -122,72 +156,62 @@ def _parser() -> argparse.ArgumentParser:
     undo = commands.add_parser(
         "undo", help="delete exactly the users that imports with this journal created",
         description="Delete the users the journal's import runs created (never ones that "
-        "existed or were updated). Resumable: rerun after an interruption.")
+        "existed or were updated). Resumable: rerun after an interruption.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     undo.add_argument("--journal", type=Path, required=True, metavar="PATH",
                       help="the --journal of the import(s) to undo")
     undo.add_argument("--dry-run", action="store_true",
                       help="list the users that would be deleted, delete nothing")
     common(undo)
 
-    exp = commands.add_parser("export", help="write every user as JSONL")
-    exp.add_argument("file", type=Path, help="where to write the users, one JSON object per line")
+    exp = commands.add_parser(
+        "export", help="write every user as JSONL",
+        description="Write every user of the instance as one JSON object per line.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    exp.add_argument("file", help="where to write the users, or - for stdout")
+    exp.add_argument("-f", "--force", action="store_true",
+                     help="replace FILE if it exists (without it an existing FILE is refused)")
     common(exp)
     return parser
 
 
-# --------------------------------------------------------------------------- progress
+# --------------------------------------------------------------------------- output
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+@attrs.define
+class _Out:
+    """Where text for people and the JSON summary go, per --quiet and --json."""
+
+    quiet: bool = False
+    json: bool = False
+
+    @property
+    def text(self) -> IO[str] | None:
+        """The stream for people's text (summaries), or None under --quiet."""
+        if self.quiet:
+            return None
+        return sys.stderr if self.json else sys.stdout
+
+    def say(self, message: str) -> None:
+        stream = self.text
+        if stream is not None:
+            print(message, file=stream, flush=True)
+
+    def result(self, document: dict[str, Any]) -> None:
+        if self.json:
+            sys.stdout.buffer.write(dumps(document) + b"\n")
+            sys.stdout.flush()
 
 
-class ProgressBar:
-    """Progress on a stream: one redrawn line on a terminal, periodic lines elsewhere."""
-
-    def __init__(self, stream: IO[str], *, interval: float | None = None) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.interval = interval if interval is not None else (0.1 if self.tty else 2.0)
-        self.last = 0.0
-        self.width = 0
-
-    @staticmethod
-    def line(p: BulkProgress) -> str:
-        parts = []
-        if p.total:
-            share = min(1.0, p.done / p.total)
-            filled = int(share * 24)
-            parts.append(f"[{'#' * filled}{'.' * (24 - filled)}] {p.done}/{p.total} "
-                         f"{share:6.1%}")
-        else:
-            parts.append(f"{p.done} rows")
-        parts.append(f"{p.rate_per_s:7.1f} users/s")
-        if p.total and p.rate_per_s > 0:
-            parts.append(f"ETA {_duration((p.total - p.done) / p.rate_per_s)}")
-        parts.append(f"quota wait {p.quota_wait_s:.1f}s")
-        if p.failed:
-            parts.append(f"failed {p.failed}")
-        return "  ".join(parts)
-
-    def __call__(self, progress: BulkProgress, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.interval:
-            return
-        self.last = now
-        text = self.line(progress)
-        if self.tty:
-            pad = max(0, self.width - len(text))
-            self.width = len(text)
-            self.stream.write("\r" + text + " " * pad + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+def _report_fields(report: BulkReport) -> dict[str, Any]:
+    """Every count of the report, generically (new report fields come along)."""
+    fields = attrs.asdict(report, filter=lambda a, _: a.name not in ("failures", "outcomes"))
+    fields.update(done=report.done, ok=report.ok)
+    return fields
 
 
-def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | None) -> str:
+def _summary(name: str, report: BulkReport, elapsed: float, stats: dict[str, Any],
+             failures: Path | None) -> str:
     sent = report.done - report.skipped_from_journal
     rows = [
         ("created", report.created),
@@ -202,13 +226,13 @@ def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | No
         rows.append(("without identifier", report.unprotected))
     if report.ambiguous:
         rows.append(("ambiguous (see notes)", report.ambiguous))
-    for name, value in (("would create", report.would_create),
-                        ("exist already", report.exist_already), ("clash", report.clashes)):
+    for label, value in (("would create", report.would_create),
+                         ("exist already", report.exist_already), ("clash", report.clashes)):
         if value:
-            rows.append((name, value))
+            rows.append((label, value))
     rows.append(("total rows", report.done))
-    lines = [f"Import of {file}", "-" * 32]
-    lines += [f"  {name:<20}{value:>10}" for name, value in rows]
+    lines = [f"Import of {name}", "-" * 32]
+    lines += [f"  {label:<20}{value:>10}" for label, value in rows]
     lines.append("-" * 32)
     if report.not_transferable:
         # Clerk never exports these; say so rather than drop them silently.
@@ -217,8 +241,13 @@ def _summary(file: Path, report: BulkReport, elapsed: float, failures: Path | No
         lines.append(f"  not transferable from the export, to be set up again: {lost}")
     rate = sent / elapsed if elapsed > 0 else 0.0
     lines.append(f"  elapsed {elapsed:.1f} s, {rate:.1f} users/s")
+    if stats.get("requests"):
+        lines.append(f"  requests {stats['requests']}, retries {stats['retries']}, "
+                     f"429s received {stats['rate_limited']}")
+        lines.append(f"  held back by the quota {stats['quota_wait_wall']:.1f} s of the "
+                     f"{elapsed:.1f} s")
     if failures is not None:
-        lines.append(f"  failed rows written to {failures}")
+        lines.append(f"  failed rows written to {failures} (fix them, then import that file)")
     return "\n".join(lines)
 
 
@@ -238,31 +267,47 @@ def _rate_limits(value: str) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _instance(args: argparse.Namespace) -> dict[str, Any]:
+    """Which Clerk instance the run talks to, from facts that do not reveal the key."""
+    if args.fake:
+        return {"kind": "fake", "base_url": None, "key_fingerprint": None}
+    key = os.environ.get(ENV_KEY) or None
+    prefix = key_kind(key)
+    kind = {"sk_live_": "production", "sk_test_": "development"}.get(prefix or "", "unknown")
+    base = args.base_url or os.environ.get("CLERK_API_URL") or "https://api.clerk.com/v1"
+    # Clerk's secret keys do not name their instance; a one-way fingerprint of the
+    # key tells two instances apart and gives nothing of it away.
+    return {"kind": kind, "base_url": base, "key_fingerprint": instance_key_id(key)[:8]}
+
+
+def _announce(out: _Out, instance: dict[str, Any]) -> None:
+    if instance["kind"] == "fake":
+        out.say("Writing to the embedded FakeClerk (--fake)")
+        return
+    kind = instance["kind"]
+    label = "a PRODUCTION" if kind == "production" else f"a {kind}"
+    out.say(f"Writing to {label} instance at {instance['base_url']} "
+            f"(key fingerprint {instance['key_fingerprint']})")
+
+
 @contextlib.asynccontextmanager
 async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
     """An AsyncClerk for the command: to the embedded fake, or to Clerk with the env key."""
     if not args.fake:
         key = os.environ.get(ENV_KEY)
-        # A dry run sends nothing: no key needed (unless it reads the instance).
-        dry_run = getattr(args, "dry_run", False) and not getattr(args, "check_instance", False)
-        if args.command == "undo":
-            dry_run = False
+        # A dry run sends nothing, so needs no key; unless it reads the instance.
+        dry_run = (args.command == "import" and args.dry_run
+                   and not getattr(args, "check_instance", False))
         if not key and not dry_run:
             raise UsageError(f"set the {ENV_KEY} environment variable to your Clerk secret key")
         async with AsyncClerk(secret_key=key or None, base_url=args.base_url,
                               rate_limit=None if dry_run else _rate_limits(args.rate)) as clerk:
             yield clerk
         return
-    if args.base_url:
-        raise UsageError("--fake and --base-url cannot be combined")
-    from ._ratelimit import RateLimits, parse_quota
+    from ._ratelimit import RateLimits
     from .testing import FakeClerk
 
-    rate = None if args.fake_rate.lower() in ("none", "0", "") else args.fake_rate
-    try:
-        quota = parse_quota(rate, "--fake-rate") if rate else None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    quota = _fake_quota(args)
     async with FakeClerk(rate_limit=str(quota) if quota else None) as fake:
         if args.command == "export":
             for i in range(25):  # something to export
@@ -273,20 +318,49 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
             yield clerk
 
 
+def _fake_quota(args: argparse.Namespace) -> Any:
+    from ._ratelimit import parse_quota
+
+    value = args.fake_rate if args.fake_rate is not None else DEFAULT_FAKE_RATE
+    if value.lower() in ("none", "0", ""):
+        return None
+    try:
+        return parse_quota(value, "--fake-rate")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    """Flags that only make sense together, before anything is read or sent."""
+    if args.fake_rate is not None and not args.fake:
+        raise UsageError("--fake-rate sets the embedded fake's quota; it needs --fake "
+                         "(for Clerk itself, see --rate)")
+    if args.fake and args.base_url:
+        raise UsageError("--fake and --base-url cannot be combined")
+    if args.fake:
+        _fake_quota(args)
+    elif args.rate != "auto":
+        _rate_limits(args.rate)
+
+
 def _check_import_paths(args: argparse.Namespace) -> Path:
     """Every path problem, before the first request; returns the failures path."""
-    file: Path = args.file
+    file = Path(args.file)
     if not file.is_file():
         raise UsageError(f"no such file: {file}")
     if not os.access(file, os.R_OK):
         raise UsageError(f"{file} is not readable")
     try:
-        check_input(file, args.encoding)
+        if args.source is None:
+            args.format = detect_format(file, args.format)
+            check_input(file, args.encoding, args.format)
+        else:  # another system's export: its reader knows the layout
+            check_input(file, args.encoding, "csv" if file.suffix.lower() == ".csv" else "json")
         if args.journal is not None:
             check_journal_path(str(args.journal))
     except (InputFileError, JournalError) as exc:
         raise UsageError(str(exc)) from None
-    failures: Path = args.failures or file.with_name(file.name + ".failures.jsonl")
+    failures: Path = args.failures or Path(args.name + ".failures.jsonl")
     _check_failures_path(failures, file, args.journal)
     return failures
 
@@ -313,23 +387,60 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-async def _import(args: argparse.Namespace) -> int:
-    file: Path = args.file
-    failures = _check_import_paths(args)
+@contextlib.contextmanager
+def _input_file(args: argparse.Namespace) -> Iterator[None]:
+    """Make ``args.file`` a path: stdin (``-``) is copied to a temporary file first,
+    since the rows are counted (for the progress total) before they are read."""
+    args.name = args.file if args.file != "-" else "stdin"
+    if args.file != "-":
+        yield
+        return
+    if args.source is not None:
+        raise UsageError(f"--from {args.source} reads the export from a file, not stdin (-)")
+    if args.format is None:
+        raise UsageError("reading rows from stdin (-) needs --format "
+                         f"{'|'.join(FORMATS)}")
+    with tempfile.TemporaryDirectory(prefix="clerk-users-") as folder:
+        copy = Path(folder) / ("stdin.csv" if args.format == "csv" else "stdin.json")
+        with copy.open("wb") as handle:
+            shutil.copyfileobj(sys.stdin.buffer, handle)
+        args.file = str(copy)
+        yield
+
+
+async def _import(args: argparse.Namespace, out: _Out) -> int:
+    _check_common(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.check_instance and not args.dry_run:
         raise UsageError("--check-instance needs --dry-run (it only reads)")
-    rows, total = await asyncio.to_thread(_rows_of, args)
-    bar = ProgressBar(sys.stderr)
+    if args.format is not None and args.source is not None:
+        raise UsageError(f"--format is for files of create rows; --from {args.source} reads "
+                         "that system's own export layout")
+    with _input_file(args):
+        return await _run_import(args, out)
+
+
+async def _run_import(args: argparse.Namespace, out: _Out) -> int:
+    failures = _check_import_paths(args)
+    rows, total = await asyncio.to_thread(_rows_of, args, out)
+    instance = _instance(args)
     started = time.monotonic()
-    stopped: SystemicError | None = None
     async with _client(args) as clerk:
+        if not args.dry_run:
+            _announce(out, instance)
+        display = None
+        if not args.quiet:
+            from ._progress import ImportDisplay
+
+            display = ImportDisplay(sys.stderr, total, clerk.stats)
+        report = None
+        stopped: SystemicError | None = None
         try:
             report = await clerk.users.bulk_create(
                 rows, concurrency=args.concurrency,
                 journal=args.journal, on_exists=args.on_exists,
-                progress=_with_total(bar, total), dry_run=args.dry_run,
+                progress=_with_total(display, total), dry_run=args.dry_run,
                 check_instance=args.check_instance,
                 # Files can hold millions of rows: the journal, not memory, keeps the ids.
                 keep_outcomes=False,
@@ -339,16 +450,13 @@ async def _import(args: argparse.Namespace) -> int:
         except SystemicError as exc:
             if exc.report is None:
                 raise
+            # Stopped: the summary of what was done is printed all the same.
             stopped, report = exc, exc.report
+        finally:
+            if display is not None:
+                display.close(finished=report is not None and stopped is None)
     elapsed = time.monotonic() - started
-    final = BulkProgress(report.done, total, report.created, report.failed,
-                         (report.done - report.skipped_from_journal) / max(elapsed, 1e-9),
-                         clerk.stats.quota_wait, existed=report.existed,
-                         updated=report.updated, skipped=report.skipped_from_journal)
-    if stopped is None:  # a stopped run's one line on stderr is the stop itself
-        bar(final, final=True)
-    elif bar.tty and bar.width:
-        sys.stderr.write("\n")  # end the redrawn progress line
+    stats = clerk.stats.to_dict()
     written: Path | None = None
     problem = None
     if report.failures:
@@ -357,17 +465,27 @@ async def _import(args: argparse.Namespace) -> int:
             written = failures
         except OSError as exc:
             problem = f"clerk-users: could not write failed rows to {failures}: {exc.strerror}"
-    if report.notes:
-        _write_notes(file.with_name(file.name + ".notes.jsonl"), report)
-    print(_summary(file, report, elapsed, written))
+    notes = _write_notes(Path(args.name + ".notes.jsonl"), report) if report.notes else None
+    code = EXIT_OK if report.ok else EXIT_FAILED
+    if stopped is not None:
+        code = EXIT_SYSTEMIC
+    out.say(_summary(args.name, report, elapsed, stats, written))
     if problem:
         print(problem, file=sys.stderr)
+    out.result({
+        "command": "import", "file": args.name, "exit_status": code,
+        "dry_run": args.dry_run, "instance": instance, "elapsed_s": round(elapsed, 3),
+        "report": _report_fields(report), "requests": stats,
+        "failures_file": str(written) if written else None,
+        "notes_file": str(notes) if notes else None,
+        "stopped": _stopped(stopped, args) if stopped is not None else None,
+    })
     if stopped is not None:
-        raise stopped
-    return EXIT_OK if report.ok else EXIT_FAILED
+        raise stopped  # main prints the one line and exits 3
+    return code
 
 
-def _write_notes(path: Path, report: BulkReport) -> None:
+def _write_notes(path: Path, report: BulkReport) -> Path | None:
     """Rows settled with a caveat (``ambiguous_owner``), one JSON object a line."""
     try:
         with open(path, "wb") as handle:
@@ -375,12 +493,12 @@ def _write_notes(path: Path, report: BulkReport) -> None:
                 handle.write(dumps(note.to_dict()) + b"\n")
     except OSError as exc:
         print(f"clerk-users: could not write notes to {path}: {exc.strerror}", file=sys.stderr)
-        return
-    print(f"clerk-users: {len(report.notes)} rows settled with a note in {path}",
-          file=sys.stderr)
+        return None
+    return path
 
 
-async def _undo(args: argparse.Namespace) -> int:
+async def _undo(args: argparse.Namespace, out: _Out) -> int:
+    _check_common(args)
     try:
         check_journal_path(str(args.journal))
     except JournalError as exc:
@@ -392,24 +510,31 @@ async def _undo(args: argparse.Namespace) -> int:
             report = await clerk.users.bulk_undo(args.journal, dry_run=args.dry_run)
         except JournalError as exc:
             raise UsageError(str(exc)) from None
+    code = EXIT_OK if report.ok else EXIT_FAILED
     if args.dry_run:
         for item in report.listed:
-            print(f"{item.user_id}\trow {item.row}\t{item.key}")
-        print(f"{len(report.listed)} users would be deleted")
-        return EXIT_OK
-    print(f"Deleted {report.deleted} users ({report.already_gone} were gone already), "
-          f"{report.failed} failed")
-    for failure in report.failures:
-        print(f"  row {failure.row} {failure.key}: {failure.code}: {failure.message}",
-              file=sys.stderr)
-    return EXIT_OK if report.ok else EXIT_FAILED
+            out.say(f"{item.user_id}\trow {item.row}\t{item.key}")
+        out.say(f"{len(report.listed)} users would be deleted")
+    else:
+        out.say(f"Deleted {report.deleted} users ({report.already_gone} were gone already), "
+                f"{report.failed} failed")
+        for failure in report.failures:
+            print(f"  row {failure.row} {failure.key}: {failure.code}: {failure.message}",
+                  file=sys.stderr)
+    out.result({
+        "command": "undo", "journal": str(args.journal), "exit_status": code,
+        "dry_run": args.dry_run, "deleted": report.deleted,
+        "already_gone": report.already_gone, "failed": report.failed,
+        "users": [attrs.asdict(item) for item in report.listed],
+    })
+    return code
 
 
-def _rows_of(args: argparse.Namespace) -> tuple[Any, int]:
+def _rows_of(args: argparse.Namespace, out: _Out) -> tuple[Any, int]:
     """The rows to import and their count: CreateUser rows, or another system's export."""
     if args.source is None:
-        return (read_rows(args.file, encoding=args.encoding),
-                count_rows(args.file, encoding=args.encoding))
+        return (read_rows(args.file, encoding=args.encoding, file_format=args.format),
+                count_rows(args.file, encoding=args.encoding, file_format=args.format))
     from .migrate import MigrationError
     from .migrate._cli import open_source, preview
 
@@ -418,35 +543,76 @@ def _rows_of(args: argparse.Namespace) -> tuple[Any, int]:
     except MigrationError as exc:
         raise UsageError(str(exc)) from None
     if args.dry_run:
-        print(preview(reader))
+        out.say(preview(reader))
     return reader, reader.count
 
 
-def _with_total(bar: ProgressBar, total: int) -> Any:
+def _with_total(display: Any, total: int) -> Any:
+    if display is None:
+        return None
+
     def show(progress: BulkProgress) -> None:
         # The engine reads rows lazily and cannot know the count; we counted first.
-        bar(BulkProgress(progress.done, total, progress.created, progress.failed,
-                         progress.rate_per_s, progress.quota_wait_s, existed=progress.existed,
-                         updated=progress.updated, skipped=progress.skipped,
-                         elapsed_s=progress.elapsed_s))
+        display(attrs.evolve(progress, total=total))
     return show
 
 
 def _write_failures(path: Path, report: BulkReport) -> None:
-    with open(path, "wb") as handle:
+    from .bulk._paths import write_beside
+
+    with write_beside(path) as handle:
         for failure in report.failures:
             handle.write(dumps(failure.to_dict()) + b"\n")
 
 
-async def _export(args: argparse.Namespace) -> int:
-    try:
-        check_export_target(args.file)
-    except OutputPathError as exc:
-        raise UsageError(str(exc)) from None
+async def _export(args: argparse.Namespace, out: _Out) -> int:
+    _check_common(args)
+    to_stdout = args.file == "-"
+    if to_stdout and args.json:
+        raise UsageError("export - writes the users to stdout; --json cannot share it")
+    if not to_stdout:
+        try:
+            check_export_target(args.file)
+        except OutputPathError as exc:
+            raise UsageError(str(exc)) from None
+        if os.path.exists(args.file) and not args.force:
+            raise UsageError(f"{args.file} exists; pass --force to replace it")
+    started = time.monotonic()
     async with _client(args) as clerk:
-        count = await clerk.users.export(args.file)
-    print(f"Exported {count} users to {args.file}")
+        count = await clerk.users.export(sys.stdout.buffer if to_stdout else args.file)
+    where = "stdout" if to_stdout else args.file
+    message = f"Exported {count} users to {where}"
+    if to_stdout:
+        if not args.quiet:
+            print(message, file=sys.stderr)
+    else:
+        out.say(message)
+    out.result({"command": "export", "file": where, "exit_status": EXIT_OK, "users": count,
+                "instance": _instance(args), "elapsed_s": round(time.monotonic() - started, 3),
+                "requests": clerk.stats.to_dict()})
     return EXIT_OK
+
+
+def _stopped(exc: SystemicError, args: argparse.Namespace) -> str:
+    """What is true after a systemic stop, and what to do about it."""
+    if isinstance(exc.__cause__, JournalWriteError):
+        return f"{exc}; free space or fix the disk, then rerun the same command to resume"
+    if isinstance(exc.__cause__, AuthenticationError | PermissionDeniedError):
+        return f"{exc}; check {ENV_KEY} (no row was sent after the refusal)"
+    if getattr(args, "journal", None) is not None:
+        return f"{exc}; rerun the same command to resume"
+    return (f"{exc}; rerunning sends the rows again (--on-exists decides about the users "
+            "that were created); pass --journal PATH to resume where a run stopped")
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    if getattr(args, "journal", None) is not None:
+        return "interrupted; rerun with the same --journal to resume"
+    if args.command == "import" and not args.dry_run:
+        return ("interrupted; rerunning sends every row again that was not confirmed "
+                "(--on-exists decides about users that exist); pass --journal PATH to "
+                "resume where a run stopped")
+    return "interrupted"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -456,14 +622,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    out = _Out(quiet=args.quiet, json=args.json)
     command = {"import": _import, "undo": _undo}.get(args.command, _export)
     try:
-        return asyncio.run(command(args))
+        return asyncio.run(command(args, out))
     except UsageError as exc:
         print(f"clerk-users: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except SystemicError as exc:
-        print(f"clerk-users: {exc}; rerun the same command to resume", file=sys.stderr)
+        print(f"clerk-users: {_stopped(exc, args)}", file=sys.stderr)
         return EXIT_SYSTEMIC
     except ClerkError as exc:
         # Fatal for the whole run (e.g. an export meeting a wrong key or an
@@ -471,8 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clerk-users: {exc}", file=sys.stderr)
         return EXIT_SYSTEMIC
     except KeyboardInterrupt:
-        print("\nclerk-users: interrupted; rerun with the same --journal to resume",
-              file=sys.stderr)
+        print(f"\nclerk-users: {_interrupted(args)}", file=sys.stderr)
         return 130
 
 

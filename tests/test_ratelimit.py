@@ -528,3 +528,31 @@ def test_a_backend_given_in_rate_limits_is_the_clients_limiter() -> None:
     client = AsyncClerk(secret_key="sk_test_backend", rate_limit=RateLimits(backend=own))
     assert client.limiter is own
     assert isinstance(AsyncClerk(secret_key="sk_test_backend").limiter, LocalLimiter)
+
+
+def test_wall_clock_quota_wait_counts_overlapping_waits_once() -> None:
+    from clerk_async._stats import ClientStats
+
+    stats = ClientStats()
+    stats.begin_wait(0.0)  # two overlapping waits, 0..3 and 1..2: 3 s
+    stats.begin_wait(1.0)
+    stats.end_wait(2.0)
+    stats.end_wait(3.0)
+    stats.begin_wait(5.0)
+    stats.end_wait(6.0)
+    assert stats.quota_wait_wall == 4.0
+
+
+async def test_requests_waiting_side_by_side_add_up_but_the_wall_clock_wait_does_not(
+) -> None:
+    vt = VirtualTime()
+    async with FakeClerk() as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit="10/1s",
+        clock=vt.clock, sleep=vt.sleep,
+    ) as client:
+        await vt.run(asyncio.gather(*(client.users.count() for _ in range(30))))
+    stats = client.stats
+    # 30 requests at 10/s: the last waits ~2.9 s, and all waits sum to ~43 s.
+    assert stats.quota_wait > 3 * vt.now
+    assert 0 < stats.quota_wait_wall <= vt.now
+    assert client.stats.to_dict()["quota_wait_wall"] == round(stats.quota_wait_wall, 6)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ._bulk_import import OnExists, RowInput, RowValue, SystemicError, bulk_create
     from ._export import check_export_target, export
     from ._export_rows import NOT_TRANSFERABLE, is_user_object, user_to_create_row
-    from ._files import InputFileError, check_input, count_rows, read_rows
+    from ._files import FORMATS, InputFileError, check_input, count_rows, detect_format, read_rows
     from ._journal import (
         JournalError,
         JournalLockedError,
@@ -63,7 +63,9 @@ _LAZY = {
     "NOT_TRANSFERABLE": "._export_rows",
     "is_user_object": "._export_rows",
     "user_to_create_row": "._export_rows",
+    "FORMATS": "._files",
     "InputFileError": "._files",
+    "detect_format": "._files",
     "check_input": "._files",
     "count_rows": "._files",
     "read_rows": "._files",
@@ -95,6 +97,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
+    "FORMATS",
     "NOT_TRANSFERABLE",
     "BulkContext",
     "BulkFailure",
@@ -124,6 +127,7 @@ __all__ = [
     "check_journal_path",
     "check_output_path",
     "count_rows",
+    "detect_format",
     "export",
     "is_user_object",
     "read_journal",

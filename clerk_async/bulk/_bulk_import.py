@@ -89,7 +89,14 @@ from ._journal import DONE_STATES, Journal, JournalWriteError
 from ._order import Ticket, TicketLine
 from ._pool import aiter_any, check_concurrency, run_pool
 from ._protocol import BulkContext, Users
-from ._report import BulkNote, BulkOutcome, BulkProgress, BulkReport, ProgressCallback
+from ._report import (
+    BulkNote,
+    BulkOutcome,
+    BulkProgress,
+    BulkReport,
+    ProgressCallback,
+    failed_row,
+)
 from ._rows import (
     CASELESS,
     RowError,
@@ -175,6 +182,7 @@ class _Row:
     clash: User | None = None  # set when they are held by several users
     problem: BaseException | None = None  # the pre-check failed for this row
     ticket: Ticket | None = None
+    source: object = attrs.field(default=None, repr=False)  #: the row as given
 
     @property
     def key(self) -> str:
@@ -262,8 +270,8 @@ class _Importer:
         self.emit()
 
     def fail(self, number: int, key: str, exc: BaseException, *,
-             row: _Row | None = None, at_risk: bool = False) -> None:
-        failure = self.report.add_failure(number, key, exc)
+             row: _Row | None = None, at_risk: bool = False, data: object = None) -> None:
+        failure = self.report.add_failure(number, key, exc, data=data)
         if self.journal is not None and row is not None:
             self.journal.record(row.identity, row.occurrence, number, "failed", key=key,
                                 code=failure.code, message=failure.message,
@@ -309,18 +317,22 @@ class _Importer:
             value: object = item
             if isinstance(item, tuple):
                 number, value = item
+            value = failed_row(value)  # a failures file, fixed and imported again
             if isinstance(value, RowError):
-                self.fail(number, f"row:{number}", value, row=_unreadable(number))
+                self.fail(number, _raw_key(value.data, number), value,
+                          row=_unreadable(number), data=value.data)
                 continue
-            if is_user_object(value):
-                value, warnings = user_to_create_row(value)  # type: ignore[arg-type]
-                self.report.not_transferable.update(warnings)
+            given = value
             try:
+                if is_user_object(value):
+                    value, warnings = user_to_create_row(value)  # type: ignore[arg-type]
+                    self.report.not_transferable.update(warnings)
                 params = normalise(params_from_row(value))  # type: ignore[arg-type]
             except RowError as exc:
-                self.fail(number, _raw_key(value, number), exc, row=_unreadable(number))
+                self.fail(number, _raw_key(value, number), exc, row=_unreadable(number),
+                          data=given)
                 continue
-            row = _Row(number, row_keys(params, number), params)
+            row = _Row(number, row_keys(params, number), params, source=given)
             if self.journal is not None:
                 row.occurrence = self.journal.occurrence(row.identity)
                 entry = self.journal.get(row.identity, row.occurrence)
@@ -449,7 +461,7 @@ class _Importer:
             except _RowFailed as failed:
                 unsettled = failed.at_risk or isinstance(failed.error, _Unsettled)
                 self.fail(row.number, row.key, failed.error, row=row,
-                          at_risk=failed.at_risk)
+                          at_risk=failed.at_risk, data=row.source)
             else:
                 self.succeed(row, outcome, user_id)
             if self.journal is not None and row.ticket.followed:
@@ -680,7 +692,7 @@ async def bulk_create(
             if book is not None:
                 await book.close()
         if book is not None and book.failed is not None:
-            raise SystemicError(f"stopping: {book.failed}")
+            raise SystemicError(f"stopping: {book.failed}") from book.failed
     except SystemicError as exc:
         exc.report = importer.report
         raise

@@ -13,7 +13,7 @@ import os
 from typing import IO, Any
 
 from .._convert import dumps, unstructure
-from ._paths import check_output_path
+from ._paths import check_output_path, write_beside
 from ._protocol import Users
 
 __all__ = ["check_export_target", "export"]
@@ -28,11 +28,9 @@ async def export(users: Users, target: str | os.PathLike[str] | IO[Any]) -> int:
     """The engine behind ``clerk.users.export``: every user as one JSON line."""
     if isinstance(target, str | os.PathLike):
         check_export_target(target)
-        handle: IO[Any] = await asyncio.to_thread(open, target, "wb")
-        try:
+        # Only a finished export replaces the file: a failure leaves no half file.
+        with write_beside(target) as handle:
             return await _export_to(users, handle, text=False)
-        finally:
-            await asyncio.to_thread(handle.close)
     return await _export_to(users, target, text=isinstance(target, io.TextIOBase))
 
 

@@ -26,6 +26,8 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._rows import RowError
+
 __all__ = ["NOT_TRANSFERABLE", "is_user_object", "user_to_create_row"]
 
 #: Warning names, each with the user-object field that says the user had it.
@@ -49,10 +51,20 @@ def is_user_object(row: object) -> bool:
     return isinstance(row, Mapping) and row.get("object") == "user"
 
 
-def _rfc3339(ms: object) -> str | None:
-    if isinstance(ms, bool) or not isinstance(ms, int):
+#: Clerk's stamps are int64 milliseconds; RFC 3339 (and Python) stop at year 9999.
+_LAST_MS = int(_dt.datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=_dt.timezone.utc)
+               .timestamp() * 1000)
+
+
+def _rfc3339(field: str, ms: object) -> str | None:
+    """The stamp as RFC 3339; a value no date can be made of fails the row, naming it."""
+    if ms is None:
         return None
-    moment = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+    if isinstance(ms, bool) or not isinstance(ms, int):
+        raise RowError(field, f"must be Unix milliseconds (an integer), got {ms!r:.40}")
+    if not 0 <= ms <= _LAST_MS:
+        raise RowError(field, f"{ms} ms is not a date between 1970 and 9999")
+    moment = _dt.datetime.fromtimestamp(ms // 1000, tz=_dt.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
@@ -86,7 +98,8 @@ def user_to_create_row(user: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
 
     The row uses the same field names as ``users.create`` (and as import
     files), so it goes through the usual row checks. The warnings are names
-    from :data:`NOT_TRANSFERABLE`, in that order.
+    from :data:`NOT_TRANSFERABLE`, in that order. A stamp that is no date
+    (not an integer, negative, or past year 9999) raises :class:`RowError`.
     """
     row: dict[str, Any] = {}
     for name in _COPIED:
@@ -111,7 +124,7 @@ def user_to_create_row(user: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
         if isinstance(value, Mapping) and value:
             row[name] = dict(value)
     for name, field in (("created_at", "created_at"), ("legal_accepted_at", "legal_accepted_at")):
-        stamp = _rfc3339(user.get(field))
+        stamp = _rfc3339(field, user.get(field))
         if stamp is not None:
             row[name] = stamp
     for name in _SETTINGS:

@@ -19,7 +19,15 @@ from typing import IO, Any
 from .._convert import loads
 from ._rows import CREATE_FIELDS, RowError
 
-__all__ = ["MAX_LINE_BYTES", "InputFileError", "check_input", "count_rows", "read_rows"]
+__all__ = [
+    "FORMATS",
+    "MAX_LINE_BYTES",
+    "InputFileError",
+    "check_input",
+    "count_rows",
+    "detect_format",
+    "read_rows",
+]
 
 PathLike = str | os.PathLike[str]
 #: A line longer than this is reported as a bad row (and never held in memory whole).
@@ -32,8 +40,54 @@ class InputFileError(ValueError):
     """The input file as a whole cannot be read as rows (reported before any request)."""
 
 
-def _is_csv(path: PathLike) -> bool:
-    return str(path).lower().endswith(".csv")
+#: The formats an import file can be in; ``--format`` names one of them.
+FORMATS = ("csv", "jsonl", "json")
+_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+
+
+def detect_format(path: PathLike, given: str | None = None) -> str:
+    """The format of ``path``: ``given``, else its extension, else what its start shows.
+
+    ``.json`` holds a JSON array (pretty-printed or not) or, when its first
+    line is a whole object, JSON Lines. A file with any other extension is
+    sniffed: ``[`` starts a JSON array, ``{`` JSON Lines, and a first line of
+    comma-separated create-parameter names a CSV header. Anything else is
+    refused with :class:`InputFileError` naming ``--format``.
+    """
+    if given is not None:
+        if given not in FORMATS:
+            raise InputFileError(f"--format must be one of {', '.join(FORMATS)}, got {given!r}")
+        return given
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    known = _BY_SUFFIX.get(suffix)
+    if known == "csv" or known == "jsonl":
+        return known
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    text = head[len(_BOM):] if head.startswith(_BOM) else head
+    first_line = text.split(b"\n", 1)[0].strip()
+    start = text.lstrip()[:1]
+    if start == b"[":
+        return "json"
+    if start == b"{":
+        try:
+            whole = isinstance(loads(first_line), dict)
+        except ValueError:
+            whole = False
+        return "jsonl" if whole else "json"
+    header = [cell.strip().strip('"') for cell in first_line.decode("utf-8", "replace")
+              .split(",")]
+    if known is None and header and all(cell in CREATE_FIELDS for cell in header):
+        return "csv"
+    what = "a JSON array or object" if known == "json" else "JSON Lines, a JSON array or CSV"
+    raise InputFileError(
+        f"cannot tell the format of {os.fspath(path)}: it does not start like {what}; "
+        f"pass --format {'|'.join(FORMATS)}"
+    )
+
+
+def _is_csv(path: PathLike, given: str | None = None) -> bool:
+    return detect_format(path, given) == "csv"
 
 
 def _codec(encoding: str | None) -> str:
@@ -44,7 +98,8 @@ def _codec(encoding: str | None) -> str:
         raise InputFileError(f"unknown encoding {name!r}") from None
 
 
-def check_input(path: PathLike, encoding: str | None = None) -> None:
+def check_input(path: PathLike, encoding: str | None = None,
+                file_format: str | None = None) -> None:
     """Refuse a file that is not text in ``encoding`` (default UTF-8), naming why.
 
     Looks at the first 64 KiB: NUL bytes mean binary data; undecodable bytes
@@ -53,8 +108,9 @@ def check_input(path: PathLike, encoding: str | None = None) -> None:
     are left to the per-row reports, so one stray byte never blocks an import.
     """
     codec = _codec(encoding)
-    if not _is_csv(path) and codec != "utf-8":
-        raise InputFileError("JSONL files are always UTF-8; --encoding applies to CSV only")
+    csv_file = _is_csv(path, file_format)
+    if not csv_file and codec != "utf-8":
+        raise InputFileError("JSON files are always UTF-8; --encoding applies to CSV only")
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if codec.startswith(("utf-16", "utf-32")):
@@ -70,7 +126,7 @@ def check_input(path: PathLike, encoding: str | None = None) -> None:
         lines.pop()  # cut mid-line by the sniff window
     bad = [n for n, line in enumerate(lines, 1) if not _decodes(line, codec)]
     if len(bad) > 20 or (len(bad) >= 2 and len(bad) * 4 > len(lines)):
-        hint = "; pass --encoding (e.g. cp1252 or latin-1)" if _is_csv(path) else ""
+        hint = "; pass --encoding (e.g. cp1252 or latin-1)" if csv_file else ""
         raise InputFileError(
             f"{path} is not {codec} text (undecodable bytes on {len(bad)} of the first "
             f"{len(lines)} lines, first on line {bad[0]}){hint}"
@@ -101,21 +157,47 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
         yield line, False
 
 
-def read_rows(path: PathLike, *, encoding: str | None = None
+def read_rows(path: PathLike, *, encoding: str | None = None, file_format: str | None = None
               ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    """Yield ``(line number, row)`` from a ``.jsonl`` or ``.csv`` file, lazily.
+    """Yield ``(row number, row)`` from a JSON Lines, JSON array or CSV file.
 
-    The file is checked first (:func:`check_input`, raising
-    :class:`InputFileError`). The row number is the line the row starts on
-    (for CSV the header is line 1). A line that cannot be read as a row
-    yields a :class:`RowError` in place of the dict, so the caller reports it
-    and carries on. ``encoding`` is for CSV files that are not UTF-8.
+    The format is ``file_format`` (``"csv"``, ``"jsonl"`` or ``"json"``) or
+    as :func:`detect_format` finds it. The file is checked first
+    (:func:`check_input`, raising :class:`InputFileError`). The row number is
+    the line the row starts on (for CSV the header is line 1), or for a JSON
+    array the element's position. A row that cannot be read yields a
+    :class:`RowError` in place of the dict, so the caller reports it and
+    carries on. JSON Lines and CSV are read lazily; a JSON array is read
+    whole. ``encoding`` is for CSV files that are not UTF-8.
     """
-    check_input(path, encoding)
+    kind = detect_format(path, file_format)
+    check_input(path, encoding, kind)
     codec = _codec(encoding)
-    if _is_csv(path):
+    if kind == "csv":
         return _read_csv(path, codec)
+    if kind == "json":
+        return _read_json_array(path)
     return _read_jsonl(path)
+
+
+def _read_json_array(path: PathLike) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        document = loads(data[len(_BOM):] if data.startswith(_BOM) else data)
+    except ValueError as exc:
+        yield 1, RowError(None, f"the file is not valid JSON: {exc}")
+        return
+    if isinstance(document, dict):
+        document = [document]  # one user
+    if not isinstance(document, list):
+        yield 1, RowError(None, "a .json file must hold an array of row objects")
+        return
+    for number, value in enumerate(document, start=1):
+        if isinstance(value, dict):
+            yield number, value
+        else:
+            yield number, RowError(None, f"a row must be a JSON object, got {value!r:.40}")
 
 
 def _read_jsonl(path: PathLike) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
@@ -172,6 +254,26 @@ def _cell(name: str, text: str) -> Any:
         except ValueError:
             raise RowError(name, f"must be an integer, got {text!r}") from None
     return text
+
+
+def _csv_row(names: list[str], record: list[str]) -> dict[str, Any] | RowError:
+    """The row of a CSV record, or the first bad cell's error carrying the row with
+    that cell as written (so the failures file shows what to fix)."""
+    row: dict[str, Any] = {}
+    problem: RowError | None = None
+    # An empty cell means "not given", so leaving a column blank never sends an
+    # empty string Clerk would reject.
+    for name, text in zip(names, record, strict=False):
+        if text == "":
+            continue
+        try:
+            row[name] = _cell(name, text)
+        except RowError as exc:
+            row[name] = text
+            problem = problem or exc
+    if problem is not None:
+        return RowError(problem.field, problem.message, data=row)
+    return row
 
 
 class _CsvLines:
@@ -235,16 +337,10 @@ def _read_csv(path: PathLike, codec: str) -> Iterator[tuple[int, dict[str, Any] 
             if len(record) > len(names):
                 yield number, RowError(None, f"has {len(record)} cells, header has {len(names)}")
                 continue
-            try:
-                # An empty cell means "not given", so leaving a column blank never
-                # sends an empty string Clerk would reject.
-                row = {n: _cell(n, c) for n, c in zip(names, record, strict=False) if c != ""}
-            except RowError as exc:
-                yield number, exc
-                continue
-            yield number, row
+            yield number, _csv_row(names, record)
 
 
-def count_rows(path: PathLike, *, encoding: str | None = None) -> int:
+def count_rows(path: PathLike, *, encoding: str | None = None,
+               file_format: str | None = None) -> int:
     """How many rows :func:`read_rows` will yield, bad ones included (a progress total)."""
-    return sum(1 for _ in read_rows(path, encoding=encoding))
+    return sum(1 for _ in read_rows(path, encoding=encoding, file_format=file_format))

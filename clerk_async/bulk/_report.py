@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -19,21 +19,49 @@ __all__ = [
     "BulkReport",
     "ProgressCallback",
     "error_fields",
+    "failed_row",
 ]
 
 
 @attrs.frozen(kw_only=True)
 class BulkFailure:
-    """One row that did not make it: where it was, and Clerk's (or our) reason."""
+    """One row that did not make it: where it was, and Clerk's (or our) reason.
+
+    ``data`` is the row as it was given (None for a line that could not be
+    read at all), so that it can be fixed and imported again: the importer
+    reads :meth:`to_dict`'s records back as their ``data``. It may hold
+    password digests, so it is left out of the repr.
+    """
 
     row: int
     key: str
     code: str
     message: str
     field: str | None = None
+    data: Any = attrs.field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+_FAILURE_FIELDS = frozenset(a.name for a in attrs.fields(BulkFailure))
+
+
+def failed_row(value: object) -> object:
+    """The row inside a failure record (a line of a failures file), else ``value``.
+
+    A record is recognised by its ``code`` and ``data`` keys, which no create
+    row or Clerk user object has. A record without data (its line could not
+    be read) becomes a :class:`RowError` pointing back at the original line.
+    """
+    if not (isinstance(value, Mapping) and {"code", "data"} <= value.keys()
+            and value.keys() <= _FAILURE_FIELDS):
+        return value
+    data = value["data"]
+    if data is None:
+        return RowError(None, f"row {value.get('row')} of the original file could not be "
+                        "read; fix it there (this failure record has no row data)")
+    return data
 
 
 @attrs.frozen(kw_only=True, slots=True)
@@ -108,10 +136,12 @@ class BulkReport:
     def ok(self) -> bool:
         return self.failed == 0
 
-    def add_failure(self, row: int, key: str, exc: BaseException) -> BulkFailure:
+    def add_failure(self, row: int, key: str, exc: BaseException, *,
+                    data: object = None) -> BulkFailure:
         code, message = error_fields(exc)
         field = exc.field if isinstance(exc, RowError) else None
-        failure = BulkFailure(row=row, key=key, code=code, message=message, field=field)
+        failure = BulkFailure(row=row, key=key, code=code, message=message, field=field,
+                              data=data)
         self.failed += 1
         self.failures.append(failure)
         return failure

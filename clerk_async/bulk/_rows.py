@@ -44,12 +44,17 @@ __all__ = [
 
 
 class RowError(ValueError):
-    """A row that cannot be sent: which field is wrong, and why."""
+    """A row that cannot be sent: which field is wrong, and why.
 
-    def __init__(self, field: str | None, message: str) -> None:
+    ``data`` is what could be read of the row (e.g. a CSV line whose cell was
+    wrong, that cell as written), for the failures file to give back.
+    """
+
+    def __init__(self, field: str | None, message: str, *, data: object = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
+        self.data = data
 
 
 def _kind(annotation: str) -> str:

@@ -80,8 +80,15 @@ class ClerkReader(Reader):
         if "primary_email_address" in record or "verified_email_addresses" in record:
             return user_id, *self._from_dashboard_csv(record)
         from ..bulk._export_rows import user_to_create_row
+        from ..bulk._rows import RowError
 
-        row, names = user_to_create_row(record)
+        try:
+            row, names = user_to_create_row(record)
+        except RowError:
+            # A stamp that is no date (e.g. past year 9999) fails this one row,
+            # not the whole export: the importer maps the user object itself
+            # and reports the field.
+            return user_id, dict(record), []
         row = dict(row)
         secrets = (self.secrets.take(user_id) if self.secrets else None) or {}
         if "password_digest" in secrets and "password_hasher" in secrets:

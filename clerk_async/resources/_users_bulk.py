@@ -100,8 +100,9 @@ class UserBulkMethods(UserScoped):
     async def export(self, path_or_file: str | os.PathLike[str] | IO[Any]) -> int:
         """Write every user as one JSON object per line; return how many.
 
-        Takes a path (created or overwritten) or an open file (text or binary;
-        left open). Users are fetched a page at a time, so memory stays flat.
+        Takes a path (created or replaced, and only once the export is
+        complete) or an open file (text or binary; left open). Users are
+        fetched a page at a time, so memory stays flat.
         """
         return await bulk.export(cast("bulk.Users", self), path_or_file)
 
