@@ -63,6 +63,8 @@ rows), one create per new row, one or two updates per existing row under
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import random
 import time
@@ -350,46 +352,74 @@ class _Importer:
             async for row in rows:
                 yield row
             return
-        batch: list[_Row] = []
-        counts: dict[str, set[str]] = {}
-        async for row in rows:
-            ids = identifiers(row.params)
-            if any(len(counts.get(name, set()) | set(values)) > MAX_FILTER_VALUES
-                   for name, values in ids):
-                for ready in await self.prepare(batch):
+        # The next batch is pre-checked while the one before it is let go, so
+        # the workers never wait for a pre-check's turn in the quota.
+        started: list[tuple[list[_Row], asyncio.Future[None]]] = []
+        try:
+            batch: list[_Row] = []
+            counts: dict[str, set[str]] = {}
+            async for row in rows:
+                ids = identifiers(row.params)
+                if any(len(counts.get(name, set()) | set(values)) > MAX_FILTER_VALUES
+                       for name, values in ids):
+                    started.append(self.start(batch))
+                    batch, counts = [], {}
+                    if len(started) > 1:
+                        for ready in await self.finish(started.pop(0)):
+                            yield ready
+                batch.append(row)
+                for name, values in ids:
+                    counts.setdefault(name, set()).update(values)
+            started.append(self.start(batch))
+            while started:
+                for ready in await self.finish(started.pop(0)):
                     yield ready
-                batch, counts = [], {}
-            batch.append(row)
-            for name, values in ids:
-                counts.setdefault(name, set()).update(values)
-        for ready in await self.prepare(batch):
-            yield ready
+        finally:
+            for _, checking in started:
+                checking.cancel()
+                with contextlib.suppress(BaseException):
+                    await checking
 
-    async def prepare(self, batch: list[_Row]) -> list[_Row]:
-        # Tickets first, then the pre-check: a row settled by an earlier row
-        # after this pre-check is necessarily one this row waits for.
+    @staticmethod
+    async def finish(item: tuple[list[_Row], asyncio.Future[None]]) -> list[_Row]:
+        batch, checking = item
+        await checking
+        return batch
+
+    def start(self, batch: list[_Row]) -> tuple[list[_Row], asyncio.Future[None]]:
+        """Reserve the batch's places in line (now, in file order), then pre-check it.
+
+        Tickets first: a row settled by an earlier row after this pre-check is
+        necessarily one this row waits for (and then looks again).
+        """
         for row in batch:
             row.ticket = self.line.reserve(row.keys)
+        return batch, asyncio.ensure_future(self.prepare(batch))
+
+    async def prepare(self, batch: list[_Row]) -> None:
         wanted: dict[str, dict[str, None]] = {}
         for row in batch:
             for name, values in identifiers(row.params):
                 wanted.setdefault(name, {}).update(dict.fromkeys(values))
         found: dict[str, User] = {}
         problem: BaseException | None = None
-        for name, wanted_values in wanted.items():
-            try:
-                for user in await self.fetch(name, list(wanted_values)):
+        answers = await asyncio.gather(
+            *(self.fetch(name, list(values)) for name, values in wanted.items()),
+            return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, _RowFailed):
+                problem = answer.error
+            elif isinstance(answer, BaseException):
+                raise answer  # systemic, or a bug: the run stops
+            else:
+                for user in answer:
                     found[user.id] = user
-            except _RowFailed as failed:
-                problem = failed.error
-                break
         index = _value_index(found.values())
         for row in batch:
             if problem is not None and identifiers(row.params):
                 row.problem = problem
                 continue
             self.place(row, index)
-        return batch
 
     def place(self, row: _Row, index: dict[tuple[str, str], dict[str, User]]) -> None:
         """Tell from looked-up users whether the row's user exists, or clashes."""
