@@ -12,6 +12,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,20 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 KEY = "sk_test_bench_0000000000000000000000"
+
+
+@contextmanager
+def exported(ref: str | None) -> Iterator[Path | None]:
+    """Commit *ref* of this repository as a temporary checkout (``git archive``), for a
+    before/after on the same run, e.g. at ``git merge-base HEAD main``; None: no ref."""
+    if ref is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="clerk-before-") as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp)
 
 
 def pin(pid: int, core: int) -> None:

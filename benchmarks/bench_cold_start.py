@@ -14,7 +14,16 @@ are timed with ``perf_counter``:
 bare aiohttp + ``json.loads`` (the goal is at most +30 ms), and the wall time
 the parent saw (interpreter start and exit included).
 
-Run standalone: ``python benchmarks/bench_cold_start.py [--rounds N] [--importtime]``;
+Bytecode caches are on, as in a deployed program: before any timed round the
+project's packages are byte-compiled (``compileall``) and every contender runs
+once untimed, which writes the ``.pyc`` files of everything it imports. The
+children run without ``PYTHON*`` variables, and the benchmark refuses to run
+when ``PYTHONDONTWRITEBYTECODE`` is set (each import would compile its source,
+adding tens of milliseconds that no deployed program pays).
+
+Run standalone: ``python benchmarks/bench_cold_start.py [--rounds N] [--importtime]``
+(``--before DIR`` or ``--before-ref REF`` adds our contenders from another
+checkout or commit, e.g. ``--before-ref $(git merge-base HEAD main)``);
 ``benchmarks/run.py`` calls :func:`measure` and :func:`render`.
 """
 
@@ -34,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import KEY, ROOT, canned_server, full_user_page
+from _common import KEY, ROOT, canned_server, exported, full_user_page
 from _report import table
 
 PHASES = ("import", "construct", "request", "decode")
@@ -175,6 +184,22 @@ def iqr(values: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def require_bytecode_caches() -> None:
+    """Refuse, loudly, to time cold starts in a shell that disables bytecode caches."""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        raise SystemExit(
+            "PYTHONDONTWRITEBYTECODE is set: cold-start numbers would include compiling "
+            "every module. Run with `env -u PYTHONDONTWRITEBYTECODE ...`."
+        )
+
+
+def write_bytecode(*roots: Path) -> None:
+    """Byte-compile our packages (and, via the untimed warm-up runs, all they import)."""
+    packages = [str(root / name) for root in roots for name in ("clerk_async", "clerk_sync")]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *packages],
+                   env=child_env(), check=True, capture_output=True)
+
+
 def child_env() -> dict[str, str]:
     # No PYTHON* variables (e.g. PYTHONDONTWRITEBYTECODE would compile every run).
     return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -214,14 +239,16 @@ def measure(rounds: int = 15, before: Path | None = None) -> ColdStart:
     contenders run too, importing from there (the child's working directory
     comes first on ``sys.path``), for a side-by-side before/after.
     """
+    require_bytecode_caches()
     programs = {name: (code, ROOT) for name, code in contenders().items()}
     if before is not None:
         for name, code in contenders().items():
             if name.startswith("ours"):
                 programs[name.replace("ours", "before")] = (code, before)
+    write_bytecode(ROOT, *([before] if before is not None else []))
     result = ColdStart(rounds=rounds)
     with canned_server(user_body(), core=None) as url:
-        for code, cwd in programs.values():
+        for code, cwd in programs.values():  # untimed: writes every .pyc the child imports
             _run_child(code, url, cwd)
         for n in range(rounds):
             # Rotate the order each round: no contender always runs first.
@@ -253,7 +280,8 @@ def render(result: ColdStart) -> str:
         f"Milliseconds, median of {result.rounds} alternated rounds, each a fresh "
         "process; *vs bare* is the median per-round difference of totals against "
         f"{BASELINE}. *Process* columns are the parent's view of the whole child "
-        "(interpreter start and exit included; CPU is user + system).\n\n"
+        "(interpreter start and exit included; CPU is user + system). Bytecode caches "
+        "on: written (compileall and one untimed run per contender) before timing.\n\n"
         + table(header, rows)
     )
 
@@ -291,8 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print raw samples as JSON")
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout (e.g. of main) to measure side by side")
+    parser.add_argument("--before-ref", default=None,
+                        help="a commit (e.g. `git merge-base HEAD main`) to export and compare")
     args = parser.parse_args(argv)
-    result = measure(args.rounds, args.before)
+    with exported(args.before_ref) as at_ref:
+        result = measure(args.rounds, at_ref or args.before)
     if args.json:
         print(json.dumps({"phases": result.phases, "wall": result.wall}))
     else:

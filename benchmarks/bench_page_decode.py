@@ -10,14 +10,15 @@ the table gives medians with the interquartile range.
 
 - ours: ``AsyncClerk.users.list(limit=N)`` (fetch, parse, decode to models),
   with orjson and with it blocked (``json.loads``);
-- bare aiohttp: ``session.get`` + ``json.loads`` (the floor) or ``orjson.loads``;
-- the same floors with the cyclic garbage collector paused around the read and
-  parse, as ours pauses it around parse and decode (``clerk_async/_nogc.py``):
-  much of our margin over the plain floor is collector work that we skip, and
-  these rows show what is left when a hand-written loop skips it too.
+- bare aiohttp: ``session.get`` + ``json.loads`` (the floor) or ``orjson.loads``.
 
-With ``--before DIR`` (another checkout, e.g. of ``main``) our two contenders
-also run from there, for a before/after on the same machine and rounds.
+The cyclic garbage collector is on for every contender: the SDK never touches
+it (it used to pause it around parse and decode; see tests/test_decode_gc.py).
+
+With ``--before DIR`` (another checkout) or ``--before-ref REF`` (a commit of
+this repository, exported to a temporary directory with ``git archive``, e.g.
+the merge base of a branch to compare the decoders it replaced) our two
+contenders also run from there, for a before/after on the same machine and rounds.
 
 Run standalone: ``python benchmarks/bench_page_decode.py [--users 500] [--rounds 7]``;
 ``benchmarks/run.py`` calls :func:`measure` and :func:`render`.
@@ -36,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import KEY, ROOT, canned_server, full_user_page
+from _common import KEY, ROOT, canned_server, exported, full_user_page
 from _report import table
 from bench_cold_start import child_env, iqr
 
@@ -47,8 +48,8 @@ import asyncio, json, os, sys, time
 URL, KEY, PAGES, USERS, MODE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
     os.sched_setaffinity(0, {1})  # the server is on core 0
-# MODE: "<who>-<parser>[-nogc]"
-PARSER, NOGC = MODE.split("-")[1], MODE.endswith("-nogc")
+# MODE: "<who>-<parser>"
+PARSER = MODE.split("-")[1]
 if PARSER == "json":
     sys.modules["orjson"] = None  # as if orjson were not installed
 
@@ -62,7 +63,6 @@ async def ours():
         return await timed(fetch)
 
 async def bare():
-    import gc
     import aiohttp
     if PARSER == "json":
         loads = json.loads
@@ -74,14 +74,7 @@ async def bare():
         async def fetch():
             async with session.get(URL + "/users", params={"limit": USERS}) as response:
                 response.raise_for_status()
-                body = await response.read()
-                if not NOGC:
-                    return loads(body)
-                gc.disable()
-                try:
-                    return loads(body)
-                finally:
-                    gc.enable()
+                return loads(await response.read())
         return await timed(fetch)
 
 async def timed(fetch):
@@ -99,10 +92,8 @@ print(asyncio.run(ours() if MODE.startswith("ours") else bare()))
 def contenders() -> dict[str, str]:
     """Display name -> child mode."""
     found = {"ours, orjson": "ours-orjson", "ours, json": "ours-json", FLOOR: "bare-json"}
-    found[FLOOR + ", GC paused"] = "bare-json-nogc"
     if importlib.util.find_spec("orjson") is not None:
         found["bare aiohttp + orjson.loads"] = "bare-orjson"
-        found["bare aiohttp + orjson.loads, GC paused"] = "bare-orjson-nogc"
     else:
         del found["ours, orjson"]
     return found
@@ -175,10 +166,8 @@ def render(result: PageDecode) -> str:
         f"({result.body_bytes / 1e6:.2f} MB) from a canned local server; the client "
         f"process's CPU time per page, median of {result.rounds} alternated rounds of "
         f"{result.pages} pages, each round a fresh process per contender. Ratios are "
-        "medians of per-round ratios. Ours pauses the cyclic garbage collector while it "
-        "parses and decodes a body (a page allocates tens of thousands of containers "
-        "and no cycles); the *GC paused* floors do the same around their parse, so "
-        "the ratios against them show our decoding cost without that saving.\n\n"
+        "medians of per-round ratios. The garbage collector is on for every contender "
+        "(the SDK leaves it alone).\n\n"
         + table(header, rows)
     )
 
@@ -190,9 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout (e.g. of main) to measure side by side")
+    parser.add_argument("--before-ref", default=None,
+                        help="a commit (e.g. `git merge-base HEAD main`) to export and compare")
     parser.add_argument("--json", action="store_true", help="print raw samples as JSON")
     args = parser.parse_args(argv)
-    result = measure(args.users, args.rounds, args.pages, args.before)
+    with exported(args.before_ref) as at_ref:
+        result = measure(args.users, args.rounds, args.pages, at_ref or args.before)
     print(json.dumps(result.cpu_ms) if args.json else render(result))
     return 0
 

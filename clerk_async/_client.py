@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._auth import Secret, secret_from
 from ._ratelimit import Limiter, LocalLimiter, Quota, QuotaBackend, RateLimits, parse_quota
+from ._request_token import token_from
 from ._retry import RetryPolicy
 from ._stats import ClientStats
+from ._tokens import TokenVerifier, check_jwt_key, parties, skew
 from ._transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
     CallOptions,
@@ -25,6 +27,9 @@ from ._transport import (
 )
 from ._types import UNSET, UnsetType
 from .resources.users import Users
+
+if TYPE_CHECKING:
+    from ._session_claims import SessionClaims
 
 __all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "AsyncClerk"]
 
@@ -63,6 +68,11 @@ class AsyncClerk:
     ``max_response_bytes`` caps a response body (64 MiB by default), enforced
     while it streams in. :meth:`with_options` makes a view with other
     per-call settings.
+
+    ``jwt_key`` (default ``$CLERK_JWT_KEY``) is the instance's PEM public key:
+    with it, :meth:`verify_token` never touches the network; without it, the
+    keys come from the instance's JWKS. ``wall_clock`` (epoch seconds) is what
+    token expiry is checked against; tests inject one.
     """
 
     def __init__(
@@ -79,8 +89,11 @@ class AsyncClerk:
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         log_bodies: bool = False,
+        jwt_key: str | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         secret = secret_from(secret_key)
+        pem = check_jwt_key(jwt_key)
         if base_url is None:
             base_url = os.environ.get("CLERK_API_URL") or DEFAULT_BASE_URL
         if not isinstance(api_version, str) or not api_version:
@@ -111,6 +124,12 @@ class AsyncClerk:
         )
         self.users = Users(self._transport)
         self._parent: AsyncClerk | None = None
+        self._verifier = TokenVerifier(
+            jwt_key=pem,
+            fetch_jwks=self._fetch_jwks,
+            monotonic=clock or time.monotonic,
+            wall_clock=wall_clock or time.time,
+        )
 
     def with_options(
         self,
@@ -150,6 +169,58 @@ class AsyncClerk:
         view.users = Users(view._transport)
         view._parent = self._parent or self
         return view
+
+    async def verify_token(
+        self,
+        token: str,
+        *,
+        authorized_parties: Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        clock_skew: float = 5.0,
+    ) -> SessionClaims:
+        """Verify a Clerk session token and return its claims.
+
+        The token must be an RS256 JWT signed by this instance: with the
+        ``jwt_key`` the client was given (no network), else with a key from the
+        instance's JWKS (``GET /jwks`` through this client, cached for five
+        minutes; an unknown key id refetches at most once every few seconds,
+        and concurrent verifications share one fetch). ``exp``, ``nbf`` and
+        ``iat`` are checked with ``clock_skew`` seconds of leeway; ``azp``
+        must be one of ``authorized_parties`` (origins such as
+        ``"https://example.com"``) when those are given, and ``aud`` must name
+        one of ``audience`` when that is given. Anything else raises
+        :class:`TokenVerificationError`, whose ``reason`` says what failed
+        and whose message never contains the token.
+        """
+        return await self._verifier.verify(
+            token, parties(authorized_parties), _audience(audience), skew(clock_skew)
+        )
+
+    async def authenticate_request(
+        self,
+        request_or_headers: Any,
+        *,
+        authorized_parties: Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        clock_skew: float = 5.0,
+    ) -> SessionClaims | None:
+        """The verified session of an incoming request, or None when it carries no token.
+
+        The token is read from ``Authorization: Bearer …`` first, then from the
+        ``__session`` cookie. ``request_or_headers`` is a framework request
+        (FastAPI/Starlette, Django, aiohttp…) or its headers mapping. A token
+        that is present but fails :meth:`verify_token` raises
+        :class:`TokenVerificationError`.
+        """
+        checked = parties(authorized_parties), _audience(audience), skew(clock_skew)
+        token = token_from(request_or_headers)
+        if token is None:
+            return None
+        return await self._verifier.verify(token, *checked)
+
+    async def _fetch_jwks(self) -> bytes:
+        self._transport.sender.ready()
+        return await self._transport.request("GetJWKS", "GET", "/jwks")
 
     @property
     def api_version(self) -> str:
@@ -214,6 +285,15 @@ class AsyncClerk:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _audience(audience: str | Iterable[str] | None) -> frozenset[str] | None:
+    if audience is None:
+        return None
+    found = frozenset([audience] if isinstance(audience, str) else audience)
+    if not found or not all(isinstance(a, str) and a for a in found):
+        raise TypeError("audience must be a non-empty str or an iterable of them")
+    return found
 
 
 def _check_timeout(timeout: object) -> float:

@@ -234,11 +234,7 @@ def _summary(name: str, report: BulkReport, elapsed: float, stats: dict[str, Any
     lines = [f"Import of {name}", "-" * 32]
     lines += [f"  {label:<20}{value:>10}" for label, value in rows]
     lines.append("-" * 32)
-    if report.not_transferable:
-        # Clerk never exports these; say so rather than drop them silently.
-        lost = ", ".join(f"{kind} ({count} users)"
-                         for kind, count in sorted(report.not_transferable.items()))
-        lines.append(f"  not transferable from the export, to be set up again: {lost}")
+    lines += _not_carried(report)
     rate = sent / elapsed if elapsed > 0 else 0.0
     lines.append(f"  elapsed {elapsed:.1f} s, {rate:.1f} users/s")
     if stats.get("requests"):
@@ -249,6 +245,27 @@ def _summary(name: str, report: BulkReport, elapsed: float, stats: dict[str, Any
     if failures is not None:
         lines.append(f"  failed rows written to {failures} (fix them, then import that file)")
     return "\n".join(lines)
+
+
+_NOTICES_SHOWN = 10
+
+
+def _not_carried(report: BulkReport) -> list[str]:
+    """What the run did not carry, by heading: nothing is lost without a line saying so."""
+    table = {kind: dict(reasons) for kind, reasons in report.not_carried.items()}
+    if report.not_transferable:  # Clerk never exports these
+        table.setdefault("not transferable", {}).update(report.not_transferable)
+    if not any(table.values()) and not report.notices:
+        return []
+    lines = ["  not carried (users):"]
+    for kind, reasons in table.items():
+        if reasons:
+            lines.append(f"    {kind}")
+            lines += [f"      {count:>7}  {reason}" for reason, count in reasons.items()]
+    lines += [f"  ! {notice}" for notice in report.notices[:_NOTICES_SHOWN]]
+    if len(report.notices) > _NOTICES_SHOWN:  # all of them are on the report (--json)
+        lines.append(f"  ! ... and {len(report.notices) - _NOTICES_SHOWN} more")
+    return lines
 
 
 # --------------------------------------------------------------------------- commands
@@ -455,6 +472,8 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
         finally:
             if display is not None:
                 display.close(finished=report is not None and stopped is None)
+    if args.source is not None:
+        report.not_carried, report.notices = rows.not_carried(), list(rows.notices)
     elapsed = time.monotonic() - started
     stats = clerk.stats.to_dict()
     written: Path | None = None
@@ -544,7 +563,8 @@ def _rows_of(args: argparse.Namespace, out: _Out) -> tuple[Any, int]:
         raise UsageError(str(exc)) from None
     if args.dry_run:
         out.say(preview(reader))
-    return reader, reader.count
+    # Skipped records are never sent: the progress total counts the rows that are.
+    return reader, reader.count - sum(reader.skipped.values())
 
 
 def _with_total(display: Any, total: int) -> Any:

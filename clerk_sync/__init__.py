@@ -53,6 +53,8 @@ if TYPE_CHECKING:
         RedisQuota,
         RetryPolicy,
         ServerError,
+        SessionClaims,
+        TokenVerificationError,
         UnprocessableEntityError,
         Unset,
         UnsetType,
@@ -60,7 +62,10 @@ if TYPE_CHECKING:
         User,
         UserFilters,
         UserOrderBy,
+        WebhookEvent,
+        WebhookVerificationError,
         __version__,
+        converter,
     )
 
 __all__ = [
@@ -98,6 +103,8 @@ __all__ = [
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "UnprocessableEntityError",
     "Unset",
     "UnsetType",
@@ -106,6 +113,9 @@ __all__ = [
     "UserFilters",
     "UserOrderBy",
     "Users",
+    "WebhookEvent",
+    "WebhookVerificationError",
+    "converter",
     "__version__",
 ]
 
@@ -143,6 +153,8 @@ _REEXPORTED = (
     "RedisQuota",
     "RetryPolicy",
     "ServerError",
+    "SessionClaims",
+    "TokenVerificationError",
     "UNSET",
     "UnprocessableEntityError",
     "Unset",
@@ -151,7 +163,10 @@ _REEXPORTED = (
     "User",
     "UserFilters",
     "UserOrderBy",
+    "WebhookEvent",
+    "WebhookVerificationError",
     "__version__",
+    "converter",
 )
 
 __getattr__, __dir__ = lazy_exports(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
 from clerk_async import (
     DEFAULT_API_VERSION,
@@ -20,6 +21,12 @@ from clerk_async._client import RateLimitSetting
 from clerk_async._transport import DEFAULT_MAX_RESPONSE_BYTES, Clock, Sleep
 from clerk_sync._portal import ClientBase
 from clerk_sync.resources.users import Users
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from clerk_async import SessionClaims
 
 __all__ = ["Clerk"]
 
@@ -49,6 +56,8 @@ class Clerk(ClientBase):
         sleep: Sleep | None = None,
         clock: Clock | None = None,
         log_bodies: bool = False,
+        jwt_key: str | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         super().__init__(
             partial(
@@ -64,12 +73,15 @@ class Clerk(ClientBase):
                 sleep=sleep,
                 clock=clock,
                 log_bodies=log_bodies,
+                jwt_key=jwt_key,
+                wall_clock=wall_clock,
             )
         )
         self._attach()
 
     def _attach(self) -> None:
         self.users = Users(self._bind(lambda client: client.users))
+        self._own = self._bind(lambda client: client)
 
     def with_options(
         self,
@@ -129,3 +141,57 @@ class Clerk(ClientBase):
     @property
     def timeout(self) -> float:
         return self._async.timeout
+
+    def verify_token(
+        self,
+        token: str,
+        *,
+        authorized_parties: Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        clock_skew: float = 5.0,
+    ) -> SessionClaims:
+        """Verify a Clerk session token and return its claims.
+
+        The token must be an RS256 JWT signed by this instance: with the
+        ``jwt_key`` the client was given (no network), else with a key from the
+        instance's JWKS (``GET /jwks`` through this client, cached for five
+        minutes; an unknown key id refetches at most once every few seconds,
+        and concurrent verifications share one fetch). ``exp``, ``nbf`` and
+        ``iat`` are checked with ``clock_skew`` seconds of leeway; ``azp``
+        must be one of ``authorized_parties`` (origins such as
+        ``"https://example.com"``) when those are given, and ``aud`` must name
+        one of ``audience`` when that is given. Anything else raises
+        :class:`TokenVerificationError`, whose ``reason`` says what failed
+        and whose message never contains the token.
+        """
+        return self._own.call(
+            AsyncClerk.verify_token,
+            token,
+            authorized_parties=authorized_parties,
+            audience=audience,
+            clock_skew=clock_skew,
+        )
+
+    def authenticate_request(
+        self,
+        request_or_headers: Any,
+        *,
+        authorized_parties: Iterable[str] | None = None,
+        audience: str | Iterable[str] | None = None,
+        clock_skew: float = 5.0,
+    ) -> SessionClaims | None:
+        """The verified session of an incoming request, or None when it carries no token.
+
+        The token is read from ``Authorization: Bearer …`` first, then from the
+        ``__session`` cookie. ``request_or_headers`` is a framework request
+        (FastAPI/Starlette, Django, aiohttp…) or its headers mapping. A token
+        that is present but fails :meth:`verify_token` raises
+        :class:`TokenVerificationError`.
+        """
+        return self._own.call(
+            AsyncClerk.authenticate_request,
+            request_or_headers,
+            authorized_parties=authorized_parties,
+            audience=audience,
+            clock_skew=clock_skew,
+        )

@@ -472,13 +472,8 @@ def check_line(line: str, where: str) -> str:
 
 
 def field_line(name: str, annotation: str, default: str | None) -> tuple[str, str | None]:
-    """The class-body annotation line of a field, and its attrs default (None: required)."""
-    attr = py_name(name)
-    line = f"    {attr}: {annotation}"
-    if attr != name:
-        value = "attrs.field(" + (f"default={default}, " if default else "")
-        return line, value + f'metadata={{"json": "{name}"}})'
-    return line, default
+    """The class-body annotation line of a field, and its default (None: required)."""
+    return f"    {py_name(name)}: {annotation}", default
 
 
 def docstring_lines(doc: str) -> list[str]:
@@ -536,20 +531,14 @@ def module_text(
     lines = [HEADER, f'"""{doc}"""', "", "from __future__ import annotations", ""]
     if codecs:
         lines.append("from collections.abc import Callable")
-    typing_names = ["Any", "ClassVar"] + (["TypeAlias"] if typealias else [])
-    if typing_names:
-        lines.append(f"from typing import {', '.join(typing_names)}")
-    lines.append("")
-    if any("attrs." in line for block in classes_lines for line in block):
-        lines += ["import attrs", ""]
+    typing_names = ["Any"] + (["TypeAlias"] if typealias else [])
+    lines += [f"from typing import {', '.join(typing_names)}", "", "import attrs", ""]
     if local_imports:
         # ruff isort, furthest-to-closest: "..x" sorts before ".x".
         for mod in sorted(local_imports, key=lambda m: (-len(m) + len(m.lstrip(".")), m)):
             lines += format_import(mod, sorted(local_imports[mod], key=isort_key))
         lines.append("")
     lines += format_list_assignment("__all__", [f'"{n}"' for n in all_names])
-    # Bound once: the generated __init__ sets slots through it.
-    lines += ["", "_set = object.__setattr__"]
     for block in classes_lines:
         lines += ["", "", *block]
     if tail:
@@ -563,9 +552,9 @@ def module_text(
 
 # --------------------------------------------------------------------------- methods and codecs
 #
-# attrs and cattrs would build ``__init__``/``__eq__``/``__hash__`` and the
-# decode/encode functions with ``exec`` at import or on first use; writing them
-# out here makes them plain source, read from the .pyc like any other code.
+# attrs writes each class's methods. The decode/encode functions are written
+# out here (cattrs' make_dict_structure_fn was measured slower, see
+# clerk_async/_convert.py) and become the hooks of clerk_async.converter.
 
 #: Exact-type checks of JSON scalars: annotation -> (condition on ``v``, name).
 SCALAR_CHECKS = {
@@ -579,15 +568,13 @@ ITEM_TYPES = {"str": "(str,)", "int": "(int,)", "bool": "(bool,)", "float": "(fl
               "dict[str, Any]": "(dict,)"}
 
 
-#: What every generated class body uses from ``._runtime``.
-CLASS_HELPERS = {
-    "attrs_fields",
-    "frozen_delattr",
-    "frozen_setattr",
-    "model_getstate",
-    "model_repr",
-    "model_setstate",
-}
+#: What generated class bodies may use from ``._runtime`` (imported where used).
+CLASS_HELPERS = ("brief_repr", "hidden_repr", "raw_payload")
+
+#: Fields whose value never appears in a repr (secrets and one-time codes).
+REPR_HIDDEN = frozenset(
+    {"password", "password_digest", "code", "token", "secret", "totp_secret", "backup_codes", "uri"}
+)
 
 
 @dataclass
@@ -596,10 +583,8 @@ class FieldSpec:
     attr: str  # Python name
     ann: str  # annotation without ``| None``
     optional: bool  # None allowed (and the default)
-    declared: tuple[str, str | None]  # class-body line, attrs default (see field_line)
-    param_ann: str | None = None  # __init__ annotation, when not the field's
-    param_default: str | None = None  # __init__ default, when not the field's
-    init_value: str | None = None  # expression stored by __init__, when not the param
+    declared: tuple[str, str | None]  # class-body annotation line, default (see field_line)
+    converter: str | None = None  # attrs converter of the field, if any
     unset: bool = False  # request field: absent means ``UNSET``
 
 
@@ -624,49 +609,38 @@ def tuple_lines(indent: str, items: list[str], opener: str, closer: str) -> list
     return [f"{indent}{opener}("] + [f"{indent}    {i}," for i in items] + [f"{indent}){closer}"]
 
 
-def method_lines(cls: str, fields: list[FieldSpec]) -> list[str]:
-    """``__init__``, ``__eq__``, ``__hash__`` and ``__repr__`` of one class."""
-    params = ["self", "*"]
-    for f in fields:
-        ann = f.param_ann or (f"{f.ann} | None" if f.optional else f.ann)
-        default = f.param_default
-        if default is None and f.optional:
-            default = "None"
-        params.append(f"{f.attr}: {ann}" + (f" = {default}" if default is not None else ""))
-    lines = ["    def __init__(", *[f"        {p}," for p in params], "    ) -> None:"]
-    if len(params) == 2:
-        lines = ["    def __init__(self) -> None:"]
-    for f in fields:
-        lines += wrap_call("        ", "", "_set", ["self", f'"{f.attr}"', f.init_value or f.attr])
-    if not fields:
-        lines.append("        pass")
-    mine = [f"self.{f.attr}" for f in fields]
-    theirs = [f"other.{f.attr}" for f in fields]
-    # ``other: Any``: a field named ``object`` shadows the builtin in the class body.
-    lines += ["", "    def __eq__(self, other: Any) -> bool:"]
-    test = f"        if other.__class__ is not self.__class__ or not isinstance(other, {cls}):"
-    if len(test) <= LINE_LIMIT:
-        lines.append(test)
-    else:
-        lines += [test[: test.index("(other, ") + 1], f"            other, {cls}", "        ):"]
-    lines.append("            return NotImplemented")
-    one = f"        return ({tuple_body(mine)}) == ({tuple_body(theirs)})"
+def class_helpers(blocks: list[list[str]]) -> set[str]:
+    return {h for h in CLASS_HELPERS if any(h in line for block in blocks for line in block)}
+
+
+def repr_of(f: FieldSpec) -> str | None:
+    """The attrs ``repr=`` of a field: secrets hidden, free-form objects and lists summed up."""
+    if f.attr in REPR_HIDDEN:
+        return "hidden_repr"
+    if f.ann == "Any" or f.ann.startswith(("dict[", "list[")):
+        return "brief_repr"
+    return None
+
+
+def field_lines(f: FieldSpec) -> list[str]:
+    """``name: type``, with its default or an ``attrs.field(...)`` as the field needs."""
+    line, default = f.declared
+    args = [] if default is None else [f"default={default}"]
+    if f.converter:
+        args.append(f"converter={f.converter}")
+    shown = repr_of(f)
+    if shown:
+        args.append(f"repr={shown}")
+    if f.attr != f.key:
+        args.append(f'metadata={{"json": "{f.key}"}}')
+    if not args:
+        return [line]
+    simple = args == [f"default={default}"]
+    value = str(default) if simple else f"attrs.field({', '.join(args)})"
+    one = f"{line} = {value}"
     if len(one) <= LINE_LIMIT:
-        lines.append(one)
-    else:
-        lines += ["        return (", *[f"            {m}," for m in mine], "        ) == ("]
-        lines += [*[f"            {t}," for t in theirs], "        )"]
-    lines += ["", "    def __hash__(self) -> int:"]
-    lines += tuple_lines("        ", [f'"{cls}"', *mine], "return hash(", ")")
-    lines += [
-        "",
-        "    __repr__ = model_repr",
-        "    __setattr__ = frozen_setattr",
-        "    __delattr__ = frozen_delattr",
-        "    __getstate__ = model_getstate",
-        "    __setstate__ = model_setstate",
-    ]
-    return lines
+        return [one]
+    return [f"{line} = attrs.field(", *[f"        {a}," for a in args], "    )"]
 
 
 def natural(name: str) -> list[Any]:
@@ -674,35 +648,25 @@ def natural(name: str) -> list[Any]:
 
 
 def emit_model_class(cls: str, doc: str, fields: list[FieldSpec]) -> list[str]:
-    """A plain slotted class that attrs recognises, with no attrs work at import.
+    """An attrs class (attrs writes its methods) over a private slot base for the decoder.
 
-    ``__attrs_attrs__`` is built by attrs itself, from the annotations and the
-    defaults listed here, the first time anything asks for it (``attrs.fields``,
-    ``attrs.evolve``, cattrs); decoding and the generated methods never do.
+    ``_XSlots`` declares the slots; attrs reuses them rather than adding its own,
+    so ``X`` has the same layout and the generated decoder can fill a plain
+    ``_XSlots()`` and make it an ``X`` by assigning ``__class__`` (see
+    CodecWriter.decoder): no ``__init__`` call and no keyword dict per object.
     """
-    # The slots live on a private mutable base that the decoder fills (see
-    # CodecWriter.decoder). Sorted, as ruff wants; the field order is the annotations'.
     slots = [f'"{n}"' for n in sorted([f.attr for f in fields] + ["__weakref__"], key=natural)]
     lines = [f"class _{cls}Slots:"]
     lines += tuple_lines("    ", slots, "__slots__ = ", "")
     header = f"class {cls}(_{cls}Slots):"
     if len(header) > LINE_LIMIT:
         header = f"class {cls}(\n    _{cls}Slots,\n):"
-    lines += ["", "", *header.split("\n"), *docstring_lines(doc), "", "    __slots__ = ()"]
-    defaults = [(f'"{f.attr}"', f.declared[1]) for f in fields if f.declared[1] is not None]
-    opener = "    __attrs_attrs__: ClassVar[Any] = attrs_fields("
-    one = opener + "{" + ", ".join(f"{k}: {v}" for k, v in defaults) + "})"
-    if len(one) <= LINE_LIMIT:
-        lines.append(one)
-    else:
-        lines += [opener, "        {"]
-        for k, v in defaults:
-            lines.append(check_line(f"            {k}: {v},", cls))
-        lines += ["        }", "    )"]
-    lines.append("")
-    lines += [f.declared[0] for f in fields]
-    lines.append("")
-    lines += method_lines(cls, fields)
+    lines += ["", "", "@attrs.frozen(kw_only=True, slots=True)", *header.split("\n")]
+    lines += docstring_lines(doc)
+    if fields:
+        lines.append("")
+    for f in fields:
+        lines += [check_line(line, cls) for line in field_lines(f)]
     return lines
 
 
@@ -981,10 +945,8 @@ def generate(spec_dir: Path) -> Generated:
                     ],
                     FieldSpec(
                         "raw", "raw", "dict[str, Any]", False,
-                        ("    raw: dict[str, Any]", "attrs.field(factory=dict)"),
-                        param_ann="dict[str, Any] | None",
-                        param_default="None",
-                        init_value="{} if raw is None else raw",
+                        ("    raw: dict[str, Any]", "attrs.Factory(dict)"),
+                        converter="raw_payload",
                     ),
                 ],
             ))
@@ -1042,7 +1004,7 @@ def generate(spec_dir: Path) -> Generated:
             [(c, f"_e_{c}") for c in encoders],
         )
         codecs.append(registry)
-        runtime = sorted(writer.helpers | CLASS_HELPERS, key=isort_key)
+        runtime = sorted(writer.helpers | class_helpers(blocks), key=isort_key)
         imports.setdefault("._runtime", set()).update(runtime)
         text = module_text(
             doc,
@@ -1106,8 +1068,7 @@ def gen_requests(spec: Spec) -> tuple[dict[str, str], str]:
             declared = field_line(prop.name, full, default)
             nullable = bool(pschema.get("nullable")) and not prop.required
             fields.append(FieldSpec(
-                prop.name, py_name(prop.name), ann, nullable, declared, full, default,
-                unset=not prop.required,
+                prop.name, py_name(prop.name), ann, nullable, declared, unset=not prop.required
             ))
         doc = REQUEST_DOCS.get(cls, f"Body of ``{op_id}``.")
         blocks.append(emit_model_class(cls, doc, fields))
@@ -1120,7 +1081,7 @@ def gen_requests(spec: Spec) -> tuple[dict[str, str], str]:
         "DECODERS: dict[type[Any], Callable[[Any], Any]]", [(c, f"_d_{c}") for c in order]
     )
     codecs.append(registry)
-    runtime = sorted(writer.helpers | CLASS_HELPERS, key=isort_key)
+    runtime = sorted(writer.helpers | class_helpers(blocks), key=isort_key)
     text = module_text(
         "Request bodies; fields left ``UNSET`` are not sent, ``None`` is sent as null.",
         blocks,
@@ -1150,6 +1111,9 @@ def gen_init(
     tables = ["SCHEMA_MODELS", "INLINE_RESPONSE_MODELS"]
     where = [(name, mod) for mod in sorted(exports) for name in exports[mod]]
     where += [(name, "_index") for name in tables]
+    # Hand-written, not generated: the cattrs hooks (``clerk_async.converter`` uses them).
+    exports["_hooks"] = ["register_hooks"]
+    where.append(("register_hooks", "_hooks"))
 
     init = [
         HEADER,
@@ -1170,7 +1134,9 @@ def gen_init(
     for mod, names in sorted([*exports.items(), ("_index", tables)]):
         init += ["    " + line for line in format_import("." + mod, sorted(names, key=isort_key))]
     init.append("")
-    init += format_list_assignment("__all__", [f'"{n}"' for n in [*every, *tables]])
+    init += format_list_assignment(
+        "__all__", [f'"{n}"' for n in [*every, *tables, "register_hooks"]]
+    )
     init.append("")
     init += ["_WHERE = {", *[f'    "{name}": ".{mod}",' for name, mod in where], "}"]
     init += ["", "__getattr__, __dir__ = lazy_exports(__name__, _WHERE)"]

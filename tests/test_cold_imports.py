@@ -93,13 +93,21 @@ print(json.dumps(built))
 """
 
 
-def test_a_first_call_builds_no_attrs_class(fake_clerk_sync: FakeClerk) -> None:
-    """attrs compiles each class's methods at import (~0.3 ms a class): the cold path has none."""
+#: The model modules a users.get needs: the user, what it nests, the request bodies.
+COLD_MODEL_MODULES = ("users", "verification", "organizations", "common", "requests")
+
+
+def test_a_first_call_builds_only_the_models_it_needs(fake_clerk_sync: FakeClerk) -> None:
+    """attrs writes each class's methods at import (~0.3 ms a class): a first call builds
+    the model classes of the user and what it nests, no billing model, no record."""
     user = fake_clerk_sync.store.add_user(email_address="cold@example.com")
     argv = [fake_clerk_sync.base_url, fake_clerk_sync.secret_key, user.id]
     out = subprocess.run([sys.executable, "-c", COLD_PATH, *argv], check=True,
                          capture_output=True, text=True).stdout
-    assert json.loads(out) == []
+    built = json.loads(out)
+    assert "clerk_async.models.users.User" in built
+    allowed = tuple(f"clerk_async.models.{m}." for m in COLD_MODEL_MODULES)
+    assert [name for name in built if not name.startswith(allowed)] == []
 
 
 RECORDS = [
@@ -177,3 +185,35 @@ def test_importing_the_package_for_its_errors_and_settings_loads_neither_attrs_n
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True).stdout
     assert out.strip() == "[]"
+
+
+# Token verification's dependencies load with the first verification, not before:
+# a client configured for it, and its first users call, import neither PyJWT nor
+# cryptography (nor the claims class).
+NO_JWT_PROBE = """
+import asyncio, json, sys
+import clerk_async, clerk_sync
+from clerk_async import AsyncClerk, TokenVerificationError
+
+url, key, uid, pem = sys.argv[1:5]
+
+async def main():
+    async with AsyncClerk(secret_key=key, base_url=url, jwt_key=pem) as client:
+        assert (await client.users.get(uid)).id == uid
+
+asyncio.run(main())
+with clerk_sync.Clerk(secret_key=key, base_url=url, jwt_key=pem) as clerk:
+    assert clerk.users.get(uid).id == uid
+print(json.dumps(sorted(m for m in sys.modules
+                        if m.split(".")[0] in ("jwt", "cryptography")
+                        or m == "clerk_async._session_claims")))
+"""
+
+
+def test_a_first_users_call_does_not_load_jwt(fake_clerk_sync: FakeClerk) -> None:
+    user = fake_clerk_sync.store.add_user(email_address="nojwt@example.com")
+    argv = [fake_clerk_sync.base_url, fake_clerk_sync.secret_key, user.id,
+            fake_clerk_sync.tokens.public_pem]
+    out = subprocess.run([sys.executable, "-c", NO_JWT_PROBE, *argv], check=True,
+                         capture_output=True, text=True).stdout
+    assert json.loads(out) == []

@@ -19,6 +19,7 @@ from hostile import Hostile
 
 import clerk_async
 from clerk_async import AsyncClerk, ClerkError, RetryPolicy
+from clerk_async.webhooks import verify_webhook
 
 from factories import error_json
 
@@ -78,6 +79,9 @@ async def test_no_error_class_renders_the_key() -> None:
             errors.append(await produce(lambda: clerk.users.get("redirect")))
             errors.append(await produce(lambda: clerk.users.get("garbage")))
             errors.append(await produce(lambda: clerk.users.get("slow")))
+            # The JWKS fetch fails (404 here) and surfaces as a TokenVerificationError.
+            errors.append(await produce(lambda: clerk.verify_token(
+                "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.c2ln")))
         paced = AsyncClerk(secret_key=KEY, base_url=server.base_url, rate_limit="1/60s",
                            retry=None, timeout=1.0)
         async with paced:
@@ -88,6 +92,11 @@ async def test_no_error_class_renders_the_key() -> None:
                          rate_limit=None, retry=None)
     async with refused:
         errors.append(await produce(lambda: refused.users.get("user_1")))
+
+    async def unsigned_webhook() -> None:
+        verify_webhook(b"{}", {"svix-id": "msg_1"}, secret="whsec_c2VjcmV0")
+
+    errors.append(await produce(unsigned_webhook))
 
     seen = {type(e) for e in errors}
     every = {

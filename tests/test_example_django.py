@@ -58,7 +58,7 @@ def served() -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def site(served: Served) -> Iterator[Clerk]:
+def site(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clerk]:
     """The project set up as `manage.py` would, with the env pointing at the fake.
 
     The env must be set before the views are imported: their module-level
@@ -68,12 +68,14 @@ def site(served: Served) -> Iterator[Clerk]:
         "CLERK_SECRET_KEY": served.fake.secret_key,
         "CLERK_API_URL": served.fake.base_url,
         "DJANGO_SETTINGS_MODULE": "mysite.settings",
+        "DJANGO_DB_PATH": str(tmp_path_factory.mktemp("django_db") / "db.sqlite3"),
     }
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     sys.path.insert(0, str(PROJECT))
     django.setup()
     setup_test_environment()  # lets the test client's "testserver" host in
+    call_command("migrate", verbosity=0)  # the webhook-synced LocalUser table
     from clerkusers.clerk import clerk
 
     assert clerk.base_url == served.fake.base_url
@@ -243,3 +245,175 @@ def test_import_users_command_reports_failed_rows(site: Clerk, tmp_path: Path) -
     assert "row 2" in err.getvalue()
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_users", str(tmp_path / "missing.jsonl"))
+
+
+# -- signed in, and webhooks into the local table -----------------------------------------
+
+
+def test_me_needs_a_valid_session_token(client: Client, served: Served) -> None:
+    missing = client.get("/me/")
+    assert missing.status_code == 401 and missing["WWW-Authenticate"] == "Bearer"
+    bad = client.get("/me/", headers={"Authorization": "Bearer not.a.token"})
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad["WWW-Authenticate"]
+    empty = client.get("/me/", headers={"Authorization": "Bearer "})
+    assert empty.status_code == 401
+    user_id = served.add_user(email_address="me.django@example.com")
+    token = served.portal.call(lambda: served.fake.session_token(user_id, session_id="sess_dj"))
+    ok = client.get("/me/", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200, ok.content
+    assert ok.json() == {"user_id": user_id, "session_id": "sess_dj", "org_id": None,
+                         "local": None}
+    client.cookies["__session"] = token
+    try:
+        assert client.get("/me/").json()["user_id"] == user_id
+    finally:
+        del client.cookies["__session"]
+
+
+def test_webhooks_keep_the_local_table_in_step(
+    site: Clerk, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fake -> real HTTP -> the project's threaded WSGI server -> LocalUser rows."""
+    from clerkusers.models import LocalUser
+    from django.core.wsgi import get_wsgi_application
+
+    class Threaded(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=Threaded,
+                         handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake = served.fake
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/webhooks/clerk/"
+        secret = served.portal.call(lambda: fake.add_webhook_endpoint(url))
+        monkeypatch.setenv("CLERK_WEBHOOK_SIGNING_SECRET", secret)
+        user = site.users.create(email_address=["hook.django@example.com"], first_name="Hook")
+        site.users.update(user.id, last_name="Hopper")
+        served.portal.call(fake.webhooks.drain)
+        row = LocalUser.objects.get(clerk_id=user.id)
+        assert (row.email_address, row.first_name, row.last_name) == (
+            "hook.django@example.com", "Hook", "Hopper"
+        )
+        token = served.portal.call(lambda: fake.session_token(user.id))
+        me = Client().get("/me/", headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["local"] == {"email_address": "hook.django@example.com",
+                               "first_name": "Hook", "last_name": "Hopper"}
+
+        # Replaying a delivery (same svix-id, valid signature) changes nothing.
+        created = [d for d in fake.webhooks.deliveries if d.type == "user.created"][-1]
+        assert created.delivered
+        body = json.dumps({"type": "session.created", "object": "event", "data": {}}).encode()
+        from clerk_async._webhook_signature import secret_key, signature
+
+        stamp = int(fake.clock())
+        headers = {"svix-id": created.message_id, "svix-timestamp": str(stamp),
+                   "svix-signature": "v1," + signature(secret_key(secret), created.message_id,
+                                                       stamp, body)}
+        replay = Client().post("/webhooks/clerk/", body, content_type="application/json",
+                               headers=headers)
+        assert replay.json() == {"status": "duplicate"}
+        forged = Client().post("/webhooks/clerk/", body, content_type="application/json",
+                               headers={**headers, "svix-id": "msg_new"})
+        assert forged.status_code == 400
+
+        site.users.delete(user.id)
+        served.portal.call(fake.webhooks.drain)
+        assert not LocalUser.objects.filter(clerk_id=user.id).exists()
+        statuses = [d.statuses[-1] for d in fake.webhooks.deliveries if d.url == url]
+        assert statuses == [200, 200, 200]
+    finally:
+        fake.webhooks.endpoints.clear()
+        server.shutdown()
+        server.server_close()
+
+
+# -- clerk_sync.django itself, on the project's settings ----------------------------------
+
+
+def _token(served: Served, user_id: str = "user_mw", **options: Any) -> str:
+    return str(served.portal.call(lambda: served.fake.session_token(user_id, **options)))
+
+
+def test_the_middleware_verifies_only_when_asked(
+    site: Clerk, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    import clerk_sync.django as integration
+
+    calls: list[str] = []
+    real = integration._verify
+    monkeypatch.setattr(integration, "_verify", lambda r, t: calls.append(t) or real(r, t))
+    seen: dict[str, Any] = {}
+
+    def view(request: Any) -> HttpResponse:
+        seen["session"] = request.clerk_session
+        return HttpResponse("ok")
+
+    middleware = integration.ClerkSessionMiddleware(view)
+    factory = RequestFactory()
+    middleware(factory.get("/", headers={"Authorization": f"Bearer {_token(served)}"}))
+    assert calls == []  # never looked at, never verified
+    assert seen["session"].user_id == "user_mw" and len(calls) == 1
+    assert bool(seen["session"]) and len(calls) == 1  # verified once
+
+    middleware(factory.get("/"))
+    assert seen["session"] is None
+
+    expired = _token(served, expires_in=-60)
+    request = factory.get("/", headers={"Authorization": f"Bearer {expired}"})
+    middleware(request)
+    assert not seen["session"]
+    assert request.clerk_session_error.reason == "expired"
+    assert expired not in repr(request.clerk_session_error)
+
+
+def test_the_decorator_guards_async_views_too(site: Clerk, served: Served) -> None:
+    import asyncio
+
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from clerk_sync.django import ClerkSessionMiddleware, clerk_session_required
+
+    @clerk_session_required
+    async def view(request: Any) -> HttpResponse:
+        return HttpResponse(request.clerk_session.user_id)
+
+    def through_middleware(request: Any) -> Any:
+        ClerkSessionMiddleware(lambda r: HttpResponse())(request)
+        return asyncio.run(view(request))
+
+    factory = RequestFactory()
+    ok = through_middleware(factory.get("/", HTTP_AUTHORIZATION=f"Bearer {_token(served)}"))
+    assert (ok.status_code, ok.content) == (200, b"user_mw")
+    assert through_middleware(factory.get("/")).status_code == 401
+    with pytest.raises(RuntimeError, match="ClerkSessionMiddleware"):
+        asyncio.run(view(factory.get("/")))
+
+
+def test_the_drf_authentication_class(site: Clerk, served: Served) -> None:
+    from django.test import RequestFactory
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework.request import Request
+
+    from clerk_sync.django import ClerkAuthentication
+
+    auth = ClerkAuthentication()
+    factory = RequestFactory()
+    signed = Request(factory.get("/", HTTP_AUTHORIZATION=f"Bearer {_token(served, 'user_drf')}"))
+    found = auth.authenticate(signed)
+    assert found is not None
+    user, claims = found
+    assert (user.id, user.is_authenticated, claims.user_id) == ("user_drf", True, "user_drf")
+    assert auth.authenticate(Request(factory.get("/"))) is None
+    with pytest.raises(AuthenticationFailed, match="malformed"):
+        auth.authenticate(Request(factory.get("/", HTTP_AUTHORIZATION="Bearer garbage")))
+    assert auth.authenticate_header(signed) == "Bearer"

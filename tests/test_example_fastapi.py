@@ -156,3 +156,94 @@ async def test_clerk_failure_is_502(http: httpx.AsyncClient, fake: FakeClerk) ->
     response = await http.post("/users", json={"email_address": "e@example.com"})
     assert response.status_code == 502
     assert response.json()["code"] == "internal_clerk_error"
+
+
+# --------------------------------------------------------------------------- signed in
+
+
+async def test_me_needs_a_valid_session_token(http: httpx.AsyncClient, fake: FakeClerk) -> None:
+    missing = await http.get("/me")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    bad = await http.get("/me", headers={"Authorization": "Bearer not.a.token"})
+    assert bad.status_code == 401
+    assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+    expired = fake.session_token("user_1", expires_in=-60)
+    late = await http.get("/me", headers={"Authorization": f"Bearer {expired}"})
+    assert late.status_code == 401 and late.json()["detail"] == "Invalid session token: expired"
+    user = fake.store.add_user(email_address="me@example.com")
+    token = fake.session_token(user.id, session_id="sess_me")
+    ok = await http.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+    assert ok.json() == {"user_id": user.id, "session_id": "sess_me", "org_id": None,
+                         "local": None}
+    by_cookie = await http.get("/me", headers={"Cookie": f"__session={token}"})
+    assert by_cookie.status_code == 200 and by_cookie.json()["user_id"] == user.id
+
+
+async def test_me_with_the_plugin_headers(
+    fake_clerk: FakeClerk, clerk_session_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serve(fake_clerk, monkeypatch) as (http, _):
+        reply = await http.get("/me", headers=clerk_session_headers)
+    assert reply.status_code == 200
+    assert reply.json()["user_id"] == clerk_session_headers.user_id  # type: ignore[attr-defined]
+
+
+async def test_webhooks_keep_the_local_table_in_step(
+    fake: FakeClerk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fake -> (loopback HTTP) -> the app's /webhooks/clerk -> its SQLite table."""
+    from aiohttp import web
+
+    from polling import wait_until
+
+    async with serve(fake, monkeypatch) as (http, clerk):
+        received: list[tuple[bytes, dict[str, str], int, dict[str, str]]] = []
+
+        async def forward(request: web.Request) -> web.Response:
+            body = await request.read()
+            headers = {k: v for k, v in request.headers.items() if k.lower().startswith("svix-")}
+            reply = await http.post("/webhooks/clerk", content=body, headers=headers)
+            received.append((body, headers, reply.status_code, reply.json()))
+            return web.Response(status=reply.status_code, body=reply.content)
+
+        hook_app = web.Application()
+        hook_app.router.add_post("/", forward)
+        runner = web.AppRunner(hook_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        try:
+            secret = fake.add_webhook_endpoint(f"http://127.0.0.1:{runner.addresses[0][1]}/")
+            monkeypatch.setenv("CLERK_WEBHOOK_SIGNING_SECRET", secret)
+            created = (await http.post("/users", json={"email_address": "hook@example.com",
+                                                       "first_name": "Hook"})).json()
+            await fake.webhooks.drain()
+            token = fake.session_token(created["id"])
+            me = (await http.get("/me", headers={"Authorization": f"Bearer {token}"})).json()
+            assert me["local"] == {"id": created["id"], "email_address": "hook@example.com",
+                                   "first_name": "Hook", "last_name": None}
+
+            await clerk.users.update(created["id"], last_name="Lovelace")
+            await fake.webhooks.drain()
+            me = (await http.get("/me", headers={"Authorization": f"Bearer {token}"})).json()
+            assert me["local"]["last_name"] == "Lovelace"
+
+            # A retried delivery (same svix-id) is skipped, not applied twice.
+            body, headers, _, _ = received[0]
+            again = await http.post("/webhooks/clerk", content=body, headers=headers)
+            assert again.json() == {"status": "duplicate"}
+            me = (await http.get("/me", headers={"Authorization": f"Bearer {token}"})).json()
+            assert me["local"]["last_name"] == "Lovelace"  # the old "created" did not win
+
+            forged = await http.post("/webhooks/clerk", content=body.replace(b"Hook", b"Evil"),
+                                     headers={**headers, "svix-id": "msg_forged"})
+            assert forged.status_code == 400
+
+            await clerk.users.delete(created["id"])
+            await fake.webhooks.drain()
+            await wait_until(lambda: len(received) == 3, what="three deliveries")
+            assert [r[3]["status"] for r in received] == ["processed"] * 3
+            assert app.state.local_users.get(created["id"]) is None
+        finally:
+            await runner.cleanup()

@@ -26,7 +26,7 @@ async def api(fake: FakeClerk) -> AsyncIterator[Api]:
 
 def test_routes_match_spec_operations() -> None:
     spec = load_validator()
-    assert len(OPERATIONS) == 37
+    assert len(OPERATIONS) == 38  # the 37 user operations and GetJWKS
     assert spec.operations.keys() >= OPERATIONS
 
 
@@ -100,6 +100,7 @@ async def test_tour_of_every_operation(api: Api, fake: FakeClerk) -> None:
     await call("ListUserTrustedDevices", uid)
     await call("RevokeUserTrustedDevice", uid, device.id)
     await call("DeleteUser", other["id"])
+    assert (await call("GetJWKS")).body["keys"][0]["kid"] == fake.tokens.kid
 
     successes = {op for op, status in api.spec.seen if status == 200}
     assert successes >= OPERATIONS, sorted(OPERATIONS - successes)

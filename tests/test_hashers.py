@@ -79,6 +79,14 @@ VECTORS: list[tuple[str, str, str, str]] = [
     ("pbkdf2_sha256", "pbkdf2_sha256$1$c2FsdA==$" + base64.b64encode(bytes.fromhex(
         "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991"
         "664b39d77ef317c71b845b1e30bd509112041d3a19783")).decode(), "passwd", "RFC 7914"),
+    # RFC 6070 PBKDF2-HMAC-SHA1 vectors in Clerk's documented pbkdf2_sha1 form: hex hash,
+    # and the key length written out because it is not the default 32.
+    ("pbkdf2_sha1", "pbkdf2_sha1$1$salt$0c60c80f961f0e71f3a9b524af6012062fe037a6$20",
+     "password", "RFC 6070 c=1"),
+    ("pbkdf2_sha1", "pbkdf2_sha1$4096$salt$4b007901b765489abead49d926f721d065a429c1$20",
+     "password", "RFC 6070 c=4096"),
+    ("pbkdf2_sha1", "pbkdf2_sha1$4096$saltSALTsaltSALTsaltSALTsaltSALTsalt$3d2eec4fe41c849b80c8"
+     "d83662c0e44a8b291a964cf2f07038$25", "passwordPASSWORDpassword", "RFC 6070 dkLen=25"),
 ]
 
 
@@ -88,8 +96,6 @@ def _generated() -> list[tuple[str, str, str, str]]:
     return [
         ("pbkdf2_sha256_django", _django("django.contrib.auth.hashers.PBKDF2PasswordHasher",
                                          pw, "s4ltS4lt", 1000), pw, "Django"),
-        ("pbkdf2_sha1", _django("django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher", pw,
-                                "s4ltS4lt", 1000), pw, "Django (base64 hash)"),
         ("pbkdf2_sha1", "pbkdf2_sha1$1000$0a1b2c3d$" + hashlib.pbkdf2_hmac(
             "sha1", pw.encode(), bytes.fromhex("0a1b2c3d"), 1000, 32).hex() + "$32", pw,
          "hex salt, hex hash, key length"),
@@ -132,8 +138,12 @@ ALL = VECTORS + _generated()
 
 
 def test_every_documented_hasher_is_covered() -> None:
+    from clerk_async.migrate._hashes import HASHERS
+
     covered = {hasher for hasher, *_ in ALL}
     assert covered == set(PARSERS) - {"awscognito"}
+    # --password-hasher accepts exactly the hashers the fake knows how Clerk reads.
+    assert set(HASHERS) == set(PARSERS)
 
 
 @pytest.mark.parametrize(("hasher", "digest", "password", "origin"), ALL,
@@ -153,6 +163,22 @@ def test_malformed_digests_and_wrong_variants_do_not_verify() -> None:
                            ("sha512_symfony", "sha512_symfony$x$s$h")]:
         outcome, why = check_digest(hasher, digest, "pw")
         assert outcome == "mismatch" and why, hasher
+
+
+def test_pbkdf2_sha1_is_as_strict_as_clerk_documents_it() -> None:
+    # Clerk: pbkdf2_sha1$<iterations>$<salt>$<hash-as-hex-string>, key length 32 unless
+    # given. Django's own string (base64 hash of 20 bytes) is not that format, and a
+    # 20-byte hex hash without its length is not either: Clerk would refuse both.
+    django = _django("django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher", "pw", "s4ltS4lt",
+                     1000)
+    outcome, why = check_digest("pbkdf2_sha1", django, "pw")
+    assert outcome == "mismatch" and "not hex" in why
+    rfc = "pbkdf2_sha1$1$salt$0c60c80f961f0e71f3a9b524af6012062fe037a6"
+    outcome, why = check_digest("pbkdf2_sha1", rfc, "password")
+    assert outcome == "mismatch" and "key length is 32" in why
+    default = hashlib.pbkdf2_hmac("sha1", b"password", b"salt", 2, 32).hex()
+    assert check_digest("pbkdf2_sha1", f"pbkdf2_sha1$2$salt${default}", "password") == (
+        "verified", "")
 
 
 def test_unknown_hasher_and_cognito_are_unverifiable() -> None:

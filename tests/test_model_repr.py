@@ -158,60 +158,47 @@ def test_the_shared_converter_uses_the_generated_functions() -> None:
 _NO_RUNTIME_COMPILE = r"""
 import builtins, json, sys
 
-seen = []
-real_compile, real_exec, real_eval = builtins.compile, builtins.exec, builtins.eval
-OURS = ("clerk_async/models/", "clerk_async/_convert.py")
-
-def model_code_on_stack():
-    # attrs/cattrs compiling on behalf of a generated model module (at its import)
-    # or of _convert (hooks on first decode). ``_runtime`` is left out: it runs attrs
-    # only when a caller asks for ``attrs.fields`` of a class (checked below).
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_code.co_filename.replace("\\", "/")
-        if any(part in name for part in OURS) and not name.endswith("_runtime.py"):
-            return name
-        frame = frame.f_back
-    return None
-
-def compile(source, filename, *args, **kwargs):
-    where = model_code_on_stack()
-    if where and not str(filename).endswith(".py"):  # imports compile .py files only
-        seen.append(["compile", str(filename), where])
-    return real_compile(source, filename, *args, **kwargs)
-
-def exec(source, *args, **kwargs):
-    where = model_code_on_stack()
-    if where and (isinstance(source, str) or not source.co_filename.endswith(".py")):
-        seen.append(["exec", getattr(source, "co_filename", "<str>"), where])
-    return real_exec(source, *args, **kwargs)
-
-def eval(source, *args, **kwargs):
-    where = model_code_on_stack()
-    if where:
-        seen.append(["eval", str(source)[:40], where])
-    return real_eval(source, *args, **kwargs)
-
-builtins.compile, builtins.exec, builtins.eval = compile, exec, eval
-
+import attrs
 from clerk_async import AsyncClerk
 from clerk_async._convert import structure, unstructure
 from clerk_async.models import User
 import clerk_async.resources.users
 
 client = AsyncClerk(secret_key="sk_test_" + "x" * 32)
+
+# attrs writes the classes' methods when their module is imported; from then on
+# the converter's hooks are the generated functions: nothing is compiled.
+seen = []
+real_compile, real_exec, real_eval = builtins.compile, builtins.exec, builtins.eval
+
+def compile(source, filename, *args, **kwargs):
+    if not str(filename).endswith(".py"):  # imports compile .py files only
+        seen.append(["compile", str(filename)])
+    return real_compile(source, filename, *args, **kwargs)
+
+def exec(source, *args, **kwargs):
+    if isinstance(source, str) or not source.co_filename.endswith(".py"):
+        seen.append(["exec", getattr(source, "co_filename", "<str>")])
+    return real_exec(source, *args, **kwargs)
+
+def eval(source, *args, **kwargs):
+    seen.append(["eval", str(source)[:40]])
+    return real_eval(source, *args, **kwargs)
+
+builtins.compile, builtins.exec, builtins.eval = compile, exec, eval
+
 data = json.loads(sys.argv[1])
 user = structure(data, User)
 users = structure([data, data], list[User])
 repr(user), unstructure(user), user == users[0]
 assert user.id == "user_1"
-from clerk_async.models._runtime import attrs_fields
-assert isinstance(User.__dict__["__attrs_attrs__"], attrs_fields)  # attrs never ran for User
+builtins.compile, builtins.exec, builtins.eval = real_compile, real_exec, real_eval
+assert [a.name for a in attrs.fields(User)][:2] == ["id", "object"]  # a real attrs class
 print(json.dumps(seen))
 """
 
 
-def test_no_code_is_compiled_at_import_or_first_decode() -> None:
+def test_no_code_is_compiled_on_first_decode() -> None:
     import json
 
     data = json.dumps(user_json(email_addresses=[_email(1)]))
@@ -219,3 +206,17 @@ def test_no_code_is_compiled_at_import_or_first_decode() -> None:
     subprocess.run(command, check=True, capture_output=True)  # writes any missing .pyc
     result = subprocess.run(command, check=True, capture_output=True, text=True)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_real_attrs_classes_inspect_and_match_by_keyword() -> None:
+    user = _user(emails=1)
+    props = attrs.inspect(User)  # attrs wrote the class: frozen, slotted, its own methods
+    assert props.is_frozen and props.is_slotted and props.added_init and props.added_repr
+    assert props.added_eq and props.added_pickling
+    # kw_only: attrs gives no positional __match_args__, keyword patterns work.
+    assert User.__match_args__ == ()
+    match user:
+        case User(id="user_1", email_addresses=[EmailAddress(email_address=address)]):
+            assert address == "u0@example.com"
+        case _:
+            raise AssertionError("no match")

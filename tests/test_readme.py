@@ -297,6 +297,39 @@ async def test_fastapi_snippet_serves_a_user(
     assert budgeted.status_code == 200 and budgeted.json() == {"name": "Ada"}
 
 
+@covers("fastapi-auth")
+async def test_fastapi_auth_snippet(fake_clerk: FakeClerk, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asgi_lifespan
+    import httpx
+
+    for name, value in fake_env(fake_clerk).items():
+        monkeypatch.setenv(name, value)
+    namespace: dict[str, Any] = {"__name__": "readme_fastapi_auth"}
+    exec(compile(block("fastapi-auth"), "README.md", "exec"), namespace)
+    ours = fake_clerk.session_token("user_readme", authorized_party="https://example.com")
+    theirs = fake_clerk.session_token("user_readme", authorized_party="https://evil.example")
+    async with asgi_lifespan.LifespanManager(namespace["app"]) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+            signed_in = {"Authorization": f"Bearer {ours}"}
+            assert (await http.get("/me")).status_code == 401
+            me = await http.get("/me", headers=signed_in)
+            assert me.json() == {"user_id": "user_readme", "org": None}
+            assert (await http.get("/hello")).json() == {"hello": "stranger"}
+            assert (await http.get("/hello", headers=signed_in)).json() == {
+                "hello": "user_readme"
+            }
+            assert (await http.get("/strict", headers=signed_in)).status_code == 200
+            elsewhere = {"Authorization": f"Bearer {theirs}"}
+            assert (await http.get("/strict", headers=elsewhere)).status_code == 401
+
+
+@covers("fake-tokens")
+async def test_fake_tokens_snippet(fake_clerk: FakeClerk) -> None:
+    out, err = await run_python(block("fake-tokens"), fake_env(fake_clerk))
+    assert out.split() == ["True", "expired"], err
+
+
 @covers("sync-client")
 async def test_sync_client_snippet(fake_clerk: FakeClerk) -> None:
     out, err = await run_python(block("sync-client"), fake_env(fake_clerk))
@@ -377,11 +410,13 @@ async def test_migrate_cli_snippet_carries_every_password(tmp_path: Path) -> Non
             run_shell, block("migrate-cli"), scratch(tmp_path), {**os.environ, **fake_env(fake)}
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.count("failed                       0") == 6
-        assert fake.stats.users == 21
+        assert result.stdout.count("failed                       0") == 7
+        assert fake.stats.users == 26
+        # Every run ends with what it did not carry (Django: the SSO-only user).
+        assert "      1  unusable or empty password in Django" in result.stdout
         async with AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url) as clerk:
             by_external_id = {u.external_id: u.id async for u in clerk.users.iter()}
-            for source in ("auth0", "firebase", "supabase", "authjs", "clerk"):
+            for source in ("auth0", "firebase", "supabase", "authjs", "clerk", "django"):
                 passwords = json.loads(
                     (ROOT / "examples" / "migrations" / source / "passwords.json").read_text())
                 for external_id, password in passwords.items():
@@ -395,7 +430,8 @@ async def test_migrate_python_snippet() -> None:
     out, err = await run_python(block("migrate-python"), {}, cwd=ROOT)
     assert err == ""
     lines = out.splitlines()
-    assert len(lines) == 4 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+    assert len(lines) == 5 and lines[0].startswith("9b2f6c1e-4a7d-4e0b-8f3a-2c5d7e9f1a3b [")
+    assert lines[4].startswith("{'not transferable': {'social login (google)': 1}")
 
 
 # --------------------------------------------------------------------------- FakeClerk

@@ -40,6 +40,12 @@ async def newest(clerk: AsyncClerk) -> list[str]:
 
 def names(clerk: Clerk) -> list[str | None]:
     return [user.first_name for user in clerk.users.iter(order_by="+last_name")]
+
+
+def auth0() -> int:
+    from clerk_async.migrate import read_source
+
+    return read_source("users.ndjson", "auth0", hashes="hashes.ndjson", check=False).count
 '''
 
 BAD = '''\
@@ -50,13 +56,21 @@ async def newest(clerk: AsyncClerk) -> None:
     await clerk.users.list(order_by="created")
 '''
 
+# read_source's options are typed per source: a typo is caught (issue 21).
+BAD_MIGRATE = '''\
+from clerk_async.migrate import read_source
+
+read_source("users.ndjson", "auth0", auth0_hashes="hashes.ndjson")
+'''
+
 
 def test_users_mypy_sees_the_installed_package_and_its_literals(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text(GOOD)
     (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "bad_migrate.py").write_text(BAD_MIGRATE)
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"),
-         "good.py", "bad.py"],
+         "good.py", "bad.py", "bad_migrate.py"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("MYPY")},
     )
@@ -64,8 +78,55 @@ def test_users_mypy_sees_the_installed_package_and_its_literals(tmp_path: Path) 
     assert "import-not-found" not in output, output
     assert "good.py" not in output, output
     assert re.search(r'bad\.py:5: error: Argument "order_by" .*"Literal\[\'created\'\]"', output)
-    assert "Found 1 error in 1 file (checked 2 source files)" in output
+    assert re.search(r'bad_migrate\.py:3: error: Unexpected keyword argument "auth0_hashes" '
+                     r'for overloaded function "read_source"', output)
+    assert "Found 3 errors in 2 files (checked 3 source files)" in output
     assert result.returncode == 1
+
+
+EVOLVE_GOOD = """\
+import attrs
+
+from clerk_async import User, converter
+
+
+def renamed(user: User) -> User:
+    changed = attrs.evolve(user, first_name="x")
+    assert attrs.fields(User).first_name.name == "first_name"
+    return changed
+
+
+def decoded(data: object) -> User:
+    return converter.structure(data, User)
+"""
+
+EVOLVE_BAD = """\
+import attrs
+
+from clerk_async import User
+
+
+def renamed(user: User) -> User:
+    return attrs.evolve(user, frist_name="x")
+"""
+
+
+def test_attrs_evolve_on_a_model_type_checks_and_a_misspelt_field_does_not(
+    tmp_path: Path,
+) -> None:
+    # A user's script outside the repo, checked by mypy --strict against the installed package.
+    (tmp_path / "good.py").write_text(EVOLVE_GOOD)
+    (tmp_path / "bad.py").write_text(EVOLVE_BAD)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"),
+         "good.py", "bad.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MYPY")},
+    )
+    output = result.stdout + result.stderr
+    assert "good.py" not in output, output
+    assert re.search(r'bad\.py:7: error: Unexpected keyword argument "frist_name"', output), output
+    assert "Found 1 error in 1 file (checked 2 source files)" in output, output
 
 
 def _choices(literal: Any) -> set[str]:

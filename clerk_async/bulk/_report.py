@@ -122,6 +122,12 @@ class BulkReport:
     failures: list[BulkFailure] = attrs.field(factory=list)
     notes: list[BulkNote] = attrs.field(factory=list)
     not_transferable: Counter[str] = attrs.field(factory=Counter)
+    #: For a migration (``read_source``), what the export held that this run did not
+    #: carry: heading ("not transferable", "must reset password", "skipped") →
+    #: reason → users. Filled by the caller from ``Reader.not_carried()``.
+    not_carried: dict[str, dict[str, int]] = attrs.field(factory=dict)
+    #: Records of a side file that no user took (listed, not imported).
+    notices: list[str] = attrs.field(factory=list)
     #: Every successful row with its user id (the mapping a migration needs),
     #: unless the run was started with ``keep_outcomes=False``.
     outcomes: list[BulkOutcome] = attrs.field(factory=list)

@@ -2,40 +2,55 @@
 
 A reader turns one export into :class:`Record` values: a CreateUser row (a
 plain dict the bulk engine takes) plus the warnings a person should see before
-migrating (no password hash, an OAuth link that cannot move, ...). Problems
-that make a row or the whole file wrong are collected on a full first pass
-(:meth:`Reader.check`) and raised as :class:`MigrationError`, so nothing is
-sent for a file that would import half right.
+migrating (no password hash, an OAuth link that cannot move, ...). A full
+first pass (:meth:`Reader.check`) sends nothing: a file that is not this
+source's export is refused as a whole (:class:`MigrationError`) before any
+request, while a record that is wrong on its own fails alone (its row reaches
+the bulk engine as a row error) and a record no Clerk user can be made of is
+skipped; both are counted, so the run's summary says what it did not carry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import math
 import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import attrs
 
+from ..bulk._rows import RowError
+
 __all__ = [
     "METADATA_FIELDS",
+    "MUST_RESET",
+    "NOT_TRANSFERABLE",
+    "SKIPPED",
     "MigrationError",
     "Reader",
     "Record",
     "RowProblem",
     "SideFile",
+    "Skip",
     "flag",
+    "lost",
     "identifiers",
     "json_object",
     "load_records",
     "parse_time",
+    "put_names",
+    "readable",
+    "reset",
     "rfc3339",
     "split_name",
+    "text",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -49,17 +64,47 @@ class MigrationError(ValueError):
 
 
 class RowProblem(ValueError):
-    """One record that cannot become a correct row (collected, then refused together)."""
+    """One record that cannot become a correct row: that row fails, the others go on.
+
+    The message never quotes a password or hash value.
+    """
+
+
+class Skip(Exception):
+    """A record that cannot become a Clerk user at all (anonymous, deleted): left out, counted."""
+
+
+#: The three headings of "what this run did not carry" (summary and ``--json``).
+NOT_TRANSFERABLE = "not transferable"
+MUST_RESET = "must reset password"
+SKIPPED = "skipped"
+_KINDS = (NOT_TRANSFERABLE, MUST_RESET)
+
+
+def lost(what: str) -> str:
+    """A warning for something the user had that Clerk cannot be given (counted per kind)."""
+    return f"{NOT_TRANSFERABLE}: {what}"
+
+
+def reset(why: str) -> str:
+    """A warning for a user who signs in only after resetting their password."""
+    return f"{MUST_RESET}: {why}"
 
 
 @attrs.frozen
 class Record:
-    """One source user as a CreateUser row, with what did not carry over."""
+    """One source user as a CreateUser row, with what did not carry over.
+
+    ``skipped`` is why the record is left out (no Clerk user can be made of
+    it); ``problem`` is why this row fails (the rest of the file goes on).
+    """
 
     number: int  #: 1-based position in the export
     source_id: str
     row: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    skipped: str | None = None
+    problem: str | None = None
 
 
 def rfc3339(value: datetime) -> str:
@@ -70,34 +115,81 @@ def rfc3339(value: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
-def parse_time(value: Any, field: str) -> str:
-    """ISO 8601 text (Postgres' ``2024-06-29 20:25:06.12+00`` too) or epoch ms → RFC 3339."""
-    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-        return rfc3339(datetime.fromtimestamp(int(value) / 1000, timezone.utc))
+_EPOCH_NUMBER = re.compile(r"\d+(\.\d+)?")
+_YEAR_10000 = 253402300800  # epoch seconds; datetime stops at 9999
+
+
+def parse_time(value: Any, field: str, unit: Literal["s", "ms"] = "ms") -> str:
+    """ISO 8601 text (Postgres' ``2024-06-29 20:25:06.12+00`` too) or an epoch number in
+    ``unit`` (the source's documented one) → RFC 3339; :class:`RowProblem` otherwise."""
+    number: float | None = None
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if numeric or (isinstance(value, str) and _EPOCH_NUMBER.fullmatch(value.strip())):
+        number = float(value)
+    if number is not None:
+        seconds = number / 1000 if unit == "ms" else number
+        # NaN, infinities and 1e20 are no dates; years past 9999 do not fit a datetime.
+        if math.isfinite(seconds) and 0 <= seconds < _YEAR_10000:
+            return rfc3339(datetime.fromtimestamp(seconds, timezone.utc))
+        raise RowProblem(f"{field} is not a timestamp in epoch {unit}: {_shown(value)}")
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         text = re.sub(r"([+-]\d\d)$", r"\1:00", text)  # Postgres writes "+00"
         text = re.sub(r"\.(\d{1,6})\d*", lambda m: "." + m.group(1).ljust(6, "0"), text)
         try:
             return rfc3339(datetime.fromisoformat(text))
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
-    raise RowProblem(f"{field} is not a timestamp: {value!r}")
+    raise RowProblem(f"{field} is not a timestamp: {_shown(value)}")
 
 
-def split_name(full: Any) -> tuple[str | None, str | None]:
+def _shown(value: Any) -> str:
+    # A bad value named in a message, cut short (a CSV cell can be huge).
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def text(record: Mapping[str, Any], field: str) -> str | None:
+    """A text field: None when absent or empty; :class:`RowProblem` for a list, object or
+    boolean, which would otherwise turn into a wrong string."""
+    value = record.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise RowProblem(f"{field} is a {type(value).__name__}, expected text")
+
+
+def split_name(full: Any, field: str = "name") -> tuple[str | None, str | None]:
     """First word as first name, the rest as last name; a single word stays a first name."""
-    if not isinstance(full, str) or not full.strip():
+    if full is None or (isinstance(full, str) and not full.strip()):
         return None, None
+    if not isinstance(full, str):
+        raise RowProblem(f"{field} is a {type(full).__name__}, expected text")
     first, _, last = full.strip().partition(" ")
     return first, (last.strip() or None)
 
 
-def flag(value: Any) -> bool:
+def put_names(row: dict[str, Any], first: str | None, last: str | None,
+              full: Any = None, field: str = "name") -> None:
+    """First/last name on the row: the given ones, else ``full`` split in two."""
+    if not first and not last:
+        first, last = split_name(full, field)
+    if first:
+        row["first_name"] = first
+    if last:
+        row["last_name"] = last
+
+
+def flag(value: Any, field: str = "flag") -> bool:
     """Booleans as exports spell them: true/false, "true"/"TRUE"/"1", "t" (Postgres)."""
     if isinstance(value, str):
         return value.strip().lower() in ("true", "t", "1", "yes")
-    return bool(value)
+    if value is None or isinstance(value, bool | int):
+        return bool(value)
+    raise RowProblem(f"{field} is a {type(value).__name__}, expected true or false")
 
 
 def identifiers(
@@ -111,7 +203,10 @@ def identifiers(
     values: list[str] = []
     statuses: list[str] = []
     for value, verified in pairs:
-        if isinstance(value, str) and value.strip() and value.strip() not in values:
+        if value is not None and not isinstance(value, str):
+            # An email given as a list or object would be dropped without a word.
+            raise RowProblem(f"{field} is a {type(value).__name__}, expected one value")
+        if value and value.strip() and value.strip() not in values:
             values.append(value.strip())
             statuses.append("verified" if verified else "reserved")
     if values:
@@ -120,6 +215,12 @@ def identifiers(
             row[f"{field}_identification_status"] = statuses
     kind = "email" if field == "email_address" else "phone"
     return [f"unverified {kind} imported as reserved"] * statuses.count("reserved")
+
+
+def has_identifier(row: Mapping[str, Any]) -> bool:
+    """Whether a CreateUser row has something to sign in with."""
+    return bool(row.get("email_address") or row.get("phone_number") or row.get("username")
+                or row.get("web3_wallet"))
 
 
 def json_object(value: Any, field: str) -> dict[str, Any] | None:
@@ -151,8 +252,12 @@ class SideFile(Generic[T]):
             self.joined.add(user_id)
         return value
 
+    def unjoined(self) -> list[str]:
+        """Ids of values no user of the main export took."""
+        return sorted(set(self.values) - self.joined)
+
     def check_joined(self, main: Path) -> None:
-        unjoined = sorted(set(self.values) - self.joined)
+        unjoined = self.unjoined()
         if unjoined:
             raise MigrationError(
                 f"{self.flag}: {len(unjoined)} record(s) of {self.path} match no user in {main} "
@@ -166,11 +271,17 @@ class Reader:
     name: ClassVar[str]
     #: Keys every record of this source has: how a file of the wrong source is told apart.
     signature: ClassVar[tuple[str, ...]]
+    #: What a record of this source looks like, for the refusal of another layout.
+    expected: ClassVar[str] = ""
     #: Source metadata field → Clerk metadata field (overridable per run).
     metadata: ClassVar[dict[str, str]] = {}
+    #: Whether stored hashes are of mixed origin (routed by content; ``password_hasher=``).
+    routes_hashes: ClassVar[bool] = False
 
     def __init__(self, path: PathLike, *, metadata: Mapping[str, str] | None = None,
-                 encoding: str = "utf-8-sig") -> None:
+                 encoding: str = "utf-8-sig", password_hasher: str | None = None) -> None:
+        from ._hashes import check_hasher_name
+
         self.path = Path(path)
         self.encoding = encoding
         if not self.path.is_file():
@@ -185,8 +296,16 @@ class Reader:
                 raise MigrationError(f"metadata: {target!r} is not one of "
                                      f"{', '.join(METADATA_FIELDS)} or none")
             self.metadata_map[source_field] = target
+        if password_hasher is not None and not self.routes_hashes:
+            raise MigrationError(f"password_hasher: {self.name} exports have one hash format "
+                                 "of their own; there is nothing to choose")
+        self.password_hasher = check_hasher_name(password_hasher)
         self.count = 0
         self.warning_counts: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        self.problems: list[tuple[int, str]] = []
+        #: Side-file records no user took (e.g. Auth0 hashes for users not in the export).
+        self.notices: list[str] = []
 
     # -- what a subclass provides ---------------------------------------------------------
 
@@ -195,20 +314,31 @@ class Reader:
         return load_records(self.path, self.encoding)
 
     def convert(self, record: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
-        """One record → (source id, CreateUser row, warnings); :class:`RowProblem` if wrong."""
+        """One record → (source id, CreateUser row, warnings); :class:`RowProblem` if wrong,
+        :class:`Skip` if no Clerk user can be made of it."""
         raise NotImplementedError
 
     def finish(self) -> None:
-        """After a full pass: refuse what only the whole file shows (e.g. unjoined hashes)."""
+        """After a full pass: what only the whole file shows (e.g. unjoined hashes)."""
 
     # -- shared --------------------------------------------------------------------------
+
+    def route_hash(self, stored: str) -> tuple[str, str]:
+        """(hasher, digest) for a stored hash: this run's forced hasher, else by content."""
+        from ._hashes import by_content
+
+        if self.password_hasher is not None:
+            return self.password_hasher, stored
+        return by_content(stored)
 
     def place_metadata(self, row: dict[str, Any], values: Mapping[str, Any]) -> None:
         """Put each source metadata object where this run's table says."""
         for source_field, value in values.items():
             target = self.metadata_map[source_field]
+            if target == "none":
+                continue  # never parsed: a cell that is not JSON must not refuse the row
             obj = json_object(value, source_field)
-            if obj and target != "none":
+            if obj:
                 row[target] = {**row.get(target, {}), **obj}
 
     @classmethod
@@ -216,8 +346,13 @@ class Reader:
         """Whether a raw record has this source's shape (its signature keys)."""
         return all(key in record for key in cls.signature)
 
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether a raw record fits this run's layout (a reader with field-name options
+        checks those)."""
+        return self.looks_like(record)
+
     def _check_signature(self, number: int, record: Mapping[str, Any]) -> None:
-        if self.looks_like(record):
+        if self.matches(record):
             return
         from . import READERS  # the registry imports every reader, so import it late
 
@@ -225,48 +360,120 @@ class Reader:
                       if name != self.name and reader.looks_like(record)), None)
         hint = f"; it looks like a {guess} export (--from {guess})" if guess else ""
         missing = ", ".join(k for k in self.signature if k not in record) or "its usual fields"
+        expected = f"; expected {self.expected}" if self.expected else ""
         raise MigrationError(f"{self.path}: record {number} is not from {self.name} "
-                             f"(no {missing}){hint}")
+                             f"(no {missing}){hint}{expected}")
 
     def records(self) -> Iterator[Record]:
-        """Every record as a :class:`Record`; raises :class:`MigrationError` on a bad one."""
+        """Every record as a :class:`Record`, skipped and failing ones included (marked).
+
+        Raises :class:`MigrationError` for a file that is not this source's export.
+        Two records sharing an identifier are a conflict: the later one fails
+        naming the earlier, whatever ``on_exists`` says, so no account is
+        merged into another.
+        """
+        seen: dict[str, tuple[int, str]] = {}
         for number, raw in enumerate(self.load(), 1):
             self._check_signature(number, raw)
+            source_id = _source_id(raw)
             try:
                 source_id, row, warnings = self.convert(raw)
+            except Skip as exc:
+                yield Record(number, source_id, {}, skipped=str(exc))
+                continue
             except RowProblem as exc:
-                raise MigrationError(f"{self.path}: record {number}: {exc}") from None
-            yield Record(number, source_id, row, tuple(warnings))
+                yield Record(number, source_id, {}, problem=str(exc))
+                continue
+            clash = _conflict(seen, number, source_id, row)
+            yield Record(number, source_id, row, tuple(warnings), problem=clash)
 
     def check(self) -> None:
-        """Read the whole export once, sending nothing: count rows and warnings, and raise
-        :class:`MigrationError` listing the records that cannot be migrated."""
-        problems: list[str] = []
-        self.count, self.warning_counts = 0, Counter()
-        for number, raw in enumerate(self.load(), 1):
-            self._check_signature(number, raw)
+        """Read the whole export once, sending nothing: count rows, warnings, skipped rows and
+        failing rows. Raises :class:`MigrationError` only for a file that cannot be read as
+        this source's export."""
+        self.count, self.warning_counts, self.skipped, self.problems = 0, Counter(), Counter(), []
+        self.notices = []
+        for record in self.records():
             self.count += 1
-            try:
-                _, _, warnings = self.convert(raw)
-            except RowProblem as exc:
-                problems.append(f"record {number}: {exc}")
-                continue
-            self.warning_counts.update(warnings)
-        if problems:
-            shown = "\n  ".join(problems[:_MAX_PROBLEMS_SHOWN])
-            more = len(problems) - _MAX_PROBLEMS_SHOWN
-            raise MigrationError(f"{self.path}: {len(problems)} record(s) cannot be migrated:"
-                                 f"\n  {shown}" + (f"\n  ... and {more} more" if more > 0 else ""))
+            if record.skipped is not None:
+                self.skipped[record.skipped] += 1
+            elif record.problem is not None:
+                self.problems.append((record.number, record.problem))
+            else:
+                self.warning_counts.update(record.warnings)
         self.finish()
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        """The rows alone, lazily: what ``clerk.users.bulk_create`` takes."""
+    def not_carried(self) -> dict[str, dict[str, int]]:
+        """What this export holds that the run does not carry, by heading and reason,
+        with user counts (filled by :meth:`check`)."""
+        table: dict[str, dict[str, int]] = {kind: {} for kind in (*_KINDS, SKIPPED)}
+        for warning, count in self.warning_counts.most_common():
+            kind, sep, what = warning.partition(": ")
+            if sep and kind in _KINDS:
+                table[kind][what] = count
+        table[SKIPPED] = dict(self.skipped.most_common())
+        return table
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+        """``(record number, row)`` lazily, what ``clerk.users.bulk_create`` takes: skipped
+        records left out, failing ones as a :class:`RowError` (a failed row, not a request)."""
         for record in self.records():
-            yield record.row
+            if record.skipped is not None:
+                continue
+            if record.problem is not None:
+                yield record.number, RowError(None, f"{record.source_id}: {record.problem}")
+            else:
+                yield record.number, record.row
+
+
+def _source_id(raw: Mapping[str, Any]) -> str:
+    # What names a record in a message before it is converted.
+    for key in ("user_id", "localId", "id", "Username", "pk", "Id", "_id"):
+        value = raw.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)
+    return "?"
+
+
+def _conflict(seen: dict[str, tuple[int, str]], number: int, source_id: str,
+              row: Mapping[str, Any]) -> str | None:
+    keys = [("external_id", str(row["external_id"]))] if row.get("external_id") else []
+    keys += [("email address", str(e).lower()) for e in row.get("email_address", [])]
+    keys += [("phone number", str(p)) for p in row.get("phone_number", [])]
+    if row.get("username"):
+        keys.append(("username", str(row["username"]).lower()))
+    for kind, key in keys:
+        earlier = seen.get(f"{kind}:{key}")
+        if earlier is not None:
+            return (f"conflict: shares its {kind} with record {earlier[0]} ({earlier[1]}); "
+                    "two accounts of the export would become one Clerk user, so this one "
+                    "is not imported (merge or drop one of them)")
+    for kind, key in keys:
+        seen[f"{kind}:{key}"] = (number, source_id)
+    return None
 
 
 def load_records(path: Path, encoding: str) -> Iterator[dict[str, Any]]:
     """Records of a JSON array (or an object wrapping one), NDJSON, or CSV with a header."""
+    with readable(path, encoding):
+        yield from _load_records(path, encoding)
+
+
+@contextlib.contextmanager
+def readable(path: Path, encoding: str) -> Iterator[None]:
+    """Turn what makes a file unreadable (bytes not in ``encoding``, a CSV cell over the
+    csv module's limit) into a :class:`MigrationError` naming the file, never a traceback."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise MigrationError(f"{path}: not {encoding} text (undecodable byte at offset "
+                             f"{exc.start} of a block); pass --encoding") from None
+    except csv.Error as exc:
+        # The 128 KiB cell limit is process-wide in the csv module: not ours to raise.
+        raise MigrationError(f"{path}: not readable as CSV ({exc})") from None
+
+
+def _load_records(path: Path, encoding: str) -> Iterator[dict[str, Any]]:
     with open(path, encoding=encoding, newline="") as handle:
         head = handle.read(4096).lstrip()
         handle.seek(0)
@@ -276,7 +483,11 @@ def load_records(path: Path, encoding: str) -> Iterator[dict[str, Any]]:
             return
         if head.startswith("[") or (head.startswith("{") and not _is_ndjson(handle)):
             # A whole JSON document: exports wrap the list differently.
-            document = json.load(handle)
+            try:
+                document = json.load(handle)
+            except ValueError as exc:
+                raise MigrationError(f"{path}: not valid JSON (line {getattr(exc, 'lineno', '?')}"
+                                     f"): truncated or damaged?") from None
             if isinstance(document, dict):
                 lists = [v for v in document.values() if isinstance(v, list)]
                 document = lists[0] if len(lists) == 1 else None

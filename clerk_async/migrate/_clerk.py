@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._base import MigrationError, PathLike, Reader, SideFile, identifiers, load_records
+from ._base import (
+    MigrationError,
+    PathLike,
+    Reader,
+    SideFile,
+    identifiers,
+    load_records,
+    lost,
+    reset,
+)
 
 __all__ = ["ClerkReader"]
 
@@ -46,8 +55,9 @@ class ClerkReader(Reader):
     }
 
     def __init__(self, path: PathLike, *, passwords: PathLike | None = None,
-                 **options: Any) -> None:
-        super().__init__(path, **options)
+                 metadata: Mapping[str, str] | None = None,
+                 encoding: str = "utf-8-sig") -> None:
+        super().__init__(path, metadata=metadata, encoding=encoding)
         self.secrets: SideFile[dict[str, str]] | None = None
         if passwords is not None:
             if self.path.suffix.lower() == ".csv":
@@ -99,7 +109,7 @@ class ClerkReader(Reader):
         if "totp_secret" in secrets:
             row["totp_secret"] = secrets["totp_secret"]
             names = [n for n in names if n != "totp"]
-        return user_id, row, [f"not transferable: {name}" for name in names]
+        return user_id, row, [lost(name) for name in names]
 
     def finish(self) -> None:
         if self.secrets is not None:
@@ -121,8 +131,8 @@ class ClerkReader(Reader):
             warnings += identifiers(row, field, pairs)
         if "password_digest" not in row:
             row["skip_password_requirement"] = True
-            warnings.append("no password digest: the user must reset their password")
-        warnings.append("metadata, created_at and OAuth links are not in the dashboard CSV")
+            warnings.append(reset("no password digest"))
+        warnings.append(lost("metadata, created_at and OAuth links (not in the dashboard CSV)"))
         return row, warnings
 
 

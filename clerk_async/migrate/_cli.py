@@ -16,19 +16,21 @@ from . import SOURCES, MigrationError, Reader, read_source
 
 __all__ = ["add_arguments", "open_source", "preview"]
 
-#: flag dest → (source it belongs to, read_source option name)
-_OPTIONS: dict[str, tuple[str, str]] = {
-    "auth0_hashes": ("auth0", "hashes"),
-    "auth0_connection": ("auth0", "connection"),
-    "firebase_signer_key": ("firebase", "signer_key"),
-    "firebase_salt_separator": ("firebase", "salt_separator"),
-    "firebase_rounds": ("firebase", "rounds"),
-    "firebase_mem_cost": ("firebase", "mem_cost"),
-    "authjs_accounts": ("authjs", "accounts"),
-    "clerk_passwords": ("clerk", "passwords"),
-    "cognito_user_pool_id": ("cognito", "user_pool_id"),
-    "cognito_app_client_id": ("cognito", "app_client_id"),
-    "cognito_identifier": ("cognito", "identifier"),
+#: flag dest → (sources it belongs to, read_source option name)
+_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "auth0_hashes": (("auth0",), "hashes"),
+    "auth0_connection": (("auth0",), "connection"),
+    "firebase_signer_key": (("firebase",), "signer_key"),
+    "firebase_salt_separator": (("firebase",), "salt_separator"),
+    "firebase_rounds": (("firebase",), "rounds"),
+    "firebase_mem_cost": (("firebase",), "mem_cost"),
+    "authjs_accounts": (("authjs",), "accounts"),
+    "clerk_passwords": (("clerk",), "passwords"),
+    "cognito_user_pool_id": (("cognito",), "user_pool_id"),
+    "cognito_app_client_id": (("cognito",), "app_client_id"),
+    "cognito_identifier": (("cognito",), "identifier"),
+    "django_verified_emails": (("django",), "verified_emails"),
+    "password_hasher": (("supabase", "authjs", "django"), "password_hasher"),
 }
 #: Row fields never printed as they are.
 _SECRET = ("password_digest", "password", "totp_secret", "backup_codes")
@@ -62,6 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a public app client with ALLOW_USER_PASSWORD_AUTH")
     group.add_argument("--cognito-identifier", choices=("email", "username", "sub"),
                        default=None, help="what users type at Cognito sign-in (default: email)")
+    group.add_argument("--django-field", action="append", default=[], metavar="MEANING=COLUMN",
+                       help="a custom user model's column for id, password, username, email, "
+                       "first_name, last_name, is_active or date_joined; repeatable")
+    group.add_argument("--django-unverified-emails", dest="django_verified_emails",
+                       action="store_const", const=False, default=None,
+                       help="import Django emails as reserved (unverified) rather than verified")
+    group.add_argument("--password-hasher", metavar="NAME", default=None,
+                       help="Clerk hasher for every stored hash (supabase, authjs, django), "
+                       "instead of recognising each hash by its shape")
     group.add_argument("--metadata", action="append", default=[], metavar="FIELD=TARGET",
                        help="put the source's metadata FIELD into TARGET (public_metadata, "
                        "private_metadata, unsafe_metadata or none); repeatable")
@@ -69,32 +80,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    for dest, (source, name) in _OPTIONS.items():
+    for dest, (sources, name) in _OPTIONS.items():
         value = getattr(args, dest, None)
         if value is None:
             continue
-        if args.source != source:
+        if args.source not in sources:
             flag = "--" + dest.replace("_", "-")
-            raise MigrationError(f"{flag} is an option of --from {source}")
+            if dest == "django_verified_emails":
+                flag = "--django-unverified-emails"
+            raise MigrationError(f"{flag} is an option of --from {' or '.join(sources)}")
         options[name] = value
-    placements: dict[str, str] = {}
-    for item in args.metadata:
-        field, sep, target = item.partition("=")
-        if not sep or not field or not target:
-            raise MigrationError(f"--metadata {item!r}: expected FIELD=TARGET")
-        placements[field] = target
+    placements = _pairs(args.metadata, "--metadata", "FIELD=TARGET")
     if placements:
         options["metadata"] = placements
+    fields = _pairs(getattr(args, "django_field", []), "--django-field", "MEANING=COLUMN")
+    if fields:
+        if args.source != "django":
+            raise MigrationError("--django-field is an option of --from django")
+        options["fields"] = fields
     encoding = getattr(args, "encoding", None)
     if encoding:
         options["encoding"] = encoding
     return options
 
 
+def _pairs(items: list[str], flag: str, shape: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise MigrationError(f"{flag} {item!r}: expected {shape}")
+        pairs[key] = value
+    return pairs
+
+
 def open_source(args: argparse.Namespace) -> Reader:
     """The checked reader for ``args.file`` (reads the export once); MigrationError if not."""
     options = _options(args)
-    return read_source(args.file, args.source, **options)
+    reader: Reader = read_source(args.file, args.source, **options)
+    return reader
 
 
 def _shown(name: str, value: Any) -> Any:
@@ -106,10 +130,12 @@ def _shown(name: str, value: Any) -> Any:
 def preview(reader: Reader, limit: int = 5) -> str:
     """The first rows as they will be sent (secrets masked), then the warning totals."""
     lines = [f"{reader.name} export {reader.path}: {reader.count} users"]
-    records: Iterable[Any] = reader.records()
+    records: Iterable[Any] = (r for r in reader.records()
+                              if r.skipped is None and r.problem is None)
+    sendable = reader.count - sum(reader.skipped.values()) - len(reader.problems)
     for number, record in enumerate(records, 1):
         if number > limit:
-            lines.append(f"  ... {reader.count - limit} more")
+            lines.append(f"  ... {sendable - limit} more")
             break
         shown = {k: _shown(k, v) for k, v in record.row.items()}
         lines.append(f"  {record.source_id} -> {json.dumps(shown, ensure_ascii=False)}")
@@ -120,4 +146,9 @@ def preview(reader: Reader, limit: int = 5) -> str:
                   for warning, count in reader.warning_counts.most_common()]
     else:
         lines.append("warnings: none")
+    if reader.problems:
+        lines.append(f"records that will fail ({len(reader.problems)}):")
+        lines += [f"  record {number}: {problem}" for number, problem in reader.problems[:limit]]
+        if len(reader.problems) > limit:
+            lines.append(f"  ... {len(reader.problems) - limit} more")
     return "\n".join(lines)

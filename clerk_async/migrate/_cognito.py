@@ -1,4 +1,9 @@
-"""AWS Cognito: a JSON array of ``ListUsers`` users (every page, saved by you).
+"""AWS Cognito: a JSON array of ``ListUsers`` users (every page, saved by you), or of
+``AdminGetUser`` responses (``UserAttributes`` instead of ``Attributes``).
+
+The API gives ``UserCreateDate`` as epoch *seconds* (a float); the AWS CLI
+prints ISO text. Both are read. Names come from ``given_name``/``family_name``,
+else from the standard ``name`` attribute split in two.
 
 Cognito never exports password hashes. Clerk's ``awscognito`` hasher instead
 records where to check the password at the user's first sign-in:
@@ -11,9 +16,23 @@ app client allows it; the admin-only default fits private).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._base import MigrationError, PathLike, Reader, RowProblem, flag, identifiers, parse_time
+from ._base import (
+    MigrationError,
+    PathLike,
+    Reader,
+    RowProblem,
+    Skip,
+    flag,
+    has_identifier,
+    identifiers,
+    lost,
+    parse_time,
+    put_names,
+    reset,
+)
 
 __all__ = ["CognitoReader"]
 
@@ -23,6 +42,8 @@ IDENTIFIERS = ("email", "username", "sub")
 class CognitoReader(Reader):
     name = "cognito"
     signature = ("Username", "Attributes")
+    expected = ("ListUsers users (Username, Attributes, UserCreateDate, ...) or AdminGetUser "
+                "responses (Username, UserAttributes, ...)")
     #: Clerk field ← Cognito attribute.
     fields: ClassVar[dict[str, str]] = {
         "external_id": "sub",
@@ -34,8 +55,9 @@ class CognitoReader(Reader):
 
     def __init__(self, path: PathLike, *, user_pool_id: str | None = None,
                  app_client_id: str | None = None, identifier: str = "email",
-                 **options: Any) -> None:
-        super().__init__(path, **options)
+                 metadata: Mapping[str, str] | None = None,
+                 encoding: str = "utf-8-sig") -> None:
+        super().__init__(path, metadata=metadata, encoding=encoding)
         if not user_pool_id or not app_client_id:
             raise MigrationError(
                 "Cognito passwords migrate through Clerk's awscognito hasher, which needs "
@@ -45,14 +67,23 @@ class CognitoReader(Reader):
             raise MigrationError(f"--cognito-identifier must be one of {', '.join(IDENTIFIERS)}")
         self.pool, self.client, self.identifier = user_pool_id, app_client_id, identifier
 
+    @classmethod
+    def looks_like(cls, record: Mapping[str, Any]) -> bool:
+        return "Username" in record and ("Attributes" in record or "UserAttributes" in record)
+
     def convert(self, record: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
-        attributes = {a["Name"]: a.get("Value") for a in record.get("Attributes") or []
+        listed = record.get("Attributes", record.get("UserAttributes")) or []
+        if not isinstance(listed, list):
+            raise RowProblem("Attributes is not a list of {Name, Value}")
+        attributes = {a["Name"]: a.get("Value") for a in listed
                       if isinstance(a, dict) and "Name" in a}
         user_id = str(attributes.get("sub") or record["Username"])
         row: dict[str, Any] = {}
         for clerk, cognito in self.fields.items():
             if attributes.get(cognito):
                 row[clerk] = str(attributes[cognito])
+        put_names(row, row.pop("first_name", None), row.pop("last_name", None),
+                  attributes.get("name"))
         warnings = identifiers(row, "email_address",
                                [(attributes.get("email"), flag(attributes.get("email_verified")))])
         warnings += identifiers(row, "phone_number", [
@@ -60,14 +91,16 @@ class CognitoReader(Reader):
         custom = {k.removeprefix("custom:"): v for k, v in attributes.items()
                   if k.startswith("custom:")}
         self.place_metadata(row, {"custom:*": custom or None})
-        if record.get("UserCreateDate"):
-            row["created_at"] = parse_time(record["UserCreateDate"], "UserCreateDate")
+        if not has_identifier(row):
+            raise Skip("no email or phone number to sign in with")
+        if record.get("UserCreateDate") not in (None, ""):
+            row["created_at"] = parse_time(record["UserCreateDate"], "UserCreateDate", unit="s")
         if record.get("Enabled") is False:
             row["banned"] = True
         status = record.get("UserStatus")
         if status == "EXTERNAL_PROVIDER":
             row["skip_password_requirement"] = True
-            warnings.append("social login: the provider link is not transferable")
+            warnings.append(lost("social login (federated identity provider)"))
             return user_id, row, warnings
         login = {"email": attributes.get("email"), "username": record["Username"],
                  "sub": attributes.get("sub")}[self.identifier]
@@ -76,5 +109,7 @@ class CognitoReader(Reader):
         row["password_digest"] = f"awscognito#{self.pool}#{self.client}#{login}"
         row["password_hasher"] = "awscognito"
         if status != "CONFIRMED":
-            warnings.append(f"Cognito status {status}: the password may not work until reset")
+            warnings.append(reset(f"Cognito status {status}"))
+        if record.get("MFAOptions") or record.get("UserMFASettingList"):
+            warnings.append(lost("MFA (SMS or TOTP)"))
         return user_id, row, warnings

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._hooks import register_hooks
     from ._index import INLINE_RESPONSE_MODELS, SCHEMA_MODELS
     from .billing import (
         BillingDiscounts,
@@ -191,6 +192,7 @@ __all__ = [
     "VERIFICATION_BY_OBJECT",
     "SCHEMA_MODELS",
     "INLINE_RESPONSE_MODELS",
+    "register_hooks",
 ]
 
 _WHERE = {
@@ -277,6 +279,7 @@ _WHERE = {
     "VERIFICATION_BY_OBJECT": ".verification",
     "SCHEMA_MODELS": "._index",
     "INLINE_RESPONSE_MODELS": "._index",
+    "register_hooks": "._hooks",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)

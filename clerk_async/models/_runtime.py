@@ -1,9 +1,10 @@
 """What the generated models share at run time: decode failures, repr, unions.
 
-The generated modules hold one plain decode function (``_d_X``) and one encode
-function (``_e_X``) per class, written out by ``scripts/gen_models.py``, so
-nothing is compiled at import or on first use. Those functions call the few
-helpers below; the helpers only run per nested object or on the error path.
+The generated modules hold attrs classes and one plain decode function
+(``_d_X``) and one encode function (``_e_X``) per class, written out by
+``scripts/gen_models.py``; ``clerk_async._convert`` registers those functions
+as the hooks of the SDK's cattrs converter. They call the few helpers below;
+the helpers only run per nested object or on the error path.
 """
 
 from __future__ import annotations
@@ -11,24 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from .._records import attrs_fields, field_names, frozen_delattr, frozen_setattr
-from .._records import record_getstate as model_getstate
-from .._records import record_setstate as model_setstate
 from .._types import UNSET
 
 __all__ = [
     "MISSING",
-    "attrs_fields",
-    "frozen_delattr",
-    "frozen_setattr",
-    "model_getstate",
-    "model_setstate",
+    "REPR_MAX_ITEMS",
     "DecodeFailure",
     "bad",
+    "brief_repr",
     "decode_many",
     "encode_many",
     "encode_one",
-    "model_repr",
+    "hidden_repr",
+    "raw_payload",
     "unknown_verification",
 ]
 
@@ -127,39 +123,33 @@ def unknown_verification(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- repr
+# The generated classes pass these as ``attrs.field(repr=...)``, by field kind:
+# attrs writes each ``__repr__``, these only decide how one value is shown.
 
 #: Lists longer than this print as ``<N items>``.
 REPR_MAX_ITEMS = 3
-#: Fields whose value never appears in a repr (secrets and one-time codes).
-REPR_HIDDEN = frozenset(
-    {
-        "password", "password_digest", "code", "token", "secret", "totp_secret",
-        "backup_codes", "uri",
-    }
-)
 
 
-def _summary(name: str, value: Any) -> str:
-    if value is None or value is UNSET or value.__class__ is bool:
-        return repr(value)
-    if name in REPR_HIDDEN:
-        return "<hidden>"
+def brief_repr(value: Any) -> str:
+    """Free-form objects (metadata: user data, often private) show only their size,
+    lists longer than :data:`REPR_MAX_ITEMS` only their length."""
     if value.__class__ is dict:
-        # Metadata and other free-form objects: user data, often private.
         return f"<{len(value)} key{'' if len(value) == 1 else 's'}>"
     if value.__class__ is list and len(value) > REPR_MAX_ITEMS:
         return f"<{len(value)} items>"
     return repr(value)
 
 
-def model_repr(self: Any) -> str:
-    """``User(id='user_1', ..., private_metadata=<3 keys>, email_addresses=<12 items>)``.
+def hidden_repr(value: Any) -> str:
+    """Secrets and one-time codes: only whether there is one."""
+    if value is None or value is UNSET or value.__class__ is bool:
+        return repr(value)
+    return "<hidden>"
 
-    Free-form objects (metadata) show only their size, long lists only their
-    length and secrets not at all, so a model can be logged safely.
-    """
-    parts = [f"{n}={_summary(n, getattr(self, n))}" for n in field_names(self.__class__)]
-    return f"{self.__class__.__name__}({', '.join(parts)})"
+
+def raw_payload(value: dict[str, Any] | None) -> dict[str, Any]:
+    """``UnknownVerification(raw=None)`` keeps an empty payload."""
+    return {} if value is None else value
 
 
 def encode_one(encode: Callable[[Any], Any], value: Any) -> Any:
@@ -170,8 +160,3 @@ def encode_one(encode: Callable[[Any], Any], value: Any) -> Any:
 def encode_many(encode: Callable[[Any], Any], value: Any) -> Any:
     """Encode an optional list of objects."""
     return None if value is None else [encode(item) for item in value]
-
-
-# --------------------------------------------------------------------------- attrs protocol
-
-

@@ -4,21 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from ._runtime import (
-    MISSING,
-    DecodeFailure,
-    attrs_fields,
-    bad,
-    encode_many,
-    encode_one,
-    frozen_delattr,
-    frozen_setattr,
-    model_getstate,
-    model_repr,
-    model_setstate,
-)
+import attrs
+
+from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_many, encode_one
 
 __all__ = [
     "CommerceSubscription",
@@ -49,8 +39,6 @@ __all__ = [
     "CommerceProrationDiscount",
 ]
 
-_set = object.__setattr__
-
 
 class _CommerceSubscriptionSlots:
     __slots__ = (
@@ -70,18 +58,9 @@ class _CommerceSubscriptionSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceSubscription(_CommerceSubscriptionSlots):
     """A billing subscription of a payer."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "active_at": None,
-            "past_due_at": None,
-            "next_payment": None,
-            "eligible_for_free_trial": None,
-        }
-    )
 
     object: str
     id: str
@@ -90,131 +69,23 @@ class CommerceSubscription(_CommerceSubscriptionSlots):
     payer_id: str
     created_at: int
     updated_at: int
-    active_at: int | None
-    past_due_at: int | None
-    subscription_items: list[CommerceSubscriptionItem]
-    next_payment: CommerceSubscriptionNextPayment | None
-    eligible_for_free_trial: bool | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        instance_id: str,
-        status: str,
-        payer_id: str,
-        created_at: int,
-        updated_at: int,
-        active_at: int | None = None,
-        past_due_at: int | None = None,
-        subscription_items: list[CommerceSubscriptionItem],
-        next_payment: CommerceSubscriptionNextPayment | None = None,
-        eligible_for_free_trial: bool | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "instance_id", instance_id)
-        _set(self, "status", status)
-        _set(self, "payer_id", payer_id)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "active_at", active_at)
-        _set(self, "past_due_at", past_due_at)
-        _set(self, "subscription_items", subscription_items)
-        _set(self, "next_payment", next_payment)
-        _set(self, "eligible_for_free_trial", eligible_for_free_trial)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceSubscription):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.instance_id,
-            self.status,
-            self.payer_id,
-            self.created_at,
-            self.updated_at,
-            self.active_at,
-            self.past_due_at,
-            self.subscription_items,
-            self.next_payment,
-            self.eligible_for_free_trial,
-        ) == (
-            other.object,
-            other.id,
-            other.instance_id,
-            other.status,
-            other.payer_id,
-            other.created_at,
-            other.updated_at,
-            other.active_at,
-            other.past_due_at,
-            other.subscription_items,
-            other.next_payment,
-            other.eligible_for_free_trial,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceSubscription",
-            self.object,
-            self.id,
-            self.instance_id,
-            self.status,
-            self.payer_id,
-            self.created_at,
-            self.updated_at,
-            self.active_at,
-            self.past_due_at,
-            self.subscription_items,
-            self.next_payment,
-            self.eligible_for_free_trial,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    active_at: int | None = None
+    past_due_at: int | None = None
+    subscription_items: list[CommerceSubscriptionItem] = attrs.field(repr=brief_repr)
+    next_payment: CommerceSubscriptionNextPayment | None = None
+    eligible_for_free_trial: bool | None = None
 
 
 class _CommerceCreditBalanceSlots:
     __slots__ = ("__weakref__", "balance", "object")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceCreditBalance(_CommerceCreditBalanceSlots):
     """The billing credit balance of a payer."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"balance": None})
-
     object: str
-    balance: CommerceMoney | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        balance: CommerceMoney | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "balance", balance)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceCreditBalance):
-            return NotImplemented
-        return (self.object, self.balance) == (other.object, other.balance)
-
-    def __hash__(self) -> int:
-        return hash(("CommerceCreditBalance", self.object, self.balance))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    balance: CommerceMoney | None = None
 
 
 class _CommerceCreditLedgerSlots:
@@ -231,11 +102,9 @@ class _CommerceCreditLedgerSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceCreditLedger(_CommerceCreditLedgerSlots):
     """One entry of a payer's billing credit ledger."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"note": None})
 
     object: str
     id: str
@@ -243,71 +112,8 @@ class CommerceCreditLedger(_CommerceCreditLedgerSlots):
     amount: CommerceMoney
     source_type: str
     source_id: str
-    note: str | None
+    note: str | None = None
     created_at: str
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        payer_id: str,
-        amount: CommerceMoney,
-        source_type: str,
-        source_id: str,
-        note: str | None = None,
-        created_at: str,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "payer_id", payer_id)
-        _set(self, "amount", amount)
-        _set(self, "source_type", source_type)
-        _set(self, "source_id", source_id)
-        _set(self, "note", note)
-        _set(self, "created_at", created_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceCreditLedger):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.payer_id,
-            self.amount,
-            self.source_type,
-            self.source_id,
-            self.note,
-            self.created_at,
-        ) == (
-            other.object,
-            other.id,
-            other.payer_id,
-            other.amount,
-            other.source_type,
-            other.source_id,
-            other.note,
-            other.created_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceCreditLedger",
-            self.object,
-            self.id,
-            self.payer_id,
-            self.amount,
-            self.source_type,
-            self.source_id,
-            self.note,
-            self.created_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _CommerceSubscriptionItemSlots:
@@ -342,425 +148,89 @@ class _CommerceSubscriptionItemSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceSubscriptionItem(_CommerceSubscriptionItemSlots):
     """One plan inside a billing subscription."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "credit": None,
-            "credits": None,
-            "plan_id": None,
-            "price_id": None,
-            "plan": None,
-            "payment_method": None,
-            "lifetime_paid": None,
-            "next_payment": None,
-            "payer": None,
-            "period_end": None,
-            "proration_date": None,
-            "canceled_at": None,
-            "past_due_at": None,
-            "ended_at": None,
-            "created_at": None,
-            "updated_at": None,
-            "seats": None,
-            "totals": None,
-        }
-    )
 
     object: str
     id: str
     instance_id: str
     status: str
-    credit: CommerceSubscriptionCredit | None
-    credits: CommerceCredits | None
-    plan_id: str | None
-    price_id: str | None
-    plan: CommercePlan | None
+    credit: CommerceSubscriptionCredit | None = None
+    credits: CommerceCredits | None = None
+    plan_id: str | None = None
+    price_id: str | None = None
+    plan: CommercePlan | None = None
     plan_period: str
-    payment_method: CommercePaymentMethod | None
-    lifetime_paid: CommerceMoney | None
-    next_payment: CommerceSubscriptionItemNextPayment | None
+    payment_method: CommercePaymentMethod | None = None
+    lifetime_paid: CommerceMoney | None = None
+    next_payment: CommerceSubscriptionItemNextPayment | None = None
     payer_id: str
-    payer: CommercePayer | None
+    payer: CommercePayer | None = None
     is_free_trial: bool
     period_start: int
-    period_end: int | None
-    proration_date: str | None
-    canceled_at: int | None
-    past_due_at: int | None
-    ended_at: int | None
-    created_at: int | None
-    updated_at: int | None
-    seats: CommerceSubscriptionItemSeats | None
-    totals: CommerceTotals2 | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        instance_id: str,
-        status: str,
-        credit: CommerceSubscriptionCredit | None = None,
-        credits: CommerceCredits | None = None,
-        plan_id: str | None = None,
-        price_id: str | None = None,
-        plan: CommercePlan | None = None,
-        plan_period: str,
-        payment_method: CommercePaymentMethod | None = None,
-        lifetime_paid: CommerceMoney | None = None,
-        next_payment: CommerceSubscriptionItemNextPayment | None = None,
-        payer_id: str,
-        payer: CommercePayer | None = None,
-        is_free_trial: bool,
-        period_start: int,
-        period_end: int | None = None,
-        proration_date: str | None = None,
-        canceled_at: int | None = None,
-        past_due_at: int | None = None,
-        ended_at: int | None = None,
-        created_at: int | None = None,
-        updated_at: int | None = None,
-        seats: CommerceSubscriptionItemSeats | None = None,
-        totals: CommerceTotals2 | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "instance_id", instance_id)
-        _set(self, "status", status)
-        _set(self, "credit", credit)
-        _set(self, "credits", credits)
-        _set(self, "plan_id", plan_id)
-        _set(self, "price_id", price_id)
-        _set(self, "plan", plan)
-        _set(self, "plan_period", plan_period)
-        _set(self, "payment_method", payment_method)
-        _set(self, "lifetime_paid", lifetime_paid)
-        _set(self, "next_payment", next_payment)
-        _set(self, "payer_id", payer_id)
-        _set(self, "payer", payer)
-        _set(self, "is_free_trial", is_free_trial)
-        _set(self, "period_start", period_start)
-        _set(self, "period_end", period_end)
-        _set(self, "proration_date", proration_date)
-        _set(self, "canceled_at", canceled_at)
-        _set(self, "past_due_at", past_due_at)
-        _set(self, "ended_at", ended_at)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "seats", seats)
-        _set(self, "totals", totals)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceSubscriptionItem):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.instance_id,
-            self.status,
-            self.credit,
-            self.credits,
-            self.plan_id,
-            self.price_id,
-            self.plan,
-            self.plan_period,
-            self.payment_method,
-            self.lifetime_paid,
-            self.next_payment,
-            self.payer_id,
-            self.payer,
-            self.is_free_trial,
-            self.period_start,
-            self.period_end,
-            self.proration_date,
-            self.canceled_at,
-            self.past_due_at,
-            self.ended_at,
-            self.created_at,
-            self.updated_at,
-            self.seats,
-            self.totals,
-        ) == (
-            other.object,
-            other.id,
-            other.instance_id,
-            other.status,
-            other.credit,
-            other.credits,
-            other.plan_id,
-            other.price_id,
-            other.plan,
-            other.plan_period,
-            other.payment_method,
-            other.lifetime_paid,
-            other.next_payment,
-            other.payer_id,
-            other.payer,
-            other.is_free_trial,
-            other.period_start,
-            other.period_end,
-            other.proration_date,
-            other.canceled_at,
-            other.past_due_at,
-            other.ended_at,
-            other.created_at,
-            other.updated_at,
-            other.seats,
-            other.totals,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceSubscriptionItem",
-            self.object,
-            self.id,
-            self.instance_id,
-            self.status,
-            self.credit,
-            self.credits,
-            self.plan_id,
-            self.price_id,
-            self.plan,
-            self.plan_period,
-            self.payment_method,
-            self.lifetime_paid,
-            self.next_payment,
-            self.payer_id,
-            self.payer,
-            self.is_free_trial,
-            self.period_start,
-            self.period_end,
-            self.proration_date,
-            self.canceled_at,
-            self.past_due_at,
-            self.ended_at,
-            self.created_at,
-            self.updated_at,
-            self.seats,
-            self.totals,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    period_end: int | None = None
+    proration_date: str | None = None
+    canceled_at: int | None = None
+    past_due_at: int | None = None
+    ended_at: int | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    seats: CommerceSubscriptionItemSeats | None = None
+    totals: CommerceTotals2 | None = None
 
 
 class _CommerceSubscriptionNextPaymentSlots:
     __slots__ = ("__weakref__", "amount", "date", "per_unit_totals", "totals")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceSubscriptionNextPayment(_CommerceSubscriptionNextPaymentSlots):
     """The ``CommerceSubscriptionNextPayment`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"per_unit_totals": None, "totals": None})
-
     date: int
     amount: CommerceMoney
-    per_unit_totals: list[CommercePerUnitTotal] | None
-    totals: CommerceTotals2 | None
-
-    def __init__(
-        self,
-        *,
-        date: int,
-        amount: CommerceMoney,
-        per_unit_totals: list[CommercePerUnitTotal] | None = None,
-        totals: CommerceTotals2 | None = None,
-    ) -> None:
-        _set(self, "date", date)
-        _set(self, "amount", amount)
-        _set(self, "per_unit_totals", per_unit_totals)
-        _set(self, "totals", totals)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommerceSubscriptionNextPayment
-        ):
-            return NotImplemented
-        return (
-            self.date,
-            self.amount,
-            self.per_unit_totals,
-            self.totals,
-        ) == (
-            other.date,
-            other.amount,
-            other.per_unit_totals,
-            other.totals,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceSubscriptionNextPayment",
-            self.date,
-            self.amount,
-            self.per_unit_totals,
-            self.totals,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    per_unit_totals: list[CommercePerUnitTotal] | None = attrs.field(default=None, repr=brief_repr)
+    totals: CommerceTotals2 | None = None
 
 
 class _CommerceMoneySlots:
     __slots__ = ("__weakref__", "amount", "amount_formatted", "currency", "currency_symbol")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceMoney(_CommerceMoneySlots):
     """An amount of money with its currency."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     amount: int
     amount_formatted: str
     currency: str
     currency_symbol: str
 
-    def __init__(
-        self,
-        *,
-        amount: int,
-        amount_formatted: str,
-        currency: str,
-        currency_symbol: str,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "amount_formatted", amount_formatted)
-        _set(self, "currency", currency)
-        _set(self, "currency_symbol", currency_symbol)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceMoney):
-            return NotImplemented
-        return (
-            self.amount,
-            self.amount_formatted,
-            self.currency,
-            self.currency_symbol,
-        ) == (
-            other.amount,
-            other.amount_formatted,
-            other.currency,
-            other.currency_symbol,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceMoney",
-            self.amount,
-            self.amount_formatted,
-            self.currency,
-            self.currency_symbol,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
-
 
 class _CommerceSubscriptionCreditSlots:
     __slots__ = ("__weakref__", "amount", "cycle_remaining_percent")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceSubscriptionCredit(_CommerceSubscriptionCreditSlots):
     """The ``CommerceSubscriptionCreditResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"amount": None, "cycle_remaining_percent": None})
-
-    amount: CommerceMoney | None
-    cycle_remaining_percent: float | None
-
-    def __init__(
-        self,
-        *,
-        amount: CommerceMoney | None = None,
-        cycle_remaining_percent: float | None = None,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "cycle_remaining_percent", cycle_remaining_percent)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommerceSubscriptionCredit
-        ):
-            return NotImplemented
-        return (
-            self.amount,
-            self.cycle_remaining_percent,
-        ) == (
-            other.amount,
-            other.cycle_remaining_percent,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("CommerceSubscriptionCredit", self.amount, self.cycle_remaining_percent))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    amount: CommerceMoney | None = None
+    cycle_remaining_percent: float | None = None
 
 
 class _CommerceCreditsSlots:
     __slots__ = ("__weakref__", "payer", "proration", "total")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceCredits(_CommerceCreditsSlots):
     """The ``CommerceCreditsResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"proration": None, "payer": None})
-
-    proration: CommerceProrationCreditDetail | None
-    payer: CommercePayerCredit | None
+    proration: CommerceProrationCreditDetail | None = None
+    payer: CommercePayerCredit | None = None
     total: CommerceMoney
-
-    def __init__(
-        self,
-        *,
-        proration: CommerceProrationCreditDetail | None = None,
-        payer: CommercePayerCredit | None = None,
-        total: CommerceMoney,
-    ) -> None:
-        _set(self, "proration", proration)
-        _set(self, "payer", payer)
-        _set(self, "total", total)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceCredits):
-            return NotImplemented
-        return (
-            self.proration,
-            self.payer,
-            self.total,
-        ) == (
-            other.proration,
-            other.payer,
-            other.total,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("CommerceCredits", self.proration, self.payer, self.total))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _CommercePlanSlots:
@@ -788,30 +258,17 @@ class _CommercePlanSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePlan(_CommercePlanSlots):
     """A billing plan."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "fee": None,
-            "annual_monthly_fee": None,
-            "annual_fee": None,
-            "description": None,
-            "avatar_url": None,
-            "features": None,
-            "free_trial_days": None,
-            "unit_prices": None,
-        }
-    )
 
     object: str
     id: str
     name: str
-    fee: CommerceMoney | None
-    annual_monthly_fee: CommerceMoney | None
-    annual_fee: CommerceMoney | None
-    description: str | None
+    fee: CommerceMoney | None = None
+    annual_monthly_fee: CommerceMoney | None = None
+    annual_fee: CommerceMoney | None = None
+    description: str | None = None
     product_id: str
     is_default: bool
     is_recurring: bool
@@ -819,129 +276,11 @@ class CommercePlan(_CommercePlanSlots):
     has_base_fee: bool
     for_payer_type: str
     slug: str
-    avatar_url: str | None
-    features: list[Feature] | None
+    avatar_url: str | None = None
+    features: list[Feature] | None = attrs.field(default=None, repr=brief_repr)
     free_trial_enabled: bool
-    free_trial_days: int | None
-    unit_prices: list[CommercePlanUnitPrice] | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        name: str,
-        fee: CommerceMoney | None = None,
-        annual_monthly_fee: CommerceMoney | None = None,
-        annual_fee: CommerceMoney | None = None,
-        description: str | None = None,
-        product_id: str,
-        is_default: bool,
-        is_recurring: bool,
-        publicly_visible: bool,
-        has_base_fee: bool,
-        for_payer_type: str,
-        slug: str,
-        avatar_url: str | None = None,
-        features: list[Feature] | None = None,
-        free_trial_enabled: bool,
-        free_trial_days: int | None = None,
-        unit_prices: list[CommercePlanUnitPrice] | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "fee", fee)
-        _set(self, "annual_monthly_fee", annual_monthly_fee)
-        _set(self, "annual_fee", annual_fee)
-        _set(self, "description", description)
-        _set(self, "product_id", product_id)
-        _set(self, "is_default", is_default)
-        _set(self, "is_recurring", is_recurring)
-        _set(self, "publicly_visible", publicly_visible)
-        _set(self, "has_base_fee", has_base_fee)
-        _set(self, "for_payer_type", for_payer_type)
-        _set(self, "slug", slug)
-        _set(self, "avatar_url", avatar_url)
-        _set(self, "features", features)
-        _set(self, "free_trial_enabled", free_trial_enabled)
-        _set(self, "free_trial_days", free_trial_days)
-        _set(self, "unit_prices", unit_prices)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePlan):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.name,
-            self.fee,
-            self.annual_monthly_fee,
-            self.annual_fee,
-            self.description,
-            self.product_id,
-            self.is_default,
-            self.is_recurring,
-            self.publicly_visible,
-            self.has_base_fee,
-            self.for_payer_type,
-            self.slug,
-            self.avatar_url,
-            self.features,
-            self.free_trial_enabled,
-            self.free_trial_days,
-            self.unit_prices,
-        ) == (
-            other.object,
-            other.id,
-            other.name,
-            other.fee,
-            other.annual_monthly_fee,
-            other.annual_fee,
-            other.description,
-            other.product_id,
-            other.is_default,
-            other.is_recurring,
-            other.publicly_visible,
-            other.has_base_fee,
-            other.for_payer_type,
-            other.slug,
-            other.avatar_url,
-            other.features,
-            other.free_trial_enabled,
-            other.free_trial_days,
-            other.unit_prices,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommercePlan",
-            self.object,
-            self.id,
-            self.name,
-            self.fee,
-            self.annual_monthly_fee,
-            self.annual_fee,
-            self.description,
-            self.product_id,
-            self.is_default,
-            self.is_recurring,
-            self.publicly_visible,
-            self.has_base_fee,
-            self.for_payer_type,
-            self.slug,
-            self.avatar_url,
-            self.features,
-            self.free_trial_enabled,
-            self.free_trial_days,
-            self.unit_prices,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    free_trial_days: int | None = None
+    unit_prices: list[CommercePlanUnitPrice] | None = attrs.field(default=None, repr=brief_repr)
 
 
 class _CommercePaymentMethodSlots:
@@ -967,218 +306,41 @@ class _CommercePaymentMethodSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePaymentMethod(_CommercePaymentMethodSlots):
     """The ``CommercePaymentMethodResponse`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "is_default": None,
-            "gateway_external_account_id": None,
-            "last4": None,
-            "wallet_type": None,
-            "card_type": None,
-            "expiry_year": None,
-            "expiry_month": None,
-            "created_at": None,
-            "updated_at": None,
-            "is_removable": None,
-        }
-    )
 
     object: str
     id: str
     payer_id: str
     payment_type: str
-    is_default: bool | None
+    is_default: bool | None = None
     gateway: str
     gateway_external_id: str
-    gateway_external_account_id: str | None
-    last4: str | None
+    gateway_external_account_id: str | None = None
+    last4: str | None = None
     status: str
-    wallet_type: str | None
-    card_type: str | None
-    expiry_year: int | None
-    expiry_month: int | None
-    created_at: int | None
-    updated_at: int | None
-    is_removable: bool | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        payer_id: str,
-        payment_type: str,
-        is_default: bool | None = None,
-        gateway: str,
-        gateway_external_id: str,
-        gateway_external_account_id: str | None = None,
-        last4: str | None = None,
-        status: str,
-        wallet_type: str | None = None,
-        card_type: str | None = None,
-        expiry_year: int | None = None,
-        expiry_month: int | None = None,
-        created_at: int | None = None,
-        updated_at: int | None = None,
-        is_removable: bool | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "payer_id", payer_id)
-        _set(self, "payment_type", payment_type)
-        _set(self, "is_default", is_default)
-        _set(self, "gateway", gateway)
-        _set(self, "gateway_external_id", gateway_external_id)
-        _set(self, "gateway_external_account_id", gateway_external_account_id)
-        _set(self, "last4", last4)
-        _set(self, "status", status)
-        _set(self, "wallet_type", wallet_type)
-        _set(self, "card_type", card_type)
-        _set(self, "expiry_year", expiry_year)
-        _set(self, "expiry_month", expiry_month)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "is_removable", is_removable)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePaymentMethod):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.payer_id,
-            self.payment_type,
-            self.is_default,
-            self.gateway,
-            self.gateway_external_id,
-            self.gateway_external_account_id,
-            self.last4,
-            self.status,
-            self.wallet_type,
-            self.card_type,
-            self.expiry_year,
-            self.expiry_month,
-            self.created_at,
-            self.updated_at,
-            self.is_removable,
-        ) == (
-            other.object,
-            other.id,
-            other.payer_id,
-            other.payment_type,
-            other.is_default,
-            other.gateway,
-            other.gateway_external_id,
-            other.gateway_external_account_id,
-            other.last4,
-            other.status,
-            other.wallet_type,
-            other.card_type,
-            other.expiry_year,
-            other.expiry_month,
-            other.created_at,
-            other.updated_at,
-            other.is_removable,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommercePaymentMethod",
-            self.object,
-            self.id,
-            self.payer_id,
-            self.payment_type,
-            self.is_default,
-            self.gateway,
-            self.gateway_external_id,
-            self.gateway_external_account_id,
-            self.last4,
-            self.status,
-            self.wallet_type,
-            self.card_type,
-            self.expiry_year,
-            self.expiry_month,
-            self.created_at,
-            self.updated_at,
-            self.is_removable,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    wallet_type: str | None = None
+    card_type: str | None = None
+    expiry_year: int | None = None
+    expiry_month: int | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    is_removable: bool | None = None
 
 
 class _CommerceSubscriptionItemNextPaymentSlots:
     __slots__ = ("__weakref__", "amount", "date", "per_unit_totals", "totals")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceSubscriptionItemNextPayment(_CommerceSubscriptionItemNextPaymentSlots):
     """The ``CommerceSubscriptionItemNextPaymentResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "amount": None,
-            "date": None,
-            "per_unit_totals": None,
-            "totals": None,
-        }
-    )
-
-    amount: CommerceMoney | None
-    date: int | None
-    per_unit_totals: list[CommercePerUnitTotal] | None
-    totals: CommerceTotals | None
-
-    def __init__(
-        self,
-        *,
-        amount: CommerceMoney | None = None,
-        date: int | None = None,
-        per_unit_totals: list[CommercePerUnitTotal] | None = None,
-        totals: CommerceTotals | None = None,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "date", date)
-        _set(self, "per_unit_totals", per_unit_totals)
-        _set(self, "totals", totals)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommerceSubscriptionItemNextPayment
-        ):
-            return NotImplemented
-        return (
-            self.amount,
-            self.date,
-            self.per_unit_totals,
-            self.totals,
-        ) == (
-            other.amount,
-            other.date,
-            other.per_unit_totals,
-            other.totals,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceSubscriptionItemNextPayment",
-            self.amount,
-            self.date,
-            self.per_unit_totals,
-            self.totals,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    amount: CommerceMoney | None = None
+    date: int | None = None
+    per_unit_totals: list[CommercePerUnitTotal] | None = attrs.field(default=None, repr=brief_repr)
+    totals: CommerceTotals | None = None
 
 
 class _CommercePayerSlots:
@@ -1200,165 +362,35 @@ class _CommercePayerSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePayer(_CommercePayerSlots):
     """The ``CommercePayerResponse`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "user_id": None,
-            "first_name": None,
-            "last_name": None,
-            "email": None,
-            "organization_id": None,
-            "organization_name": None,
-            "image_url": None,
-            "credits_balance": None,
-            "created_at": None,
-            "updated_at": None,
-        }
-    )
 
     object: str
     id: str
     instance_id: str
-    user_id: str | None
-    first_name: str | None
-    last_name: str | None
-    email: str | None
-    organization_id: str | None
-    organization_name: str | None
-    image_url: str | None
-    credits_balance: CommerceMoney | None
-    created_at: int | None
-    updated_at: int | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        instance_id: str,
-        user_id: str | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        email: str | None = None,
-        organization_id: str | None = None,
-        organization_name: str | None = None,
-        image_url: str | None = None,
-        credits_balance: CommerceMoney | None = None,
-        created_at: int | None = None,
-        updated_at: int | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "instance_id", instance_id)
-        _set(self, "user_id", user_id)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "email", email)
-        _set(self, "organization_id", organization_id)
-        _set(self, "organization_name", organization_name)
-        _set(self, "image_url", image_url)
-        _set(self, "credits_balance", credits_balance)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePayer):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.instance_id,
-            self.user_id,
-            self.first_name,
-            self.last_name,
-            self.email,
-            self.organization_id,
-            self.organization_name,
-            self.image_url,
-            self.credits_balance,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.object,
-            other.id,
-            other.instance_id,
-            other.user_id,
-            other.first_name,
-            other.last_name,
-            other.email,
-            other.organization_id,
-            other.organization_name,
-            other.image_url,
-            other.credits_balance,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommercePayer",
-            self.object,
-            self.id,
-            self.instance_id,
-            self.user_id,
-            self.first_name,
-            self.last_name,
-            self.email,
-            self.organization_id,
-            self.organization_name,
-            self.image_url,
-            self.credits_balance,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    user_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    organization_id: str | None = None
+    organization_name: str | None = None
+    image_url: str | None = None
+    credits_balance: CommerceMoney | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
 
 
 class _CommerceSubscriptionItemSeatsSlots:
     __slots__ = ("__weakref__", "quantity", "tiers")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceSubscriptionItemSeats(_CommerceSubscriptionItemSeatsSlots):
     """The ``CommerceSubscriptionItemSeatsResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"quantity": None, "tiers": None})
-
-    quantity: int | None
-    tiers: list[CommercePerUnitTotalTier] | None
-
-    def __init__(
-        self,
-        *,
-        quantity: int | None = None,
-        tiers: list[CommercePerUnitTotalTier] | None = None,
-    ) -> None:
-        _set(self, "quantity", quantity)
-        _set(self, "tiers", tiers)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommerceSubscriptionItemSeats
-        ):
-            return NotImplemented
-        return (self.quantity, self.tiers) == (other.quantity, other.tiers)
-
-    def __hash__(self) -> int:
-        return hash(("CommerceSubscriptionItemSeats", self.quantity, self.tiers))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    quantity: int | None = None
+    tiers: list[CommercePerUnitTotalTier] | None = attrs.field(default=None, repr=brief_repr)
 
 
 class _CommerceTotals2Slots:
@@ -1374,83 +406,17 @@ class _CommerceTotals2Slots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceTotals2(_CommerceTotals2Slots):
     """The ``CommerceTotalsResponse-2`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "per_unit_totals": None,
-            "credits": None,
-            "discounts": None,
-        }
-    )
 
     subtotal: CommerceMoney
     base_fee: CommerceMoney
     tax_total: CommerceMoney
     grand_total: CommerceMoney
-    per_unit_totals: list[CommercePerUnitTotal] | None
-    credits: CommerceCredits | None
-    discounts: BillingDiscounts | None
-
-    def __init__(
-        self,
-        *,
-        subtotal: CommerceMoney,
-        base_fee: CommerceMoney,
-        tax_total: CommerceMoney,
-        grand_total: CommerceMoney,
-        per_unit_totals: list[CommercePerUnitTotal] | None = None,
-        credits: CommerceCredits | None = None,
-        discounts: BillingDiscounts | None = None,
-    ) -> None:
-        _set(self, "subtotal", subtotal)
-        _set(self, "base_fee", base_fee)
-        _set(self, "tax_total", tax_total)
-        _set(self, "grand_total", grand_total)
-        _set(self, "per_unit_totals", per_unit_totals)
-        _set(self, "credits", credits)
-        _set(self, "discounts", discounts)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceTotals2):
-            return NotImplemented
-        return (
-            self.subtotal,
-            self.base_fee,
-            self.tax_total,
-            self.grand_total,
-            self.per_unit_totals,
-            self.credits,
-            self.discounts,
-        ) == (
-            other.subtotal,
-            other.base_fee,
-            other.tax_total,
-            other.grand_total,
-            other.per_unit_totals,
-            other.credits,
-            other.discounts,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceTotals2",
-            self.subtotal,
-            self.base_fee,
-            self.tax_total,
-            self.grand_total,
-            self.per_unit_totals,
-            self.credits,
-            self.discounts,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    per_unit_totals: list[CommercePerUnitTotal] | None = attrs.field(default=None, repr=brief_repr)
+    credits: CommerceCredits | None = None
+    discounts: BillingDiscounts | None = None
 
 
 class _CommerceProrationCreditDetailSlots:
@@ -1463,271 +429,68 @@ class _CommerceProrationCreditDetailSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceProrationCreditDetail(_CommerceProrationCreditDetailSlots):
     """The ``CommerceProrationCreditDetailResponse`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     amount: CommerceMoney
     cycle_days_remaining: int
     cycle_days_total: int
     cycle_remaining_percent: float
 
-    def __init__(
-        self,
-        *,
-        amount: CommerceMoney,
-        cycle_days_remaining: int,
-        cycle_days_total: int,
-        cycle_remaining_percent: float,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "cycle_days_remaining", cycle_days_remaining)
-        _set(self, "cycle_days_total", cycle_days_total)
-        _set(self, "cycle_remaining_percent", cycle_remaining_percent)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommerceProrationCreditDetail
-        ):
-            return NotImplemented
-        return (
-            self.amount,
-            self.cycle_days_remaining,
-            self.cycle_days_total,
-            self.cycle_remaining_percent,
-        ) == (
-            other.amount,
-            other.cycle_days_remaining,
-            other.cycle_days_total,
-            other.cycle_remaining_percent,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceProrationCreditDetail",
-            self.amount,
-            self.cycle_days_remaining,
-            self.cycle_days_total,
-            self.cycle_remaining_percent,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
-
 
 class _CommercePayerCreditSlots:
     __slots__ = ("__weakref__", "applied_amount", "remaining_balance")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePayerCredit(_CommercePayerCreditSlots):
     """The ``CommercePayerCreditResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
     remaining_balance: CommerceMoney
     applied_amount: CommerceMoney
-
-    def __init__(
-        self,
-        *,
-        remaining_balance: CommerceMoney,
-        applied_amount: CommerceMoney,
-    ) -> None:
-        _set(self, "remaining_balance", remaining_balance)
-        _set(self, "applied_amount", applied_amount)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePayerCredit):
-            return NotImplemented
-        return (
-            self.remaining_balance,
-            self.applied_amount,
-        ) == (
-            other.remaining_balance,
-            other.applied_amount,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("CommercePayerCredit", self.remaining_balance, self.applied_amount))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _FeatureSlots:
     __slots__ = ("__weakref__", "avatar_url", "description", "id", "name", "object", "slug")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class Feature(_FeatureSlots):
     """A feature a billing plan grants."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"description": None, "avatar_url": None})
 
     object: str
     id: str
     name: str
-    description: str | None
+    description: str | None = None
     slug: str
-    avatar_url: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        name: str,
-        description: str | None = None,
-        slug: str,
-        avatar_url: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "description", description)
-        _set(self, "slug", slug)
-        _set(self, "avatar_url", avatar_url)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, Feature):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.name,
-            self.description,
-            self.slug,
-            self.avatar_url,
-        ) == (
-            other.object,
-            other.id,
-            other.name,
-            other.description,
-            other.slug,
-            other.avatar_url,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "Feature",
-            self.object,
-            self.id,
-            self.name,
-            self.description,
-            self.slug,
-            self.avatar_url,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    avatar_url: str | None = None
 
 
 class _CommercePlanUnitPriceSlots:
     __slots__ = ("__weakref__", "block_size", "name", "tiers")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePlanUnitPrice(_CommercePlanUnitPriceSlots):
     """The ``CommercePlanUnitPrice`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
     name: str
     block_size: int
-    tiers: list[CommercePlanUnitPriceTier]
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        block_size: int,
-        tiers: list[CommercePlanUnitPriceTier],
-    ) -> None:
-        _set(self, "name", name)
-        _set(self, "block_size", block_size)
-        _set(self, "tiers", tiers)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePlanUnitPrice):
-            return NotImplemented
-        return (
-            self.name,
-            self.block_size,
-            self.tiers,
-        ) == (
-            other.name,
-            other.block_size,
-            other.tiers,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("CommercePlanUnitPrice", self.name, self.block_size, self.tiers))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    tiers: list[CommercePlanUnitPriceTier] = attrs.field(repr=brief_repr)
 
 
 class _CommercePerUnitTotalSlots:
     __slots__ = ("__weakref__", "block_size", "name", "tiers")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePerUnitTotal(_CommercePerUnitTotalSlots):
     """The ``CommercePerUnitTotal`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
     name: str
     block_size: int
-    tiers: list[CommercePerUnitTotalTier]
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        block_size: int,
-        tiers: list[CommercePerUnitTotalTier],
-    ) -> None:
-        _set(self, "name", name)
-        _set(self, "block_size", block_size)
-        _set(self, "tiers", tiers)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePerUnitTotal):
-            return NotImplemented
-        return (
-            self.name,
-            self.block_size,
-            self.tiers,
-        ) == (
-            other.name,
-            other.block_size,
-            other.tiers,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("CommercePerUnitTotal", self.name, self.block_size, self.tiers))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    tiers: list[CommercePerUnitTotalTier] = attrs.field(repr=brief_repr)
 
 
 class _CommerceTotalsSlots:
@@ -1743,260 +506,67 @@ class _CommerceTotalsSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceTotals(_CommerceTotalsSlots):
     """The ``CommerceTotalsResponse`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "per_unit_totals": None,
-            "credits": None,
-            "discounts": None,
-        }
-    )
 
     subtotal: CommerceMoney
     base_fee: CommerceMoney
     tax_total: CommerceMoney
     grand_total: CommerceMoney
-    per_unit_totals: list[CommercePerUnitTotal] | None
-    credits: CommerceCredits | None
-    discounts: CommerceDiscounts | None
-
-    def __init__(
-        self,
-        *,
-        subtotal: CommerceMoney,
-        base_fee: CommerceMoney,
-        tax_total: CommerceMoney,
-        grand_total: CommerceMoney,
-        per_unit_totals: list[CommercePerUnitTotal] | None = None,
-        credits: CommerceCredits | None = None,
-        discounts: CommerceDiscounts | None = None,
-    ) -> None:
-        _set(self, "subtotal", subtotal)
-        _set(self, "base_fee", base_fee)
-        _set(self, "tax_total", tax_total)
-        _set(self, "grand_total", grand_total)
-        _set(self, "per_unit_totals", per_unit_totals)
-        _set(self, "credits", credits)
-        _set(self, "discounts", discounts)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceTotals):
-            return NotImplemented
-        return (
-            self.subtotal,
-            self.base_fee,
-            self.tax_total,
-            self.grand_total,
-            self.per_unit_totals,
-            self.credits,
-            self.discounts,
-        ) == (
-            other.subtotal,
-            other.base_fee,
-            other.tax_total,
-            other.grand_total,
-            other.per_unit_totals,
-            other.credits,
-            other.discounts,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceTotals",
-            self.subtotal,
-            self.base_fee,
-            self.tax_total,
-            self.grand_total,
-            self.per_unit_totals,
-            self.credits,
-            self.discounts,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    per_unit_totals: list[CommercePerUnitTotal] | None = attrs.field(default=None, repr=brief_repr)
+    credits: CommerceCredits | None = None
+    discounts: CommerceDiscounts | None = None
 
 
 class _BillingDiscountsSlots:
     __slots__ = ("__weakref__", "proration", "total")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class BillingDiscounts(_BillingDiscountsSlots):
     """The ``BillingDiscountsResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"proration": None})
-
-    proration: BillingProrationDiscountDetail | None
+    proration: BillingProrationDiscountDetail | None = None
     total: CommerceMoney
-
-    def __init__(
-        self,
-        *,
-        proration: BillingProrationDiscountDetail | None = None,
-        total: CommerceMoney,
-    ) -> None:
-        _set(self, "proration", proration)
-        _set(self, "total", total)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, BillingDiscounts):
-            return NotImplemented
-        return (self.proration, self.total) == (other.proration, other.total)
-
-    def __hash__(self) -> int:
-        return hash(("BillingDiscounts", self.proration, self.total))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _CommercePlanUnitPriceTierSlots:
     __slots__ = ("__weakref__", "ends_after_block", "fee_per_block", "starts_at_block")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePlanUnitPriceTier(_CommercePlanUnitPriceTierSlots):
     """The ``CommercePlanUnitPriceTier`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"ends_after_block": None})
-
     starts_at_block: int
-    ends_after_block: int | None
+    ends_after_block: int | None = None
     fee_per_block: CommerceMoney
-
-    def __init__(
-        self,
-        *,
-        starts_at_block: int,
-        ends_after_block: int | None = None,
-        fee_per_block: CommerceMoney,
-    ) -> None:
-        _set(self, "starts_at_block", starts_at_block)
-        _set(self, "ends_after_block", ends_after_block)
-        _set(self, "fee_per_block", fee_per_block)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommercePlanUnitPriceTier
-        ):
-            return NotImplemented
-        return (
-            self.starts_at_block,
-            self.ends_after_block,
-            self.fee_per_block,
-        ) == (
-            other.starts_at_block,
-            other.ends_after_block,
-            other.fee_per_block,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommercePlanUnitPriceTier",
-            self.starts_at_block,
-            self.ends_after_block,
-            self.fee_per_block,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _CommercePerUnitTotalTierSlots:
     __slots__ = ("__weakref__", "fee_per_block", "quantity", "total")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommercePerUnitTotalTier(_CommercePerUnitTotalTierSlots):
     """The ``CommercePerUnitTotalTier`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"quantity": None})
-
-    quantity: int | None
+    quantity: int | None = None
     fee_per_block: CommerceMoney
     total: CommerceMoney
-
-    def __init__(
-        self,
-        *,
-        quantity: int | None = None,
-        fee_per_block: CommerceMoney,
-        total: CommerceMoney,
-    ) -> None:
-        _set(self, "quantity", quantity)
-        _set(self, "fee_per_block", fee_per_block)
-        _set(self, "total", total)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommercePerUnitTotalTier):
-            return NotImplemented
-        return (
-            self.quantity,
-            self.fee_per_block,
-            self.total,
-        ) == (
-            other.quantity,
-            other.fee_per_block,
-            other.total,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("CommercePerUnitTotalTier", self.quantity, self.fee_per_block, self.total))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _CommerceDiscountsSlots:
     __slots__ = ("__weakref__", "proration", "total")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceDiscounts(_CommerceDiscountsSlots):
     """The ``CommerceDiscountsResponse`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"proration": None})
-
-    proration: CommerceProrationDiscount | None
+    proration: CommerceProrationDiscount | None = None
     total: CommerceMoney
-
-    def __init__(
-        self,
-        *,
-        proration: CommerceProrationDiscount | None = None,
-        total: CommerceMoney,
-    ) -> None:
-        _set(self, "proration", proration)
-        _set(self, "total", total)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CommerceDiscounts):
-            return NotImplemented
-        return (self.proration, self.total) == (other.proration, other.total)
-
-    def __hash__(self) -> int:
-        return hash(("CommerceDiscounts", self.proration, self.total))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _BillingProrationDiscountDetailSlots:
@@ -2009,61 +579,14 @@ class _BillingProrationDiscountDetailSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class BillingProrationDiscountDetail(_BillingProrationDiscountDetailSlots):
     """The ``BillingProrationDiscountDetail`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     amount: CommerceMoney
     cycle_days_passed: int
     cycle_days_total: int
     cycle_passed_percent: float
-
-    def __init__(
-        self,
-        *,
-        amount: CommerceMoney,
-        cycle_days_passed: int,
-        cycle_days_total: int,
-        cycle_passed_percent: float,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "cycle_days_passed", cycle_days_passed)
-        _set(self, "cycle_days_total", cycle_days_total)
-        _set(self, "cycle_passed_percent", cycle_passed_percent)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, BillingProrationDiscountDetail
-        ):
-            return NotImplemented
-        return (
-            self.amount,
-            self.cycle_days_passed,
-            self.cycle_days_total,
-            self.cycle_passed_percent,
-        ) == (
-            other.amount,
-            other.cycle_days_passed,
-            other.cycle_days_total,
-            other.cycle_passed_percent,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "BillingProrationDiscountDetail",
-            self.amount,
-            self.cycle_days_passed,
-            self.cycle_days_total,
-            self.cycle_passed_percent,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _CommerceProrationDiscountSlots:
@@ -2076,61 +599,14 @@ class _CommerceProrationDiscountSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CommerceProrationDiscount(_CommerceProrationDiscountSlots):
     """The ``CommerceProrationDiscountResponse`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
 
     amount: CommerceMoney
     cycle_days_passed: int
     cycle_days_total: int
     cycle_passed_percent: float
-
-    def __init__(
-        self,
-        *,
-        amount: CommerceMoney,
-        cycle_days_passed: int,
-        cycle_days_total: int,
-        cycle_passed_percent: float,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "cycle_days_passed", cycle_days_passed)
-        _set(self, "cycle_days_total", cycle_days_total)
-        _set(self, "cycle_passed_percent", cycle_passed_percent)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, CommerceProrationDiscount
-        ):
-            return NotImplemented
-        return (
-            self.amount,
-            self.cycle_days_passed,
-            self.cycle_days_total,
-            self.cycle_passed_percent,
-        ) == (
-            other.amount,
-            other.cycle_days_passed,
-            other.cycle_days_total,
-            other.cycle_passed_percent,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CommerceProrationDiscount",
-            self.amount,
-            self.cycle_days_passed,
-            self.cycle_days_total,
-            self.cycle_passed_percent,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 def _d_CommerceSubscription(o: Any) -> CommerceSubscription:

@@ -4,19 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from ._runtime import (
-    MISSING,
-    DecodeFailure,
-    attrs_fields,
-    bad,
-    frozen_delattr,
-    frozen_setattr,
-    model_getstate,
-    model_repr,
-    model_setstate,
-)
+import attrs
+
+from ._runtime import MISSING, DecodeFailure, bad, brief_repr, hidden_repr
 
 __all__ = [
     "ClerkErrors",
@@ -32,157 +24,45 @@ __all__ = [
     "TrustedDeviceList",
 ]
 
-_set = object.__setattr__
-
 
 class _ClerkErrorsSlots:
     __slots__ = ("__weakref__", "clerk_trace_id", "errors", "meta")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class ClerkErrors(_ClerkErrorsSlots):
     """The body of an error response."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"meta": None, "clerk_trace_id": None})
-
-    errors: list[ClerkError]
-    meta: dict[str, Any] | None
-    clerk_trace_id: str | None
-
-    def __init__(
-        self,
-        *,
-        errors: list[ClerkError],
-        meta: dict[str, Any] | None = None,
-        clerk_trace_id: str | None = None,
-    ) -> None:
-        _set(self, "errors", errors)
-        _set(self, "meta", meta)
-        _set(self, "clerk_trace_id", clerk_trace_id)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, ClerkErrors):
-            return NotImplemented
-        return (
-            self.errors,
-            self.meta,
-            self.clerk_trace_id,
-        ) == (
-            other.errors,
-            other.meta,
-            other.clerk_trace_id,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("ClerkErrors", self.errors, self.meta, self.clerk_trace_id))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    errors: list[ClerkError] = attrs.field(repr=brief_repr)
+    meta: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    clerk_trace_id: str | None = None
 
 
 class _TotalCountSlots:
     __slots__ = ("__weakref__", "object", "total_count")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class TotalCount(_TotalCountSlots):
     """A bare count of matching objects."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
     object: str
     total_count: int
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        total_count: int,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "total_count", total_count)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, TotalCount):
-            return NotImplemented
-        return (self.object, self.total_count) == (other.object, other.total_count)
-
-    def __hash__(self) -> int:
-        return hash(("TotalCount", self.object, self.total_count))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _DeletedObjectSlots:
     __slots__ = ("__weakref__", "deleted", "external_id", "id", "object", "slug")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class DeletedObject(_DeletedObjectSlots):
     """Answer to a deletion: which object went away."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"id": None, "slug": None, "external_id": None})
-
     object: str
-    id: str | None
-    slug: str | None
+    id: str | None = None
+    slug: str | None = None
     deleted: bool
-    external_id: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str | None = None,
-        slug: str | None = None,
-        deleted: bool,
-        external_id: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "slug", slug)
-        _set(self, "deleted", deleted)
-        _set(self, "external_id", external_id)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, DeletedObject):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.slug,
-            self.deleted,
-            self.external_id,
-        ) == (
-            other.object,
-            other.id,
-            other.slug,
-            other.deleted,
-            other.external_id,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "DeletedObject",
-            self.object,
-            self.id,
-            self.slug,
-            self.deleted,
-            self.external_id,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    external_id: str | None = None
 
 
 class _OAuthAccessTokenSlots:
@@ -202,186 +82,37 @@ class _OAuthAccessTokenSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OAuthAccessToken(_OAuthAccessTokenSlots):
     """One OAuth access token held for a user at a provider."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "expires_at": None,
-            "label": None,
-            "scopes": None,
-            "id_token": None,
-            "token_secret": None,
-        }
-    )
 
     object: str
     external_account_id: str
     provider_user_id: str
-    token: str
-    expires_at: int | None
+    token: str = attrs.field(repr=hidden_repr)
+    expires_at: int | None = None
     provider: str
-    public_metadata: dict[str, Any]
-    label: str | None
-    scopes: list[str] | None
-    id_token: str | None
-    token_secret: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        external_account_id: str,
-        provider_user_id: str,
-        token: str,
-        expires_at: int | None = None,
-        provider: str,
-        public_metadata: dict[str, Any],
-        label: str | None = None,
-        scopes: list[str] | None = None,
-        id_token: str | None = None,
-        token_secret: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "external_account_id", external_account_id)
-        _set(self, "provider_user_id", provider_user_id)
-        _set(self, "token", token)
-        _set(self, "expires_at", expires_at)
-        _set(self, "provider", provider)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "label", label)
-        _set(self, "scopes", scopes)
-        _set(self, "id_token", id_token)
-        _set(self, "token_secret", token_secret)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, OAuthAccessToken):
-            return NotImplemented
-        return (
-            self.object,
-            self.external_account_id,
-            self.provider_user_id,
-            self.token,
-            self.expires_at,
-            self.provider,
-            self.public_metadata,
-            self.label,
-            self.scopes,
-            self.id_token,
-            self.token_secret,
-        ) == (
-            other.object,
-            other.external_account_id,
-            other.provider_user_id,
-            other.token,
-            other.expires_at,
-            other.provider,
-            other.public_metadata,
-            other.label,
-            other.scopes,
-            other.id_token,
-            other.token_secret,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OAuthAccessToken",
-            self.object,
-            self.external_account_id,
-            self.provider_user_id,
-            self.token,
-            self.expires_at,
-            self.provider,
-            self.public_metadata,
-            self.label,
-            self.scopes,
-            self.id_token,
-            self.token_secret,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    public_metadata: dict[str, Any] = attrs.field(repr=brief_repr)
+    label: str | None = None
+    scopes: list[str] | None = attrs.field(default=None, repr=brief_repr)
+    id_token: str | None = None
+    token_secret: str | None = None
 
 
 class _TOTPSlots:
     __slots__ = ("__weakref__", "backup_codes", "id", "object", "secret", "uri", "verified")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class TOTP(_TOTPSlots):
     """A TOTP authenticator created for a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "secret": None,
-            "uri": None,
-            "backup_codes": None,
-        }
-    )
-
     object: str
     id: str
-    secret: str | None
-    uri: str | None
+    secret: str | None = attrs.field(default=None, repr=hidden_repr)
+    uri: str | None = attrs.field(default=None, repr=hidden_repr)
     verified: bool
-    backup_codes: list[str] | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        secret: str | None = None,
-        uri: str | None = None,
-        verified: bool,
-        backup_codes: list[str] | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "secret", secret)
-        _set(self, "uri", uri)
-        _set(self, "verified", verified)
-        _set(self, "backup_codes", backup_codes)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, TOTP):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.secret,
-            self.uri,
-            self.verified,
-            self.backup_codes,
-        ) == (
-            other.object,
-            other.id,
-            other.secret,
-            other.uri,
-            other.verified,
-            other.backup_codes,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "TOTP",
-            self.object,
-            self.id,
-            self.secret,
-            self.uri,
-            self.verified,
-            self.backup_codes,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    backup_codes: list[str] | None = attrs.field(default=None, repr=hidden_repr)
 
 
 class _TrustedDeviceSlots:
@@ -401,302 +132,81 @@ class _TrustedDeviceSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class TrustedDevice(_TrustedDeviceSlots):
     """A mobile device the user has marked as trusted."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "name": None,
-            "last_used_at": None,
-            "revoked_at": None,
-        }
-    )
 
     object: str
     id: str
     platform: str
     app_identifier: str
-    name: str | None
+    name: str | None = None
     algorithm: str
     status: str
     created_at: int
     updated_at: int
-    last_used_at: int | None
-    revoked_at: int | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        platform: str,
-        app_identifier: str,
-        name: str | None = None,
-        algorithm: str,
-        status: str,
-        created_at: int,
-        updated_at: int,
-        last_used_at: int | None = None,
-        revoked_at: int | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "platform", platform)
-        _set(self, "app_identifier", app_identifier)
-        _set(self, "name", name)
-        _set(self, "algorithm", algorithm)
-        _set(self, "status", status)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "last_used_at", last_used_at)
-        _set(self, "revoked_at", revoked_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, TrustedDevice):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.platform,
-            self.app_identifier,
-            self.name,
-            self.algorithm,
-            self.status,
-            self.created_at,
-            self.updated_at,
-            self.last_used_at,
-            self.revoked_at,
-        ) == (
-            other.object,
-            other.id,
-            other.platform,
-            other.app_identifier,
-            other.name,
-            other.algorithm,
-            other.status,
-            other.created_at,
-            other.updated_at,
-            other.last_used_at,
-            other.revoked_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "TrustedDevice",
-            self.object,
-            self.id,
-            self.platform,
-            self.app_identifier,
-            self.name,
-            self.algorithm,
-            self.status,
-            self.created_at,
-            self.updated_at,
-            self.last_used_at,
-            self.revoked_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    last_used_at: int | None = None
+    revoked_at: int | None = None
 
 
 class _ClerkErrorSlots:
     __slots__ = ("__weakref__", "code", "long_message", "message", "meta")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class ClerkError(_ClerkErrorSlots):
     """One error entry of an error response."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"meta": None})
-
     message: str
     long_message: str
-    code: str
-    meta: dict[str, Any] | None
-
-    def __init__(
-        self,
-        *,
-        message: str,
-        long_message: str,
-        code: str,
-        meta: dict[str, Any] | None = None,
-    ) -> None:
-        _set(self, "message", message)
-        _set(self, "long_message", long_message)
-        _set(self, "code", code)
-        _set(self, "meta", meta)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, ClerkError):
-            return NotImplemented
-        return (
-            self.message,
-            self.long_message,
-            self.code,
-            self.meta,
-        ) == (
-            other.message,
-            other.long_message,
-            other.code,
-            other.meta,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("ClerkError", self.message, self.long_message, self.code, self.meta))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    code: str = attrs.field(repr=hidden_repr)
+    meta: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
 
 
 class _PasswordVerificationSlots:
     __slots__ = ("__weakref__", "verified")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class PasswordVerification(_PasswordVerificationSlots):
     """Result of checking a user's password."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"verified": None})
-
-    verified: bool | None
-
-    def __init__(
-        self,
-        *,
-        verified: bool | None = None,
-    ) -> None:
-        _set(self, "verified", verified)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, PasswordVerification):
-            return NotImplemented
-        return (self.verified,) == (other.verified,)
-
-    def __hash__(self) -> int:
-        return hash(("PasswordVerification", self.verified))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    verified: bool | None = None
 
 
 class _TOTPVerificationSlots:
     __slots__ = ("__weakref__", "code_type", "verified")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class TOTPVerification(_TOTPVerificationSlots):
     """Result of checking a TOTP or backup code."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"verified": None, "code_type": None})
-
-    verified: bool | None
-    code_type: str | None
-
-    def __init__(
-        self,
-        *,
-        verified: bool | None = None,
-        code_type: str | None = None,
-    ) -> None:
-        _set(self, "verified", verified)
-        _set(self, "code_type", code_type)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, TOTPVerification):
-            return NotImplemented
-        return (self.verified, self.code_type) == (other.verified, other.code_type)
-
-    def __hash__(self) -> int:
-        return hash(("TOTPVerification", self.verified, self.code_type))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    verified: bool | None = None
+    code_type: str | None = None
 
 
 class _UserIdResponseSlots:
     __slots__ = ("__weakref__", "user_id")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class UserIdResponse(_UserIdResponseSlots):
     """Answer naming the user an MFA change applied to."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"user_id": None})
-
-    user_id: str | None
-
-    def __init__(
-        self,
-        *,
-        user_id: str | None = None,
-    ) -> None:
-        _set(self, "user_id", user_id)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, UserIdResponse):
-            return NotImplemented
-        return (self.user_id,) == (other.user_id,)
-
-    def __hash__(self) -> int:
-        return hash(("UserIdResponse", self.user_id))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    user_id: str | None = None
 
 
 class _TrustedDeviceListSlots:
     __slots__ = ("__weakref__", "data", "total_count")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class TrustedDeviceList(_TrustedDeviceListSlots):
     """A page of trusted devices with the total count."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
-    data: list[TrustedDevice]
+    data: list[TrustedDevice] = attrs.field(repr=brief_repr)
     total_count: int
-
-    def __init__(
-        self,
-        *,
-        data: list[TrustedDevice],
-        total_count: int,
-    ) -> None:
-        _set(self, "data", data)
-        _set(self, "total_count", total_count)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, TrustedDeviceList):
-            return NotImplemented
-        return (self.data, self.total_count) == (other.data, other.total_count)
-
-    def __hash__(self) -> int:
-        return hash(("TrustedDeviceList", self.data, self.total_count))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 def _d_ClerkErrors(o: Any) -> ClerkErrors:

@@ -4,20 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from ._runtime import (
-    MISSING,
-    DecodeFailure,
-    attrs_fields,
-    bad,
-    encode_one,
-    frozen_delattr,
-    frozen_setattr,
-    model_getstate,
-    model_repr,
-    model_setstate,
-)
+import attrs
+
+from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_one
 
 __all__ = [
     "OrganizationMemberships",
@@ -30,89 +21,31 @@ __all__ = [
     "OrganizationInvitationPublicOrganizationData",
 ]
 
-_set = object.__setattr__
-
 
 class _OrganizationMembershipsSlots:
     __slots__ = ("__weakref__", "data", "total_count")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationMemberships(_OrganizationMembershipsSlots):
     """A page of organization memberships with the total count."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
-    data: list[OrganizationMembership]
+    data: list[OrganizationMembership] = attrs.field(repr=brief_repr)
     total_count: int
-
-    def __init__(
-        self,
-        *,
-        data: list[OrganizationMembership],
-        total_count: int,
-    ) -> None:
-        _set(self, "data", data)
-        _set(self, "total_count", total_count)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, OrganizationMemberships):
-            return NotImplemented
-        return (self.data, self.total_count) == (other.data, other.total_count)
-
-    def __hash__(self) -> int:
-        return hash(("OrganizationMemberships", self.data, self.total_count))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _OrganizationInvitationsWithPublicOrganizationDataSlots:
     __slots__ = ("__weakref__", "data", "total_count")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationInvitationsWithPublicOrganizationData(
     _OrganizationInvitationsWithPublicOrganizationDataSlots,
 ):
     """A page of organization invitations with the total count."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
-    data: list[OrganizationInvitationWithPublicOrganizationData]
+    data: list[OrganizationInvitationWithPublicOrganizationData] = attrs.field(repr=brief_repr)
     total_count: int
-
-    def __init__(
-        self,
-        *,
-        data: list[OrganizationInvitationWithPublicOrganizationData],
-        total_count: int,
-    ) -> None:
-        _set(self, "data", data)
-        _set(self, "total_count", total_count)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, OrganizationInvitationsWithPublicOrganizationData
-        ):
-            return NotImplemented
-        return (self.data, self.total_count) == (other.data, other.total_count)
-
-    def __hash__(self) -> int:
-        return hash((
-            "OrganizationInvitationsWithPublicOrganizationData",
-            self.data,
-            self.total_count,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _OrganizationMembershipSlots:
@@ -132,107 +65,21 @@ class _OrganizationMembershipSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationMembership(_OrganizationMembershipSlots):
     """A user's membership of an organization."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "role_name": None,
-            "private_metadata": None,
-            "public_user_data": None,
-        }
-    )
 
     id: str
     object: str
     role: str
-    role_name: str | None
-    permissions: list[str]
-    public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None
+    role_name: str | None = None
+    permissions: list[str] = attrs.field(repr=brief_repr)
+    public_metadata: dict[str, Any] = attrs.field(repr=brief_repr)
+    private_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
     organization: Organization
-    public_user_data: OrganizationMembershipPublicUserData | None
+    public_user_data: OrganizationMembershipPublicUserData | None = None
     created_at: int
     updated_at: int
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        object: str,
-        role: str,
-        role_name: str | None = None,
-        permissions: list[str],
-        public_metadata: dict[str, Any],
-        private_metadata: dict[str, Any] | None = None,
-        organization: Organization,
-        public_user_data: OrganizationMembershipPublicUserData | None = None,
-        created_at: int,
-        updated_at: int,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "role", role)
-        _set(self, "role_name", role_name)
-        _set(self, "permissions", permissions)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "private_metadata", private_metadata)
-        _set(self, "organization", organization)
-        _set(self, "public_user_data", public_user_data)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, OrganizationMembership):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.role,
-            self.role_name,
-            self.permissions,
-            self.public_metadata,
-            self.private_metadata,
-            self.organization,
-            self.public_user_data,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.id,
-            other.object,
-            other.role,
-            other.role_name,
-            other.permissions,
-            other.public_metadata,
-            other.private_metadata,
-            other.organization,
-            other.public_user_data,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OrganizationMembership",
-            self.id,
-            self.object,
-            self.role,
-            self.role_name,
-            self.permissions,
-            self.public_metadata,
-            self.private_metadata,
-            self.organization,
-            self.public_user_data,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _OrganizationInvitationWithPublicOrganizationDataSlots:
@@ -257,146 +104,28 @@ class _OrganizationInvitationWithPublicOrganizationDataSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationInvitationWithPublicOrganizationData(
     _OrganizationInvitationWithPublicOrganizationDataSlots,
 ):
     """The ``OrganizationInvitationWithPublicOrganizationData`` object."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "organization_id": None,
-            "inviter_id": None,
-            "public_inviter_data": None,
-            "status": None,
-            "private_metadata": None,
-            "url": None,
-            "expires_at": None,
-            "public_organization_data": None,
-        }
-    )
 
     object: str
     id: str
     email_address: str
     role: str
     role_name: str
-    organization_id: str | None
-    inviter_id: str | None
-    public_inviter_data: OrganizationInvitationPublicUserData | None
-    status: str | None
-    public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None
-    url: str | None
-    expires_at: int | None
+    organization_id: str | None = None
+    inviter_id: str | None = None
+    public_inviter_data: OrganizationInvitationPublicUserData | None = None
+    status: str | None = None
+    public_metadata: dict[str, Any] = attrs.field(repr=brief_repr)
+    private_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    url: str | None = None
+    expires_at: int | None = None
     created_at: int
     updated_at: int
-    public_organization_data: OrganizationInvitationPublicOrganizationData | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        email_address: str,
-        role: str,
-        role_name: str,
-        organization_id: str | None = None,
-        inviter_id: str | None = None,
-        public_inviter_data: OrganizationInvitationPublicUserData | None = None,
-        status: str | None = None,
-        public_metadata: dict[str, Any],
-        private_metadata: dict[str, Any] | None = None,
-        url: str | None = None,
-        expires_at: int | None = None,
-        created_at: int,
-        updated_at: int,
-        public_organization_data: OrganizationInvitationPublicOrganizationData | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "email_address", email_address)
-        _set(self, "role", role)
-        _set(self, "role_name", role_name)
-        _set(self, "organization_id", organization_id)
-        _set(self, "inviter_id", inviter_id)
-        _set(self, "public_inviter_data", public_inviter_data)
-        _set(self, "status", status)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "private_metadata", private_metadata)
-        _set(self, "url", url)
-        _set(self, "expires_at", expires_at)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "public_organization_data", public_organization_data)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, OrganizationInvitationWithPublicOrganizationData
-        ):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.email_address,
-            self.role,
-            self.role_name,
-            self.organization_id,
-            self.inviter_id,
-            self.public_inviter_data,
-            self.status,
-            self.public_metadata,
-            self.private_metadata,
-            self.url,
-            self.expires_at,
-            self.created_at,
-            self.updated_at,
-            self.public_organization_data,
-        ) == (
-            other.object,
-            other.id,
-            other.email_address,
-            other.role,
-            other.role_name,
-            other.organization_id,
-            other.inviter_id,
-            other.public_inviter_data,
-            other.status,
-            other.public_metadata,
-            other.private_metadata,
-            other.url,
-            other.expires_at,
-            other.created_at,
-            other.updated_at,
-            other.public_organization_data,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OrganizationInvitationWithPublicOrganizationData",
-            self.object,
-            self.id,
-            self.email_address,
-            self.role,
-            self.role_name,
-            self.organization_id,
-            self.inviter_id,
-            self.public_inviter_data,
-            self.status,
-            self.public_metadata,
-            self.private_metadata,
-            self.url,
-            self.expires_at,
-            self.created_at,
-            self.updated_at,
-            self.public_organization_data,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    public_organization_data: OrganizationInvitationPublicOrganizationData | None = None
 
 
 class _OrganizationSlots:
@@ -423,158 +152,28 @@ class _OrganizationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class Organization(_OrganizationSlots):
     """An organization."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "image_url": None,
-            "members_count": None,
-            "missing_member_with_elevated_permissions": None,
-            "pending_invitations_count": None,
-            "private_metadata": None,
-            "created_by": None,
-            "last_active_at": None,
-            "role_set_key": None,
-        }
-    )
 
     object: str
     id: str
     name: str
     slug: str
-    image_url: str | None
+    image_url: str | None = None
     has_image: bool
-    members_count: int | None
-    missing_member_with_elevated_permissions: bool | None
-    pending_invitations_count: int | None
+    members_count: int | None = None
+    missing_member_with_elevated_permissions: bool | None = None
+    pending_invitations_count: int | None = None
     max_allowed_memberships: int
     admin_delete_enabled: bool
-    public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None
-    created_by: str | None
+    public_metadata: dict[str, Any] = attrs.field(repr=brief_repr)
+    private_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    created_by: str | None = None
     created_at: int
     updated_at: int
-    last_active_at: int | None
-    role_set_key: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        name: str,
-        slug: str,
-        image_url: str | None = None,
-        has_image: bool,
-        members_count: int | None = None,
-        missing_member_with_elevated_permissions: bool | None = None,
-        pending_invitations_count: int | None = None,
-        max_allowed_memberships: int,
-        admin_delete_enabled: bool,
-        public_metadata: dict[str, Any],
-        private_metadata: dict[str, Any] | None = None,
-        created_by: str | None = None,
-        created_at: int,
-        updated_at: int,
-        last_active_at: int | None = None,
-        role_set_key: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "slug", slug)
-        _set(self, "image_url", image_url)
-        _set(self, "has_image", has_image)
-        _set(self, "members_count", members_count)
-        _set(
-            self,
-            "missing_member_with_elevated_permissions",
-            missing_member_with_elevated_permissions,
-        )
-        _set(self, "pending_invitations_count", pending_invitations_count)
-        _set(self, "max_allowed_memberships", max_allowed_memberships)
-        _set(self, "admin_delete_enabled", admin_delete_enabled)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "private_metadata", private_metadata)
-        _set(self, "created_by", created_by)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "last_active_at", last_active_at)
-        _set(self, "role_set_key", role_set_key)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, Organization):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.name,
-            self.slug,
-            self.image_url,
-            self.has_image,
-            self.members_count,
-            self.missing_member_with_elevated_permissions,
-            self.pending_invitations_count,
-            self.max_allowed_memberships,
-            self.admin_delete_enabled,
-            self.public_metadata,
-            self.private_metadata,
-            self.created_by,
-            self.created_at,
-            self.updated_at,
-            self.last_active_at,
-            self.role_set_key,
-        ) == (
-            other.object,
-            other.id,
-            other.name,
-            other.slug,
-            other.image_url,
-            other.has_image,
-            other.members_count,
-            other.missing_member_with_elevated_permissions,
-            other.pending_invitations_count,
-            other.max_allowed_memberships,
-            other.admin_delete_enabled,
-            other.public_metadata,
-            other.private_metadata,
-            other.created_by,
-            other.created_at,
-            other.updated_at,
-            other.last_active_at,
-            other.role_set_key,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "Organization",
-            self.object,
-            self.id,
-            self.name,
-            self.slug,
-            self.image_url,
-            self.has_image,
-            self.members_count,
-            self.missing_member_with_elevated_permissions,
-            self.pending_invitations_count,
-            self.max_allowed_memberships,
-            self.admin_delete_enabled,
-            self.public_metadata,
-            self.private_metadata,
-            self.created_by,
-            self.created_at,
-            self.updated_at,
-            self.last_active_at,
-            self.role_set_key,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    last_active_at: int | None = None
+    role_set_key: str | None = None
 
 
 class _OrganizationMembershipPublicUserDataSlots:
@@ -593,107 +192,20 @@ class _OrganizationMembershipPublicUserDataSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationMembershipPublicUserData(_OrganizationMembershipPublicUserDataSlots):
     """The ``OrganizationMembershipPublicUserData`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "first_name": None,
-            "last_name": None,
-            "profile_image_url": None,
-            "identifier": None,
-            "username": None,
-            "banned": None,
-            "deprovisioned": None,
-        }
-    )
-
     user_id: str
-    first_name: str | None
-    last_name: str | None
-    profile_image_url: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    profile_image_url: str | None = None
     image_url: str
     has_image: bool
-    identifier: str | None
-    username: str | None
-    banned: bool | None
-    deprovisioned: bool | None
-
-    def __init__(
-        self,
-        *,
-        user_id: str,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        profile_image_url: str | None = None,
-        image_url: str,
-        has_image: bool,
-        identifier: str | None = None,
-        username: str | None = None,
-        banned: bool | None = None,
-        deprovisioned: bool | None = None,
-    ) -> None:
-        _set(self, "user_id", user_id)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "profile_image_url", profile_image_url)
-        _set(self, "image_url", image_url)
-        _set(self, "has_image", has_image)
-        _set(self, "identifier", identifier)
-        _set(self, "username", username)
-        _set(self, "banned", banned)
-        _set(self, "deprovisioned", deprovisioned)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, OrganizationMembershipPublicUserData
-        ):
-            return NotImplemented
-        return (
-            self.user_id,
-            self.first_name,
-            self.last_name,
-            self.profile_image_url,
-            self.image_url,
-            self.has_image,
-            self.identifier,
-            self.username,
-            self.banned,
-            self.deprovisioned,
-        ) == (
-            other.user_id,
-            other.first_name,
-            other.last_name,
-            other.profile_image_url,
-            other.image_url,
-            other.has_image,
-            other.identifier,
-            other.username,
-            other.banned,
-            other.deprovisioned,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OrganizationMembershipPublicUserData",
-            self.user_id,
-            self.first_name,
-            self.last_name,
-            self.profile_image_url,
-            self.image_url,
-            self.has_image,
-            self.identifier,
-            self.username,
-            self.banned,
-            self.deprovisioned,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    identifier: str | None = None
+    username: str | None = None
+    banned: bool | None = None
+    deprovisioned: bool | None = None
 
 
 class _OrganizationInvitationPublicUserDataSlots:
@@ -708,142 +220,33 @@ class _OrganizationInvitationPublicUserDataSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationInvitationPublicUserData(_OrganizationInvitationPublicUserDataSlots):
     """The ``OrganizationInvitationPublicUserData`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"first_name": None, "last_name": None})
-
     user_id: str
-    first_name: str | None
-    last_name: str | None
+    first_name: str | None = None
+    last_name: str | None = None
     image_url: str
     has_image: bool
     identifier: str
-
-    def __init__(
-        self,
-        *,
-        user_id: str,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        image_url: str,
-        has_image: bool,
-        identifier: str,
-    ) -> None:
-        _set(self, "user_id", user_id)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "image_url", image_url)
-        _set(self, "has_image", has_image)
-        _set(self, "identifier", identifier)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, OrganizationInvitationPublicUserData
-        ):
-            return NotImplemented
-        return (
-            self.user_id,
-            self.first_name,
-            self.last_name,
-            self.image_url,
-            self.has_image,
-            self.identifier,
-        ) == (
-            other.user_id,
-            other.first_name,
-            other.last_name,
-            other.image_url,
-            other.has_image,
-            other.identifier,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OrganizationInvitationPublicUserData",
-            self.user_id,
-            self.first_name,
-            self.last_name,
-            self.image_url,
-            self.has_image,
-            self.identifier,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _OrganizationInvitationPublicOrganizationDataSlots:
     __slots__ = ("__weakref__", "has_image", "id", "image_url", "name", "slug")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OrganizationInvitationPublicOrganizationData(
     _OrganizationInvitationPublicOrganizationDataSlots,
 ):
     """The ``OrganizationInvitationPublicOrganizationData`` object."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"image_url": None})
-
     id: str
     name: str
     slug: str
-    image_url: str | None
+    image_url: str | None = None
     has_image: bool
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        name: str,
-        slug: str,
-        image_url: str | None = None,
-        has_image: bool,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "slug", slug)
-        _set(self, "image_url", image_url)
-        _set(self, "has_image", has_image)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, OrganizationInvitationPublicOrganizationData
-        ):
-            return NotImplemented
-        return (
-            self.id,
-            self.name,
-            self.slug,
-            self.image_url,
-            self.has_image,
-        ) == (
-            other.id,
-            other.name,
-            other.slug,
-            other.image_url,
-            other.has_image,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OrganizationInvitationPublicOrganizationData",
-            self.id,
-            self.name,
-            self.slug,
-            self.image_url,
-            self.has_image,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 def _d_OrganizationMemberships(o: Any) -> OrganizationMemberships:

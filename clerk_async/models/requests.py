@@ -4,19 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
+
+import attrs
 
 from .._types import UNSET, Unset
-from ._runtime import (
-    MISSING,
-    attrs_fields,
-    bad,
-    frozen_delattr,
-    frozen_setattr,
-    model_getstate,
-    model_repr,
-    model_setstate,
-)
+from ._runtime import MISSING, bad, brief_repr, hidden_repr
 
 __all__ = [
     "CreateUserParams",
@@ -30,8 +23,6 @@ __all__ = [
     "SetPasswordCompromisedParams",
     "REQUEST_MODELS",
 ]
-
-_set = object.__setattr__
 
 
 class _CreateUserParamsSlots:
@@ -70,248 +61,46 @@ class _CreateUserParamsSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class CreateUserParams(_CreateUserParamsSlots):
     """Body of a create-user request."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "external_id": UNSET,
-            "first_name": UNSET,
-            "last_name": UNSET,
-            "locale": UNSET,
-            "email_address": UNSET,
-            "email_address_identification_status": UNSET,
-            "phone_number": UNSET,
-            "phone_number_identification_status": UNSET,
-            "web3_wallet": UNSET,
-            "username": UNSET,
-            "password": UNSET,
-            "password_digest": UNSET,
-            "password_hasher": UNSET,
-            "skip_password_checks": UNSET,
-            "skip_password_requirement": UNSET,
-            "totp_secret": UNSET,
-            "backup_codes": UNSET,
-            "public_metadata": UNSET,
-            "private_metadata": UNSET,
-            "unsafe_metadata": UNSET,
-            "delete_self_enabled": UNSET,
-            "legal_accepted_at": UNSET,
-            "skip_legal_checks": UNSET,
-            "skip_user_requirement": UNSET,
-            "create_organization_enabled": UNSET,
-            "create_organizations_limit": UNSET,
-            "created_at": UNSET,
-            "bypass_client_trust": UNSET,
-            "banned": UNSET,
-            "locked": UNSET,
-        }
+    external_id: Unset[str | None] = UNSET
+    first_name: Unset[str | None] = UNSET
+    last_name: Unset[str | None] = UNSET
+    locale: Unset[str | None] = UNSET
+    email_address: Unset[list[str]] = attrs.field(default=UNSET, repr=brief_repr)
+    email_address_identification_status: Unset[list[str]] = attrs.field(
+        default=UNSET,
+        repr=brief_repr,
     )
-
-    external_id: Unset[str | None]
-    first_name: Unset[str | None]
-    last_name: Unset[str | None]
-    locale: Unset[str | None]
-    email_address: Unset[list[str]]
-    email_address_identification_status: Unset[list[str]]
-    phone_number: Unset[list[str]]
-    phone_number_identification_status: Unset[list[str]]
-    web3_wallet: Unset[list[str]]
-    username: Unset[str | None]
-    password: Unset[str | None]
-    password_digest: Unset[str | None]
-    password_hasher: Unset[str]
-    skip_password_checks: Unset[bool | None]
-    skip_password_requirement: Unset[bool | None]
-    totp_secret: Unset[str | None]
-    backup_codes: Unset[list[str]]
-    public_metadata: Unset[dict[str, Any]]
-    private_metadata: Unset[dict[str, Any]]
-    unsafe_metadata: Unset[dict[str, Any]]
-    delete_self_enabled: Unset[bool | None]
-    legal_accepted_at: Unset[str | None]
-    skip_legal_checks: Unset[bool | None]
-    skip_user_requirement: Unset[bool | None]
-    create_organization_enabled: Unset[bool | None]
-    create_organizations_limit: Unset[int | None]
-    created_at: Unset[str | None]
-    bypass_client_trust: Unset[bool | None]
-    banned: Unset[bool | None]
-    locked: Unset[bool | None]
-
-    def __init__(
-        self,
-        *,
-        external_id: Unset[str | None] = UNSET,
-        first_name: Unset[str | None] = UNSET,
-        last_name: Unset[str | None] = UNSET,
-        locale: Unset[str | None] = UNSET,
-        email_address: Unset[list[str]] = UNSET,
-        email_address_identification_status: Unset[list[str]] = UNSET,
-        phone_number: Unset[list[str]] = UNSET,
-        phone_number_identification_status: Unset[list[str]] = UNSET,
-        web3_wallet: Unset[list[str]] = UNSET,
-        username: Unset[str | None] = UNSET,
-        password: Unset[str | None] = UNSET,
-        password_digest: Unset[str | None] = UNSET,
-        password_hasher: Unset[str] = UNSET,
-        skip_password_checks: Unset[bool | None] = UNSET,
-        skip_password_requirement: Unset[bool | None] = UNSET,
-        totp_secret: Unset[str | None] = UNSET,
-        backup_codes: Unset[list[str]] = UNSET,
-        public_metadata: Unset[dict[str, Any]] = UNSET,
-        private_metadata: Unset[dict[str, Any]] = UNSET,
-        unsafe_metadata: Unset[dict[str, Any]] = UNSET,
-        delete_self_enabled: Unset[bool | None] = UNSET,
-        legal_accepted_at: Unset[str | None] = UNSET,
-        skip_legal_checks: Unset[bool | None] = UNSET,
-        skip_user_requirement: Unset[bool | None] = UNSET,
-        create_organization_enabled: Unset[bool | None] = UNSET,
-        create_organizations_limit: Unset[int | None] = UNSET,
-        created_at: Unset[str | None] = UNSET,
-        bypass_client_trust: Unset[bool | None] = UNSET,
-        banned: Unset[bool | None] = UNSET,
-        locked: Unset[bool | None] = UNSET,
-    ) -> None:
-        _set(self, "external_id", external_id)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "locale", locale)
-        _set(self, "email_address", email_address)
-        _set(self, "email_address_identification_status", email_address_identification_status)
-        _set(self, "phone_number", phone_number)
-        _set(self, "phone_number_identification_status", phone_number_identification_status)
-        _set(self, "web3_wallet", web3_wallet)
-        _set(self, "username", username)
-        _set(self, "password", password)
-        _set(self, "password_digest", password_digest)
-        _set(self, "password_hasher", password_hasher)
-        _set(self, "skip_password_checks", skip_password_checks)
-        _set(self, "skip_password_requirement", skip_password_requirement)
-        _set(self, "totp_secret", totp_secret)
-        _set(self, "backup_codes", backup_codes)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "private_metadata", private_metadata)
-        _set(self, "unsafe_metadata", unsafe_metadata)
-        _set(self, "delete_self_enabled", delete_self_enabled)
-        _set(self, "legal_accepted_at", legal_accepted_at)
-        _set(self, "skip_legal_checks", skip_legal_checks)
-        _set(self, "skip_user_requirement", skip_user_requirement)
-        _set(self, "create_organization_enabled", create_organization_enabled)
-        _set(self, "create_organizations_limit", create_organizations_limit)
-        _set(self, "created_at", created_at)
-        _set(self, "bypass_client_trust", bypass_client_trust)
-        _set(self, "banned", banned)
-        _set(self, "locked", locked)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, CreateUserParams):
-            return NotImplemented
-        return (
-            self.external_id,
-            self.first_name,
-            self.last_name,
-            self.locale,
-            self.email_address,
-            self.email_address_identification_status,
-            self.phone_number,
-            self.phone_number_identification_status,
-            self.web3_wallet,
-            self.username,
-            self.password,
-            self.password_digest,
-            self.password_hasher,
-            self.skip_password_checks,
-            self.skip_password_requirement,
-            self.totp_secret,
-            self.backup_codes,
-            self.public_metadata,
-            self.private_metadata,
-            self.unsafe_metadata,
-            self.delete_self_enabled,
-            self.legal_accepted_at,
-            self.skip_legal_checks,
-            self.skip_user_requirement,
-            self.create_organization_enabled,
-            self.create_organizations_limit,
-            self.created_at,
-            self.bypass_client_trust,
-            self.banned,
-            self.locked,
-        ) == (
-            other.external_id,
-            other.first_name,
-            other.last_name,
-            other.locale,
-            other.email_address,
-            other.email_address_identification_status,
-            other.phone_number,
-            other.phone_number_identification_status,
-            other.web3_wallet,
-            other.username,
-            other.password,
-            other.password_digest,
-            other.password_hasher,
-            other.skip_password_checks,
-            other.skip_password_requirement,
-            other.totp_secret,
-            other.backup_codes,
-            other.public_metadata,
-            other.private_metadata,
-            other.unsafe_metadata,
-            other.delete_self_enabled,
-            other.legal_accepted_at,
-            other.skip_legal_checks,
-            other.skip_user_requirement,
-            other.create_organization_enabled,
-            other.create_organizations_limit,
-            other.created_at,
-            other.bypass_client_trust,
-            other.banned,
-            other.locked,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "CreateUserParams",
-            self.external_id,
-            self.first_name,
-            self.last_name,
-            self.locale,
-            self.email_address,
-            self.email_address_identification_status,
-            self.phone_number,
-            self.phone_number_identification_status,
-            self.web3_wallet,
-            self.username,
-            self.password,
-            self.password_digest,
-            self.password_hasher,
-            self.skip_password_checks,
-            self.skip_password_requirement,
-            self.totp_secret,
-            self.backup_codes,
-            self.public_metadata,
-            self.private_metadata,
-            self.unsafe_metadata,
-            self.delete_self_enabled,
-            self.legal_accepted_at,
-            self.skip_legal_checks,
-            self.skip_user_requirement,
-            self.create_organization_enabled,
-            self.create_organizations_limit,
-            self.created_at,
-            self.bypass_client_trust,
-            self.banned,
-            self.locked,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    phone_number: Unset[list[str]] = attrs.field(default=UNSET, repr=brief_repr)
+    phone_number_identification_status: Unset[list[str]] = attrs.field(
+        default=UNSET,
+        repr=brief_repr,
+    )
+    web3_wallet: Unset[list[str]] = attrs.field(default=UNSET, repr=brief_repr)
+    username: Unset[str | None] = UNSET
+    password: Unset[str | None] = attrs.field(default=UNSET, repr=hidden_repr)
+    password_digest: Unset[str | None] = attrs.field(default=UNSET, repr=hidden_repr)
+    password_hasher: Unset[str] = UNSET
+    skip_password_checks: Unset[bool | None] = UNSET
+    skip_password_requirement: Unset[bool | None] = UNSET
+    totp_secret: Unset[str | None] = attrs.field(default=UNSET, repr=hidden_repr)
+    backup_codes: Unset[list[str]] = attrs.field(default=UNSET, repr=hidden_repr)
+    public_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
+    private_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
+    unsafe_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
+    delete_self_enabled: Unset[bool | None] = UNSET
+    legal_accepted_at: Unset[str | None] = UNSET
+    skip_legal_checks: Unset[bool | None] = UNSET
+    skip_user_requirement: Unset[bool | None] = UNSET
+    create_organization_enabled: Unset[bool | None] = UNSET
+    create_organizations_limit: Unset[int | None] = UNSET
+    created_at: Unset[str | None] = UNSET
+    bypass_client_trust: Unset[bool | None] = UNSET
+    banned: Unset[bool | None] = UNSET
+    locked: Unset[bool | None] = UNSET
 
 
 class _UpdateUserParamsSlots:
@@ -344,504 +133,117 @@ class _UpdateUserParamsSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class UpdateUserParams(_UpdateUserParamsSlots):
     """Body of an update-user request."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "external_id": UNSET,
-            "first_name": UNSET,
-            "last_name": UNSET,
-            "locale": UNSET,
-            "primary_email_address_id": UNSET,
-            "notify_primary_email_address_changed": UNSET,
-            "primary_phone_number_id": UNSET,
-            "primary_web3_wallet_id": UNSET,
-            "username": UNSET,
-            "profile_image_id": UNSET,
-            "password": UNSET,
-            "password_digest": UNSET,
-            "password_hasher": UNSET,
-            "skip_password_checks": UNSET,
-            "sign_out_of_other_sessions": UNSET,
-            "totp_secret": UNSET,
-            "backup_codes": UNSET,
-            "delete_self_enabled": UNSET,
-            "create_organization_enabled": UNSET,
-            "legal_accepted_at": UNSET,
-            "skip_legal_checks": UNSET,
-            "create_organizations_limit": UNSET,
-            "created_at": UNSET,
-            "bypass_client_trust": UNSET,
-        }
-    )
-
-    external_id: Unset[str | None]
-    first_name: Unset[str | None]
-    last_name: Unset[str | None]
-    locale: Unset[str | None]
-    primary_email_address_id: Unset[str | None]
-    notify_primary_email_address_changed: Unset[bool | None]
-    primary_phone_number_id: Unset[str | None]
-    primary_web3_wallet_id: Unset[str | None]
-    username: Unset[str | None]
-    profile_image_id: Unset[str | None]
-    password: Unset[str | None]
-    password_digest: Unset[str]
-    password_hasher: Unset[str]
-    skip_password_checks: Unset[bool | None]
-    sign_out_of_other_sessions: Unset[bool | None]
-    totp_secret: Unset[str | None]
-    backup_codes: Unset[list[str]]
-    delete_self_enabled: Unset[bool | None]
-    create_organization_enabled: Unset[bool | None]
-    legal_accepted_at: Unset[str | None]
-    skip_legal_checks: Unset[bool | None]
-    create_organizations_limit: Unset[int | None]
-    created_at: Unset[str | None]
-    bypass_client_trust: Unset[bool | None]
-
-    def __init__(
-        self,
-        *,
-        external_id: Unset[str | None] = UNSET,
-        first_name: Unset[str | None] = UNSET,
-        last_name: Unset[str | None] = UNSET,
-        locale: Unset[str | None] = UNSET,
-        primary_email_address_id: Unset[str | None] = UNSET,
-        notify_primary_email_address_changed: Unset[bool | None] = UNSET,
-        primary_phone_number_id: Unset[str | None] = UNSET,
-        primary_web3_wallet_id: Unset[str | None] = UNSET,
-        username: Unset[str | None] = UNSET,
-        profile_image_id: Unset[str | None] = UNSET,
-        password: Unset[str | None] = UNSET,
-        password_digest: Unset[str] = UNSET,
-        password_hasher: Unset[str] = UNSET,
-        skip_password_checks: Unset[bool | None] = UNSET,
-        sign_out_of_other_sessions: Unset[bool | None] = UNSET,
-        totp_secret: Unset[str | None] = UNSET,
-        backup_codes: Unset[list[str]] = UNSET,
-        delete_self_enabled: Unset[bool | None] = UNSET,
-        create_organization_enabled: Unset[bool | None] = UNSET,
-        legal_accepted_at: Unset[str | None] = UNSET,
-        skip_legal_checks: Unset[bool | None] = UNSET,
-        create_organizations_limit: Unset[int | None] = UNSET,
-        created_at: Unset[str | None] = UNSET,
-        bypass_client_trust: Unset[bool | None] = UNSET,
-    ) -> None:
-        _set(self, "external_id", external_id)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "locale", locale)
-        _set(self, "primary_email_address_id", primary_email_address_id)
-        _set(self, "notify_primary_email_address_changed", notify_primary_email_address_changed)
-        _set(self, "primary_phone_number_id", primary_phone_number_id)
-        _set(self, "primary_web3_wallet_id", primary_web3_wallet_id)
-        _set(self, "username", username)
-        _set(self, "profile_image_id", profile_image_id)
-        _set(self, "password", password)
-        _set(self, "password_digest", password_digest)
-        _set(self, "password_hasher", password_hasher)
-        _set(self, "skip_password_checks", skip_password_checks)
-        _set(self, "sign_out_of_other_sessions", sign_out_of_other_sessions)
-        _set(self, "totp_secret", totp_secret)
-        _set(self, "backup_codes", backup_codes)
-        _set(self, "delete_self_enabled", delete_self_enabled)
-        _set(self, "create_organization_enabled", create_organization_enabled)
-        _set(self, "legal_accepted_at", legal_accepted_at)
-        _set(self, "skip_legal_checks", skip_legal_checks)
-        _set(self, "create_organizations_limit", create_organizations_limit)
-        _set(self, "created_at", created_at)
-        _set(self, "bypass_client_trust", bypass_client_trust)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, UpdateUserParams):
-            return NotImplemented
-        return (
-            self.external_id,
-            self.first_name,
-            self.last_name,
-            self.locale,
-            self.primary_email_address_id,
-            self.notify_primary_email_address_changed,
-            self.primary_phone_number_id,
-            self.primary_web3_wallet_id,
-            self.username,
-            self.profile_image_id,
-            self.password,
-            self.password_digest,
-            self.password_hasher,
-            self.skip_password_checks,
-            self.sign_out_of_other_sessions,
-            self.totp_secret,
-            self.backup_codes,
-            self.delete_self_enabled,
-            self.create_organization_enabled,
-            self.legal_accepted_at,
-            self.skip_legal_checks,
-            self.create_organizations_limit,
-            self.created_at,
-            self.bypass_client_trust,
-        ) == (
-            other.external_id,
-            other.first_name,
-            other.last_name,
-            other.locale,
-            other.primary_email_address_id,
-            other.notify_primary_email_address_changed,
-            other.primary_phone_number_id,
-            other.primary_web3_wallet_id,
-            other.username,
-            other.profile_image_id,
-            other.password,
-            other.password_digest,
-            other.password_hasher,
-            other.skip_password_checks,
-            other.sign_out_of_other_sessions,
-            other.totp_secret,
-            other.backup_codes,
-            other.delete_self_enabled,
-            other.create_organization_enabled,
-            other.legal_accepted_at,
-            other.skip_legal_checks,
-            other.create_organizations_limit,
-            other.created_at,
-            other.bypass_client_trust,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "UpdateUserParams",
-            self.external_id,
-            self.first_name,
-            self.last_name,
-            self.locale,
-            self.primary_email_address_id,
-            self.notify_primary_email_address_changed,
-            self.primary_phone_number_id,
-            self.primary_web3_wallet_id,
-            self.username,
-            self.profile_image_id,
-            self.password,
-            self.password_digest,
-            self.password_hasher,
-            self.skip_password_checks,
-            self.sign_out_of_other_sessions,
-            self.totp_secret,
-            self.backup_codes,
-            self.delete_self_enabled,
-            self.create_organization_enabled,
-            self.legal_accepted_at,
-            self.skip_legal_checks,
-            self.create_organizations_limit,
-            self.created_at,
-            self.bypass_client_trust,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    external_id: Unset[str | None] = UNSET
+    first_name: Unset[str | None] = UNSET
+    last_name: Unset[str | None] = UNSET
+    locale: Unset[str | None] = UNSET
+    primary_email_address_id: Unset[str | None] = UNSET
+    notify_primary_email_address_changed: Unset[bool | None] = UNSET
+    primary_phone_number_id: Unset[str | None] = UNSET
+    primary_web3_wallet_id: Unset[str | None] = UNSET
+    username: Unset[str | None] = UNSET
+    profile_image_id: Unset[str | None] = UNSET
+    password: Unset[str | None] = attrs.field(default=UNSET, repr=hidden_repr)
+    password_digest: Unset[str] = attrs.field(default=UNSET, repr=hidden_repr)
+    password_hasher: Unset[str] = UNSET
+    skip_password_checks: Unset[bool | None] = UNSET
+    sign_out_of_other_sessions: Unset[bool | None] = UNSET
+    totp_secret: Unset[str | None] = attrs.field(default=UNSET, repr=hidden_repr)
+    backup_codes: Unset[list[str]] = attrs.field(default=UNSET, repr=hidden_repr)
+    delete_self_enabled: Unset[bool | None] = UNSET
+    create_organization_enabled: Unset[bool | None] = UNSET
+    legal_accepted_at: Unset[str | None] = UNSET
+    skip_legal_checks: Unset[bool | None] = UNSET
+    create_organizations_limit: Unset[int | None] = UNSET
+    created_at: Unset[str | None] = UNSET
+    bypass_client_trust: Unset[bool | None] = UNSET
 
 
 class _UserIdsParamsSlots:
     __slots__ = ("__weakref__", "user_ids")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class UserIdsParams(_UserIdsParamsSlots):
     """Body of a bulk ban or unban request."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
-    user_ids: list[str]
-
-    def __init__(
-        self,
-        *,
-        user_ids: list[str],
-    ) -> None:
-        _set(self, "user_ids", user_ids)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, UserIdsParams):
-            return NotImplemented
-        return (self.user_ids,) == (other.user_ids,)
-
-    def __hash__(self) -> int:
-        return hash(("UserIdsParams", self.user_ids))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    user_ids: list[str] = attrs.field(repr=brief_repr)
 
 
 class _MetadataParamsSlots:
     __slots__ = ("__weakref__", "private_metadata", "public_metadata", "unsafe_metadata")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class MetadataParams(_MetadataParamsSlots):
     """Body of a metadata merge or replace request."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "public_metadata": UNSET,
-            "private_metadata": UNSET,
-            "unsafe_metadata": UNSET,
-        }
-    )
-
-    public_metadata: Unset[dict[str, Any]]
-    private_metadata: Unset[dict[str, Any]]
-    unsafe_metadata: Unset[dict[str, Any]]
-
-    def __init__(
-        self,
-        *,
-        public_metadata: Unset[dict[str, Any]] = UNSET,
-        private_metadata: Unset[dict[str, Any]] = UNSET,
-        unsafe_metadata: Unset[dict[str, Any]] = UNSET,
-    ) -> None:
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "private_metadata", private_metadata)
-        _set(self, "unsafe_metadata", unsafe_metadata)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, MetadataParams):
-            return NotImplemented
-        return (
-            self.public_metadata,
-            self.private_metadata,
-            self.unsafe_metadata,
-        ) == (
-            other.public_metadata,
-            other.private_metadata,
-            other.unsafe_metadata,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "MetadataParams",
-            self.public_metadata,
-            self.private_metadata,
-            self.unsafe_metadata,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    public_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
+    private_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
+    unsafe_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
 
 
 class _AdjustCreditBalanceParamsSlots:
     __slots__ = ("__weakref__", "action", "amount", "currency", "idempotency_key", "note")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class AdjustCreditBalanceParams(_AdjustCreditBalanceParamsSlots):
     """Body of a billing credit adjustment."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"currency": UNSET, "note": UNSET})
-
     amount: int
     action: str
-    currency: Unset[str]
+    currency: Unset[str] = UNSET
     idempotency_key: str
-    note: Unset[str]
-
-    def __init__(
-        self,
-        *,
-        amount: int,
-        action: str,
-        currency: Unset[str] = UNSET,
-        idempotency_key: str,
-        note: Unset[str] = UNSET,
-    ) -> None:
-        _set(self, "amount", amount)
-        _set(self, "action", action)
-        _set(self, "currency", currency)
-        _set(self, "idempotency_key", idempotency_key)
-        _set(self, "note", note)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, AdjustCreditBalanceParams
-        ):
-            return NotImplemented
-        return (
-            self.amount,
-            self.action,
-            self.currency,
-            self.idempotency_key,
-            self.note,
-        ) == (
-            other.amount,
-            other.action,
-            other.currency,
-            other.idempotency_key,
-            other.note,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "AdjustCreditBalanceParams",
-            self.amount,
-            self.action,
-            self.currency,
-            self.idempotency_key,
-            self.note,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    note: Unset[str] = UNSET
 
 
 class _RemovePasswordParamsSlots:
     __slots__ = ("__weakref__", "sign_out_of_other_sessions")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class RemovePasswordParams(_RemovePasswordParamsSlots):
     """Body of a remove-password request."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"sign_out_of_other_sessions": UNSET})
-
-    sign_out_of_other_sessions: Unset[bool]
-
-    def __init__(
-        self,
-        *,
-        sign_out_of_other_sessions: Unset[bool] = UNSET,
-    ) -> None:
-        _set(self, "sign_out_of_other_sessions", sign_out_of_other_sessions)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, RemovePasswordParams):
-            return NotImplemented
-        return (self.sign_out_of_other_sessions,) == (other.sign_out_of_other_sessions,)
-
-    def __hash__(self) -> int:
-        return hash(("RemovePasswordParams", self.sign_out_of_other_sessions))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    sign_out_of_other_sessions: Unset[bool] = UNSET
 
 
 class _VerifyPasswordParamsSlots:
     __slots__ = ("__weakref__", "password")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class VerifyPasswordParams(_VerifyPasswordParamsSlots):
     """Body of a password check."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
-    password: str
-
-    def __init__(
-        self,
-        *,
-        password: str,
-    ) -> None:
-        _set(self, "password", password)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, VerifyPasswordParams):
-            return NotImplemented
-        return (self.password,) == (other.password,)
-
-    def __hash__(self) -> int:
-        return hash(("VerifyPasswordParams", self.password))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    password: str = attrs.field(repr=hidden_repr)
 
 
 class _VerifyTOTPParamsSlots:
     __slots__ = ("__weakref__", "code")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class VerifyTOTPParams(_VerifyTOTPParamsSlots):
     """Body of a TOTP or backup code check."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
-    code: str
-
-    def __init__(
-        self,
-        *,
-        code: str,
-    ) -> None:
-        _set(self, "code", code)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, VerifyTOTPParams):
-            return NotImplemented
-        return (self.code,) == (other.code,)
-
-    def __hash__(self) -> int:
-        return hash(("VerifyTOTPParams", self.code))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    code: str = attrs.field(repr=hidden_repr)
 
 
 class _SetPasswordCompromisedParamsSlots:
     __slots__ = ("__weakref__", "revoke_all_sessions")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class SetPasswordCompromisedParams(_SetPasswordCompromisedParamsSlots):
     """Body of a mark-password-compromised request."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"revoke_all_sessions": UNSET})
-
-    revoke_all_sessions: Unset[bool | None]
-
-    def __init__(
-        self,
-        *,
-        revoke_all_sessions: Unset[bool | None] = UNSET,
-    ) -> None:
-        _set(self, "revoke_all_sessions", revoke_all_sessions)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, SetPasswordCompromisedParams
-        ):
-            return NotImplemented
-        return (self.revoke_all_sessions,) == (other.revoke_all_sessions,)
-
-    def __hash__(self) -> int:
-        return hash(("SetPasswordCompromisedParams", self.revoke_all_sessions))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    revoke_all_sessions: Unset[bool | None] = UNSET
 
 
 #: operationId -> request body class.

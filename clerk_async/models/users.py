@@ -4,21 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from ._runtime import (
-    MISSING,
-    DecodeFailure,
-    attrs_fields,
-    bad,
-    encode_many,
-    encode_one,
-    frozen_delattr,
-    frozen_setattr,
-    model_getstate,
-    model_repr,
-    model_setstate,
-)
+import attrs
+
+from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_many, encode_one, hidden_repr
 from .organizations import (
     OrganizationMembership,
     _d_OrganizationMembership,
@@ -40,8 +30,6 @@ __all__ = [
     "SAMLAccountConnection",
     "EnterpriseAccountConnection",
 ]
-
-_set = object.__setattr__
 
 
 class _UserSlots:
@@ -96,339 +84,59 @@ class _UserSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class User(_UserSlots):
     """A user of the Clerk instance."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "external_id": None,
-            "primary_email_address_id": None,
-            "primary_phone_number_id": None,
-            "primary_web3_wallet_id": None,
-            "username": None,
-            "first_name": None,
-            "last_name": None,
-            "locale": None,
-            "profile_image_url": None,
-            "image_url": None,
-            "private_metadata": None,
-            "unsafe_metadata": None,
-            "mfa_enabled_at": None,
-            "mfa_disabled_at": None,
-            "password_last_updated_at": None,
-            "organization_memberships": None,
-            "last_sign_in_at": None,
-            "deprovisioned": None,
-            "lockout_expires_in_seconds": None,
-            "verification_attempts_remaining": None,
-            "create_organizations_limit": None,
-            "last_active_at": None,
-            "legal_accepted_at": None,
-            "bypass_client_trust": None,
-            "scim": None,
-        }
-    )
-
     id: str
     object: str
-    external_id: str | None
-    primary_email_address_id: str | None
-    primary_phone_number_id: str | None
-    primary_web3_wallet_id: str | None
-    username: str | None
-    first_name: str | None
-    last_name: str | None
-    locale: str | None
-    profile_image_url: str | None
-    image_url: str | None
+    external_id: str | None = None
+    primary_email_address_id: str | None = None
+    primary_phone_number_id: str | None = None
+    primary_web3_wallet_id: str | None = None
+    username: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    locale: str | None = None
+    profile_image_url: str | None = None
+    image_url: str | None = None
     has_image: bool
-    public_metadata: dict[str, Any]
-    private_metadata: dict[str, Any] | None
-    unsafe_metadata: dict[str, Any] | None
-    email_addresses: list[EmailAddress]
-    phone_numbers: list[PhoneNumber]
-    web3_wallets: list[Web3Wallet]
-    passkeys: list[Passkey]
+    public_metadata: dict[str, Any] = attrs.field(repr=brief_repr)
+    private_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    unsafe_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    email_addresses: list[EmailAddress] = attrs.field(repr=brief_repr)
+    phone_numbers: list[PhoneNumber] = attrs.field(repr=brief_repr)
+    web3_wallets: list[Web3Wallet] = attrs.field(repr=brief_repr)
+    passkeys: list[Passkey] = attrs.field(repr=brief_repr)
     password_enabled: bool
     two_factor_enabled: bool
     totp_enabled: bool
     backup_code_enabled: bool
-    mfa_enabled_at: int | None
-    mfa_disabled_at: int | None
-    password_last_updated_at: int | None
-    external_accounts: list[ExternalAccount]
-    saml_accounts: list[SAMLAccount]
-    enterprise_accounts: list[EnterpriseAccount]
-    organization_memberships: list[OrganizationMembership] | None
-    last_sign_in_at: int | None
+    mfa_enabled_at: int | None = None
+    mfa_disabled_at: int | None = None
+    password_last_updated_at: int | None = None
+    external_accounts: list[ExternalAccount] = attrs.field(repr=brief_repr)
+    saml_accounts: list[SAMLAccount] = attrs.field(repr=brief_repr)
+    enterprise_accounts: list[EnterpriseAccount] = attrs.field(repr=brief_repr)
+    organization_memberships: list[OrganizationMembership] | None = attrs.field(
+        default=None,
+        repr=brief_repr,
+    )
+    last_sign_in_at: int | None = None
     banned: bool
     locked: bool
-    deprovisioned: bool | None
-    lockout_expires_in_seconds: int | None
-    verification_attempts_remaining: int | None
+    deprovisioned: bool | None = None
+    lockout_expires_in_seconds: int | None = None
+    verification_attempts_remaining: int | None = None
     updated_at: int
     created_at: int
     delete_self_enabled: bool
     create_organization_enabled: bool
-    create_organizations_limit: int | None
-    last_active_at: int | None
-    legal_accepted_at: int | None
-    bypass_client_trust: bool | None
-    scim: SCIMUserMetadata | None
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        object: str,
-        external_id: str | None = None,
-        primary_email_address_id: str | None = None,
-        primary_phone_number_id: str | None = None,
-        primary_web3_wallet_id: str | None = None,
-        username: str | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        locale: str | None = None,
-        profile_image_url: str | None = None,
-        image_url: str | None = None,
-        has_image: bool,
-        public_metadata: dict[str, Any],
-        private_metadata: dict[str, Any] | None = None,
-        unsafe_metadata: dict[str, Any] | None = None,
-        email_addresses: list[EmailAddress],
-        phone_numbers: list[PhoneNumber],
-        web3_wallets: list[Web3Wallet],
-        passkeys: list[Passkey],
-        password_enabled: bool,
-        two_factor_enabled: bool,
-        totp_enabled: bool,
-        backup_code_enabled: bool,
-        mfa_enabled_at: int | None = None,
-        mfa_disabled_at: int | None = None,
-        password_last_updated_at: int | None = None,
-        external_accounts: list[ExternalAccount],
-        saml_accounts: list[SAMLAccount],
-        enterprise_accounts: list[EnterpriseAccount],
-        organization_memberships: list[OrganizationMembership] | None = None,
-        last_sign_in_at: int | None = None,
-        banned: bool,
-        locked: bool,
-        deprovisioned: bool | None = None,
-        lockout_expires_in_seconds: int | None = None,
-        verification_attempts_remaining: int | None = None,
-        updated_at: int,
-        created_at: int,
-        delete_self_enabled: bool,
-        create_organization_enabled: bool,
-        create_organizations_limit: int | None = None,
-        last_active_at: int | None = None,
-        legal_accepted_at: int | None = None,
-        bypass_client_trust: bool | None = None,
-        scim: SCIMUserMetadata | None = None,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "external_id", external_id)
-        _set(self, "primary_email_address_id", primary_email_address_id)
-        _set(self, "primary_phone_number_id", primary_phone_number_id)
-        _set(self, "primary_web3_wallet_id", primary_web3_wallet_id)
-        _set(self, "username", username)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "locale", locale)
-        _set(self, "profile_image_url", profile_image_url)
-        _set(self, "image_url", image_url)
-        _set(self, "has_image", has_image)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "private_metadata", private_metadata)
-        _set(self, "unsafe_metadata", unsafe_metadata)
-        _set(self, "email_addresses", email_addresses)
-        _set(self, "phone_numbers", phone_numbers)
-        _set(self, "web3_wallets", web3_wallets)
-        _set(self, "passkeys", passkeys)
-        _set(self, "password_enabled", password_enabled)
-        _set(self, "two_factor_enabled", two_factor_enabled)
-        _set(self, "totp_enabled", totp_enabled)
-        _set(self, "backup_code_enabled", backup_code_enabled)
-        _set(self, "mfa_enabled_at", mfa_enabled_at)
-        _set(self, "mfa_disabled_at", mfa_disabled_at)
-        _set(self, "password_last_updated_at", password_last_updated_at)
-        _set(self, "external_accounts", external_accounts)
-        _set(self, "saml_accounts", saml_accounts)
-        _set(self, "enterprise_accounts", enterprise_accounts)
-        _set(self, "organization_memberships", organization_memberships)
-        _set(self, "last_sign_in_at", last_sign_in_at)
-        _set(self, "banned", banned)
-        _set(self, "locked", locked)
-        _set(self, "deprovisioned", deprovisioned)
-        _set(self, "lockout_expires_in_seconds", lockout_expires_in_seconds)
-        _set(self, "verification_attempts_remaining", verification_attempts_remaining)
-        _set(self, "updated_at", updated_at)
-        _set(self, "created_at", created_at)
-        _set(self, "delete_self_enabled", delete_self_enabled)
-        _set(self, "create_organization_enabled", create_organization_enabled)
-        _set(self, "create_organizations_limit", create_organizations_limit)
-        _set(self, "last_active_at", last_active_at)
-        _set(self, "legal_accepted_at", legal_accepted_at)
-        _set(self, "bypass_client_trust", bypass_client_trust)
-        _set(self, "scim", scim)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, User):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.external_id,
-            self.primary_email_address_id,
-            self.primary_phone_number_id,
-            self.primary_web3_wallet_id,
-            self.username,
-            self.first_name,
-            self.last_name,
-            self.locale,
-            self.profile_image_url,
-            self.image_url,
-            self.has_image,
-            self.public_metadata,
-            self.private_metadata,
-            self.unsafe_metadata,
-            self.email_addresses,
-            self.phone_numbers,
-            self.web3_wallets,
-            self.passkeys,
-            self.password_enabled,
-            self.two_factor_enabled,
-            self.totp_enabled,
-            self.backup_code_enabled,
-            self.mfa_enabled_at,
-            self.mfa_disabled_at,
-            self.password_last_updated_at,
-            self.external_accounts,
-            self.saml_accounts,
-            self.enterprise_accounts,
-            self.organization_memberships,
-            self.last_sign_in_at,
-            self.banned,
-            self.locked,
-            self.deprovisioned,
-            self.lockout_expires_in_seconds,
-            self.verification_attempts_remaining,
-            self.updated_at,
-            self.created_at,
-            self.delete_self_enabled,
-            self.create_organization_enabled,
-            self.create_organizations_limit,
-            self.last_active_at,
-            self.legal_accepted_at,
-            self.bypass_client_trust,
-            self.scim,
-        ) == (
-            other.id,
-            other.object,
-            other.external_id,
-            other.primary_email_address_id,
-            other.primary_phone_number_id,
-            other.primary_web3_wallet_id,
-            other.username,
-            other.first_name,
-            other.last_name,
-            other.locale,
-            other.profile_image_url,
-            other.image_url,
-            other.has_image,
-            other.public_metadata,
-            other.private_metadata,
-            other.unsafe_metadata,
-            other.email_addresses,
-            other.phone_numbers,
-            other.web3_wallets,
-            other.passkeys,
-            other.password_enabled,
-            other.two_factor_enabled,
-            other.totp_enabled,
-            other.backup_code_enabled,
-            other.mfa_enabled_at,
-            other.mfa_disabled_at,
-            other.password_last_updated_at,
-            other.external_accounts,
-            other.saml_accounts,
-            other.enterprise_accounts,
-            other.organization_memberships,
-            other.last_sign_in_at,
-            other.banned,
-            other.locked,
-            other.deprovisioned,
-            other.lockout_expires_in_seconds,
-            other.verification_attempts_remaining,
-            other.updated_at,
-            other.created_at,
-            other.delete_self_enabled,
-            other.create_organization_enabled,
-            other.create_organizations_limit,
-            other.last_active_at,
-            other.legal_accepted_at,
-            other.bypass_client_trust,
-            other.scim,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "User",
-            self.id,
-            self.object,
-            self.external_id,
-            self.primary_email_address_id,
-            self.primary_phone_number_id,
-            self.primary_web3_wallet_id,
-            self.username,
-            self.first_name,
-            self.last_name,
-            self.locale,
-            self.profile_image_url,
-            self.image_url,
-            self.has_image,
-            self.public_metadata,
-            self.private_metadata,
-            self.unsafe_metadata,
-            self.email_addresses,
-            self.phone_numbers,
-            self.web3_wallets,
-            self.passkeys,
-            self.password_enabled,
-            self.two_factor_enabled,
-            self.totp_enabled,
-            self.backup_code_enabled,
-            self.mfa_enabled_at,
-            self.mfa_disabled_at,
-            self.password_last_updated_at,
-            self.external_accounts,
-            self.saml_accounts,
-            self.enterprise_accounts,
-            self.organization_memberships,
-            self.last_sign_in_at,
-            self.banned,
-            self.locked,
-            self.deprovisioned,
-            self.lockout_expires_in_seconds,
-            self.verification_attempts_remaining,
-            self.updated_at,
-            self.created_at,
-            self.delete_self_enabled,
-            self.create_organization_enabled,
-            self.create_organizations_limit,
-            self.last_active_at,
-            self.legal_accepted_at,
-            self.bypass_client_trust,
-            self.scim,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    create_organizations_limit: int | None = None
+    last_active_at: int | None = None
+    legal_accepted_at: int | None = None
+    bypass_client_trust: bool | None = None
+    scim: SCIMUserMetadata | None = None
 
 
 class _EmailAddressSlots:
@@ -446,95 +154,19 @@ class _EmailAddressSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class EmailAddress(_EmailAddressSlots):
     """An email address identifier of a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "id": None,
-            "verification": None,
-            "matches_sso_connection": None,
-        }
-    )
-
-    id: str | None
+    id: str | None = None
     object: str
     email_address: str
     reserved: bool
-    verification: Verification | None
-    linked_to: list[IdentificationLink]
-    matches_sso_connection: bool | None
+    verification: Verification | None = None
+    linked_to: list[IdentificationLink] = attrs.field(repr=brief_repr)
+    matches_sso_connection: bool | None = None
     created_at: int
     updated_at: int
-
-    def __init__(
-        self,
-        *,
-        id: str | None = None,
-        object: str,
-        email_address: str,
-        reserved: bool,
-        verification: Verification | None = None,
-        linked_to: list[IdentificationLink],
-        matches_sso_connection: bool | None = None,
-        created_at: int,
-        updated_at: int,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "email_address", email_address)
-        _set(self, "reserved", reserved)
-        _set(self, "verification", verification)
-        _set(self, "linked_to", linked_to)
-        _set(self, "matches_sso_connection", matches_sso_connection)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, EmailAddress):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.email_address,
-            self.reserved,
-            self.verification,
-            self.linked_to,
-            self.matches_sso_connection,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.id,
-            other.object,
-            other.email_address,
-            other.reserved,
-            other.verification,
-            other.linked_to,
-            other.matches_sso_connection,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "EmailAddress",
-            self.id,
-            self.object,
-            self.email_address,
-            self.reserved,
-            self.verification,
-            self.linked_to,
-            self.matches_sso_connection,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _PhoneNumberSlots:
@@ -554,109 +186,21 @@ class _PhoneNumberSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class PhoneNumber(_PhoneNumberSlots):
     """A phone number identifier of a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "id": None,
-            "reserved_for_second_factor": None,
-            "default_second_factor": None,
-            "verification": None,
-            "backup_codes": None,
-        }
-    )
-
-    id: str | None
+    id: str | None = None
     object: str
     phone_number: str
-    reserved_for_second_factor: bool | None
-    default_second_factor: bool | None
+    reserved_for_second_factor: bool | None = None
+    default_second_factor: bool | None = None
     reserved: bool
-    verification: Verification | None
-    linked_to: list[IdentificationLink]
-    backup_codes: list[str] | None
+    verification: Verification | None = None
+    linked_to: list[IdentificationLink] = attrs.field(repr=brief_repr)
+    backup_codes: list[str] | None = attrs.field(default=None, repr=hidden_repr)
     created_at: int
     updated_at: int
-
-    def __init__(
-        self,
-        *,
-        id: str | None = None,
-        object: str,
-        phone_number: str,
-        reserved_for_second_factor: bool | None = None,
-        default_second_factor: bool | None = None,
-        reserved: bool,
-        verification: Verification | None = None,
-        linked_to: list[IdentificationLink],
-        backup_codes: list[str] | None = None,
-        created_at: int,
-        updated_at: int,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "phone_number", phone_number)
-        _set(self, "reserved_for_second_factor", reserved_for_second_factor)
-        _set(self, "default_second_factor", default_second_factor)
-        _set(self, "reserved", reserved)
-        _set(self, "verification", verification)
-        _set(self, "linked_to", linked_to)
-        _set(self, "backup_codes", backup_codes)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, PhoneNumber):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.phone_number,
-            self.reserved_for_second_factor,
-            self.default_second_factor,
-            self.reserved,
-            self.verification,
-            self.linked_to,
-            self.backup_codes,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.id,
-            other.object,
-            other.phone_number,
-            other.reserved_for_second_factor,
-            other.default_second_factor,
-            other.reserved,
-            other.verification,
-            other.linked_to,
-            other.backup_codes,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "PhoneNumber",
-            self.id,
-            self.object,
-            self.phone_number,
-            self.reserved_for_second_factor,
-            self.default_second_factor,
-            self.reserved,
-            self.verification,
-            self.linked_to,
-            self.backup_codes,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _Web3WalletSlots:
@@ -671,136 +215,31 @@ class _Web3WalletSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class Web3Wallet(_Web3WalletSlots):
     """A web3 wallet identifier of a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"id": None, "verification": None})
-
-    id: str | None
+    id: str | None = None
     object: str
     web3_wallet: str
-    verification: Verification | None
+    verification: Verification | None = None
     created_at: int
     updated_at: int
-
-    def __init__(
-        self,
-        *,
-        id: str | None = None,
-        object: str,
-        web3_wallet: str,
-        verification: Verification | None = None,
-        created_at: int,
-        updated_at: int,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "web3_wallet", web3_wallet)
-        _set(self, "verification", verification)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, Web3Wallet):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.web3_wallet,
-            self.verification,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.id,
-            other.object,
-            other.web3_wallet,
-            other.verification,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "Web3Wallet",
-            self.id,
-            self.object,
-            self.web3_wallet,
-            self.verification,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _PasskeySlots:
     __slots__ = ("__weakref__", "id", "last_used_at", "name", "object", "verification")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class Passkey(_PasskeySlots):
     """A passkey registered by a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"id": None, "verification": None})
-
-    id: str | None
+    id: str | None = None
     object: str
     name: str
     last_used_at: int
-    verification: Verification | None
-
-    def __init__(
-        self,
-        *,
-        id: str | None = None,
-        object: str,
-        name: str,
-        last_used_at: int,
-        verification: Verification | None = None,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "name", name)
-        _set(self, "last_used_at", last_used_at)
-        _set(self, "verification", verification)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, Passkey):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.name,
-            self.last_used_at,
-            self.verification,
-        ) == (
-            other.id,
-            other.object,
-            other.name,
-            other.last_used_at,
-            other.verification,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "Passkey",
-            self.id,
-            self.object,
-            self.name,
-            self.last_used_at,
-            self.verification,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    verification: Verification | None = None
 
 
 class _ExternalAccountSlots:
@@ -828,21 +267,9 @@ class _ExternalAccountSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class ExternalAccount(_ExternalAccountSlots):
     """An account at an OAuth provider linked to a user."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "email_address_verified": None,
-            "avatar_url": None,
-            "image_url": None,
-            "username": None,
-            "phone_number": None,
-            "label": None,
-            "verification": None,
-        }
-    )
 
     object: str
     id: str
@@ -851,136 +278,18 @@ class ExternalAccount(_ExternalAccountSlots):
     provider_user_id: str
     approved_scopes: str
     email_address: str
-    email_address_verified: bool | None
+    email_address_verified: bool | None = None
     first_name: str
     last_name: str
-    avatar_url: str | None
-    image_url: str | None
-    username: str | None
-    phone_number: str | None
-    public_metadata: dict[str, Any]
-    label: str | None
+    avatar_url: str | None = None
+    image_url: str | None = None
+    username: str | None = None
+    phone_number: str | None = None
+    public_metadata: dict[str, Any] = attrs.field(repr=brief_repr)
+    label: str | None = None
     created_at: int
     updated_at: int
-    verification: Verification | None
-
-    def __init__(
-        self,
-        *,
-        object: str,
-        id: str,
-        provider: str,
-        identification_id: str,
-        provider_user_id: str,
-        approved_scopes: str,
-        email_address: str,
-        email_address_verified: bool | None = None,
-        first_name: str,
-        last_name: str,
-        avatar_url: str | None = None,
-        image_url: str | None = None,
-        username: str | None = None,
-        phone_number: str | None = None,
-        public_metadata: dict[str, Any],
-        label: str | None = None,
-        created_at: int,
-        updated_at: int,
-        verification: Verification | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "id", id)
-        _set(self, "provider", provider)
-        _set(self, "identification_id", identification_id)
-        _set(self, "provider_user_id", provider_user_id)
-        _set(self, "approved_scopes", approved_scopes)
-        _set(self, "email_address", email_address)
-        _set(self, "email_address_verified", email_address_verified)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "avatar_url", avatar_url)
-        _set(self, "image_url", image_url)
-        _set(self, "username", username)
-        _set(self, "phone_number", phone_number)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "label", label)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-        _set(self, "verification", verification)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, ExternalAccount):
-            return NotImplemented
-        return (
-            self.object,
-            self.id,
-            self.provider,
-            self.identification_id,
-            self.provider_user_id,
-            self.approved_scopes,
-            self.email_address,
-            self.email_address_verified,
-            self.first_name,
-            self.last_name,
-            self.avatar_url,
-            self.image_url,
-            self.username,
-            self.phone_number,
-            self.public_metadata,
-            self.label,
-            self.created_at,
-            self.updated_at,
-            self.verification,
-        ) == (
-            other.object,
-            other.id,
-            other.provider,
-            other.identification_id,
-            other.provider_user_id,
-            other.approved_scopes,
-            other.email_address,
-            other.email_address_verified,
-            other.first_name,
-            other.last_name,
-            other.avatar_url,
-            other.image_url,
-            other.username,
-            other.phone_number,
-            other.public_metadata,
-            other.label,
-            other.created_at,
-            other.updated_at,
-            other.verification,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "ExternalAccount",
-            self.object,
-            self.id,
-            self.provider,
-            self.identification_id,
-            self.provider_user_id,
-            self.approved_scopes,
-            self.email_address,
-            self.email_address_verified,
-            self.first_name,
-            self.last_name,
-            self.avatar_url,
-            self.image_url,
-            self.username,
-            self.phone_number,
-            self.public_metadata,
-            self.label,
-            self.created_at,
-            self.updated_at,
-            self.verification,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    verification: Verification | None = None
 
 
 class _SAMLAccountSlots:
@@ -1001,117 +310,22 @@ class _SAMLAccountSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class SAMLAccount(_SAMLAccountSlots):
     """A SAML account linked to a user."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "first_name": None,
-            "last_name": None,
-            "provider_user_id": None,
-            "last_authenticated_at": None,
-            "public_metadata": None,
-            "verification": None,
-            "saml_connection": None,
-        }
-    )
 
     id: str
     object: str
     provider: str
     active: bool
     email_address: str
-    first_name: str | None
-    last_name: str | None
-    provider_user_id: str | None
-    last_authenticated_at: int | None
-    public_metadata: dict[str, Any] | None
-    verification: Verification | None
-    saml_connection: SAMLAccountConnection | None
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        object: str,
-        provider: str,
-        active: bool,
-        email_address: str,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        provider_user_id: str | None = None,
-        last_authenticated_at: int | None = None,
-        public_metadata: dict[str, Any] | None = None,
-        verification: Verification | None = None,
-        saml_connection: SAMLAccountConnection | None = None,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "provider", provider)
-        _set(self, "active", active)
-        _set(self, "email_address", email_address)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "provider_user_id", provider_user_id)
-        _set(self, "last_authenticated_at", last_authenticated_at)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "verification", verification)
-        _set(self, "saml_connection", saml_connection)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, SAMLAccount):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.provider,
-            self.active,
-            self.email_address,
-            self.first_name,
-            self.last_name,
-            self.provider_user_id,
-            self.last_authenticated_at,
-            self.public_metadata,
-            self.verification,
-            self.saml_connection,
-        ) == (
-            other.id,
-            other.object,
-            other.provider,
-            other.active,
-            other.email_address,
-            other.first_name,
-            other.last_name,
-            other.provider_user_id,
-            other.last_authenticated_at,
-            other.public_metadata,
-            other.verification,
-            other.saml_connection,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "SAMLAccount",
-            self.id,
-            self.object,
-            self.provider,
-            self.active,
-            self.email_address,
-            self.first_name,
-            self.last_name,
-            self.provider_user_id,
-            self.last_authenticated_at,
-            self.public_metadata,
-            self.verification,
-            self.saml_connection,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    first_name: str | None = None
+    last_name: str | None = None
+    provider_user_id: str | None = None
+    last_authenticated_at: int | None = None
+    public_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    verification: Verification | None = None
+    saml_connection: SAMLAccountConnection | None = None
 
 
 class _EnterpriseAccountSlots:
@@ -1134,221 +348,49 @@ class _EnterpriseAccountSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class EnterpriseAccount(_EnterpriseAccountSlots):
     """An enterprise SSO account linked to a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "protocol": None,
-            "first_name": None,
-            "last_name": None,
-            "provider_user_id": None,
-            "enterprise_connection_id": None,
-            "public_metadata": None,
-            "verification": None,
-            "enterprise_connection": None,
-            "last_authenticated_at": None,
-        }
-    )
-
     id: str
     object: str
-    protocol: str | None
+    protocol: str | None = None
     provider: str
     active: bool
     email_address: str
-    first_name: str | None
-    last_name: str | None
-    provider_user_id: str | None
-    enterprise_connection_id: str | None
-    public_metadata: dict[str, Any] | None
-    verification: Verification | None
-    enterprise_connection: EnterpriseAccountConnection | None
-    last_authenticated_at: int | None
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        object: str,
-        protocol: str | None = None,
-        provider: str,
-        active: bool,
-        email_address: str,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        provider_user_id: str | None = None,
-        enterprise_connection_id: str | None = None,
-        public_metadata: dict[str, Any] | None = None,
-        verification: Verification | None = None,
-        enterprise_connection: EnterpriseAccountConnection | None = None,
-        last_authenticated_at: int | None = None,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "object", object)
-        _set(self, "protocol", protocol)
-        _set(self, "provider", provider)
-        _set(self, "active", active)
-        _set(self, "email_address", email_address)
-        _set(self, "first_name", first_name)
-        _set(self, "last_name", last_name)
-        _set(self, "provider_user_id", provider_user_id)
-        _set(self, "enterprise_connection_id", enterprise_connection_id)
-        _set(self, "public_metadata", public_metadata)
-        _set(self, "verification", verification)
-        _set(self, "enterprise_connection", enterprise_connection)
-        _set(self, "last_authenticated_at", last_authenticated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, EnterpriseAccount):
-            return NotImplemented
-        return (
-            self.id,
-            self.object,
-            self.protocol,
-            self.provider,
-            self.active,
-            self.email_address,
-            self.first_name,
-            self.last_name,
-            self.provider_user_id,
-            self.enterprise_connection_id,
-            self.public_metadata,
-            self.verification,
-            self.enterprise_connection,
-            self.last_authenticated_at,
-        ) == (
-            other.id,
-            other.object,
-            other.protocol,
-            other.provider,
-            other.active,
-            other.email_address,
-            other.first_name,
-            other.last_name,
-            other.provider_user_id,
-            other.enterprise_connection_id,
-            other.public_metadata,
-            other.verification,
-            other.enterprise_connection,
-            other.last_authenticated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "EnterpriseAccount",
-            self.id,
-            self.object,
-            self.protocol,
-            self.provider,
-            self.active,
-            self.email_address,
-            self.first_name,
-            self.last_name,
-            self.provider_user_id,
-            self.enterprise_connection_id,
-            self.public_metadata,
-            self.verification,
-            self.enterprise_connection,
-            self.last_authenticated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    first_name: str | None = None
+    last_name: str | None = None
+    provider_user_id: str | None = None
+    enterprise_connection_id: str | None = None
+    public_metadata: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
+    verification: Verification | None = None
+    enterprise_connection: EnterpriseAccountConnection | None = None
+    last_authenticated_at: int | None = None
 
 
 class _SCIMUserMetadataSlots:
     __slots__ = ("__weakref__", "directory_enabled", "directory_id", "external_id")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class SCIMUserMetadata(_SCIMUserMetadataSlots):
     """SCIM provisioning details of a user."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({"directory_enabled": None, "external_id": None})
-
     directory_id: str
-    directory_enabled: bool | None
-    external_id: str | None
-
-    def __init__(
-        self,
-        *,
-        directory_id: str,
-        directory_enabled: bool | None = None,
-        external_id: str | None = None,
-    ) -> None:
-        _set(self, "directory_id", directory_id)
-        _set(self, "directory_enabled", directory_enabled)
-        _set(self, "external_id", external_id)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, SCIMUserMetadata):
-            return NotImplemented
-        return (
-            self.directory_id,
-            self.directory_enabled,
-            self.external_id,
-        ) == (
-            other.directory_id,
-            other.directory_enabled,
-            other.external_id,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "SCIMUserMetadata",
-            self.directory_id,
-            self.directory_enabled,
-            self.external_id,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    directory_enabled: bool | None = None
+    external_id: str | None = None
 
 
 class _IdentificationLinkSlots:
     __slots__ = ("__weakref__", "id", "type")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class IdentificationLink(_IdentificationLinkSlots):
     """A link from an identifier to another identification."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields({})
-
     type: str
     id: str
-
-    def __init__(
-        self,
-        *,
-        type: str,
-        id: str,
-    ) -> None:
-        _set(self, "type", type)
-        _set(self, "id", id)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, IdentificationLink):
-            return NotImplemented
-        return (self.type, self.id) == (other.type, other.id)
-
-    def __hash__(self) -> int:
-        return hash(("IdentificationLink", self.type, self.id))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _SAMLAccountConnectionSlots:
@@ -1369,115 +411,22 @@ class _SAMLAccountConnectionSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class SAMLAccountConnection(_SAMLAccountConnectionSlots):
     """The SAML connection a SAML account belongs to."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "domain": None,
-            "domains": None,
-            "allow_subdomains": None,
-            "allow_idp_initiated": None,
-            "disable_additional_identifications": None,
-        }
-    )
-
     id: str
     name: str
-    domain: str | None
-    domains: list[str] | None
+    domain: str | None = None
+    domains: list[str] | None = attrs.field(default=None, repr=brief_repr)
     active: bool
     provider: str
     sync_user_attributes: bool
-    allow_subdomains: bool | None
-    allow_idp_initiated: bool | None
-    disable_additional_identifications: bool | None
+    allow_subdomains: bool | None = None
+    allow_idp_initiated: bool | None = None
+    disable_additional_identifications: bool | None = None
     created_at: int
     updated_at: int
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        name: str,
-        domain: str | None = None,
-        domains: list[str] | None = None,
-        active: bool,
-        provider: str,
-        sync_user_attributes: bool,
-        allow_subdomains: bool | None = None,
-        allow_idp_initiated: bool | None = None,
-        disable_additional_identifications: bool | None = None,
-        created_at: int,
-        updated_at: int,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "domain", domain)
-        _set(self, "domains", domains)
-        _set(self, "active", active)
-        _set(self, "provider", provider)
-        _set(self, "sync_user_attributes", sync_user_attributes)
-        _set(self, "allow_subdomains", allow_subdomains)
-        _set(self, "allow_idp_initiated", allow_idp_initiated)
-        _set(self, "disable_additional_identifications", disable_additional_identifications)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, SAMLAccountConnection):
-            return NotImplemented
-        return (
-            self.id,
-            self.name,
-            self.domain,
-            self.domains,
-            self.active,
-            self.provider,
-            self.sync_user_attributes,
-            self.allow_subdomains,
-            self.allow_idp_initiated,
-            self.disable_additional_identifications,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.id,
-            other.name,
-            other.domain,
-            other.domains,
-            other.active,
-            other.provider,
-            other.sync_user_attributes,
-            other.allow_subdomains,
-            other.allow_idp_initiated,
-            other.disable_additional_identifications,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "SAMLAccountConnection",
-            self.id,
-            self.name,
-            self.domain,
-            self.domains,
-            self.active,
-            self.provider,
-            self.sync_user_attributes,
-            self.allow_subdomains,
-            self.allow_idp_initiated,
-            self.disable_additional_identifications,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 class _EnterpriseAccountConnectionSlots:
@@ -1500,25 +449,17 @@ class _EnterpriseAccountConnectionSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class EnterpriseAccountConnection(_EnterpriseAccountConnectionSlots):
     """The enterprise connection an enterprise account uses."""
-
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "logo_public_url": None,
-            "domain": None,
-            "domains": None,
-        }
-    )
 
     id: str
     protocol: str
     provider: str
     name: str
-    logo_public_url: str | None
-    domain: str | None
-    domains: list[str] | None
+    logo_public_url: str | None = None
+    domain: str | None = None
+    domains: list[str] | None = attrs.field(default=None, repr=brief_repr)
     active: bool
     sync_user_attributes: bool
     allow_subdomains: bool
@@ -1526,101 +467,6 @@ class EnterpriseAccountConnection(_EnterpriseAccountConnectionSlots):
     disable_additional_identifications: bool
     created_at: int
     updated_at: int
-
-    def __init__(
-        self,
-        *,
-        id: str,
-        protocol: str,
-        provider: str,
-        name: str,
-        logo_public_url: str | None = None,
-        domain: str | None = None,
-        domains: list[str] | None = None,
-        active: bool,
-        sync_user_attributes: bool,
-        allow_subdomains: bool,
-        allow_idp_initiated: bool,
-        disable_additional_identifications: bool,
-        created_at: int,
-        updated_at: int,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "protocol", protocol)
-        _set(self, "provider", provider)
-        _set(self, "name", name)
-        _set(self, "logo_public_url", logo_public_url)
-        _set(self, "domain", domain)
-        _set(self, "domains", domains)
-        _set(self, "active", active)
-        _set(self, "sync_user_attributes", sync_user_attributes)
-        _set(self, "allow_subdomains", allow_subdomains)
-        _set(self, "allow_idp_initiated", allow_idp_initiated)
-        _set(self, "disable_additional_identifications", disable_additional_identifications)
-        _set(self, "created_at", created_at)
-        _set(self, "updated_at", updated_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(
-            other, EnterpriseAccountConnection
-        ):
-            return NotImplemented
-        return (
-            self.id,
-            self.protocol,
-            self.provider,
-            self.name,
-            self.logo_public_url,
-            self.domain,
-            self.domains,
-            self.active,
-            self.sync_user_attributes,
-            self.allow_subdomains,
-            self.allow_idp_initiated,
-            self.disable_additional_identifications,
-            self.created_at,
-            self.updated_at,
-        ) == (
-            other.id,
-            other.protocol,
-            other.provider,
-            other.name,
-            other.logo_public_url,
-            other.domain,
-            other.domains,
-            other.active,
-            other.sync_user_attributes,
-            other.allow_subdomains,
-            other.allow_idp_initiated,
-            other.disable_additional_identifications,
-            other.created_at,
-            other.updated_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "EnterpriseAccountConnection",
-            self.id,
-            self.protocol,
-            self.provider,
-            self.name,
-            self.logo_public_url,
-            self.domain,
-            self.domains,
-            self.active,
-            self.sync_user_attributes,
-            self.allow_subdomains,
-            self.allow_idp_initiated,
-            self.disable_additional_identifications,
-            self.created_at,
-            self.updated_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 def _d_User(o: Any) -> User:

@@ -4,21 +4,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 
 from ._runtime import (
     MISSING,
     DecodeFailure,
-    attrs_fields,
     bad,
+    brief_repr,
     encode_one,
-    frozen_delattr,
-    frozen_setattr,
-    model_getstate,
-    model_repr,
-    model_setstate,
+    raw_payload,
     unknown_verification,
 )
 from .common import ClerkError, _d_ClerkError, _e_ClerkError
@@ -40,8 +36,6 @@ __all__ = [
     "VERIFICATION_BY_OBJECT",
 ]
 
-_set = object.__setattr__
-
 
 class _OTPVerificationSlots:
     __slots__ = (
@@ -56,85 +50,17 @@ class _OTPVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OTPVerification(_OTPVerificationSlots):
     """Verification by a one-time code sent by email or SMS."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "attempts": None,
-            "expire_at": None,
-            "channel": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    attempts: int | None
-    expire_at: int | None
-    channel: str | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-        channel: str | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-        _set(self, "channel", channel)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, OTPVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.channel,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.attempts,
-            other.expire_at,
-            other.channel,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OTPVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.channel,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    attempts: int | None = None
+    expire_at: int | None = None
+    channel: str | None = None
+    verified_at_client: str | None = None
 
 
 class _AdminVerificationSlots:
@@ -149,78 +75,16 @@ class _AdminVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class AdminVerification(_AdminVerificationSlots):
     """Verification done by an administrator."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "attempts": None,
-            "expire_at": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    attempts: int | None
-    expire_at: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, AdminVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.attempts,
-            other.expire_at,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "AdminVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    attempts: int | None = None
+    expire_at: int | None = None
+    verified_at_client: str | None = None
 
 
 class _FromOAuthVerificationSlots:
@@ -236,85 +100,17 @@ class _FromOAuthVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class FromOAuthVerification(_FromOAuthVerificationSlots):
     """Verification taken over from an OAuth provider."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "error": None,
-            "expire_at": None,
-            "attempts": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    error: ClerkError | None
-    expire_at: int | None
-    attempts: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        error: ClerkError | None = None,
-        expire_at: int | None = None,
-        attempts: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "error", error)
-        _set(self, "expire_at", expire_at)
-        _set(self, "attempts", attempts)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, FromOAuthVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.error,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.error,
-            other.expire_at,
-            other.attempts,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "FromOAuthVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.error,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    error: ClerkError | None = None
+    expire_at: int | None = None
+    attempts: int | None = None
+    verified_at_client: str | None = None
 
 
 class _TicketVerificationSlots:
@@ -329,78 +125,16 @@ class _TicketVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class TicketVerification(_TicketVerificationSlots):
     """Verification by a ticket (e.g. an invitation)."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "attempts": None,
-            "expire_at": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    attempts: int | None
-    expire_at: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, TicketVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.attempts,
-            other.expire_at,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "TicketVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    attempts: int | None = None
+    expire_at: int | None = None
+    verified_at_client: str | None = None
 
 
 class _SAMLVerificationSlots:
@@ -417,92 +151,18 @@ class _SAMLVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class SAMLVerification(_SAMLVerificationSlots):
     """Verification through a SAML sign-in."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "external_verification_redirect_url": None,
-            "error": None,
-            "expire_at": None,
-            "attempts": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    external_verification_redirect_url: str | None
-    error: ClerkError | None
-    expire_at: int | None
-    attempts: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        external_verification_redirect_url: str | None = None,
-        error: ClerkError | None = None,
-        expire_at: int | None = None,
-        attempts: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "external_verification_redirect_url", external_verification_redirect_url)
-        _set(self, "error", error)
-        _set(self, "expire_at", expire_at)
-        _set(self, "attempts", attempts)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, SAMLVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.external_verification_redirect_url,
-            self.error,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.external_verification_redirect_url,
-            other.error,
-            other.expire_at,
-            other.attempts,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "SAMLVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.external_verification_redirect_url,
-            self.error,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    external_verification_redirect_url: str | None = None
+    error: ClerkError | None = None
+    expire_at: int | None = None
+    attempts: int | None = None
+    verified_at_client: str | None = None
 
 
 class _EmailLinkVerificationSlots:
@@ -517,149 +177,31 @@ class _EmailLinkVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class EmailLinkVerification(_EmailLinkVerificationSlots):
     """Verification by a link sent by email."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "attempts": None,
-            "expire_at": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    attempts: int | None
-    expire_at: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, EmailLinkVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.attempts,
-            other.expire_at,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "EmailLinkVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    attempts: int | None = None
+    expire_at: int | None = None
+    verified_at_client: str | None = None
 
 
 class _SCIMVerificationSlots:
     __slots__ = ("__weakref__", "attempts", "expire_at", "object", "status", "strategy")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class SCIMVerification(_SCIMVerificationSlots):
     """Verification by SCIM provisioning."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "attempts": None,
-            "expire_at": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    attempts: int | None
-    expire_at: int | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, SCIMVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.attempts,
-            other.expire_at,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "SCIMVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.attempts,
-            self.expire_at,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    attempts: int | None = None
+    expire_at: int | None = None
 
 
 class _Web3VerificationSlots:
@@ -676,92 +218,18 @@ class _Web3VerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class Web3Verification(_Web3VerificationSlots):
     """Verification by a web3 wallet signature."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "nonce": None,
-            "message": None,
-            "attempts": None,
-            "expire_at": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    nonce: str | None
-    message: str | None
-    attempts: int | None
-    expire_at: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        nonce: str | None = None,
-        message: str | None = None,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "nonce", nonce)
-        _set(self, "message", message)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, Web3Verification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.nonce,
-            self.message,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.nonce,
-            other.message,
-            other.attempts,
-            other.expire_at,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "Web3Verification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.nonce,
-            self.message,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    nonce: str | None = None
+    message: str | None = None
+    attempts: int | None = None
+    expire_at: int | None = None
+    verified_at_client: str | None = None
 
 
 class _PasskeyVerificationSlots:
@@ -778,92 +246,18 @@ class _PasskeyVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class PasskeyVerification(_PasskeyVerificationSlots):
     """Verification of a passkey."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "nonce": None,
-            "message": None,
-            "attempts": None,
-            "expire_at": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    nonce: str | None
-    message: str | None
-    attempts: int | None
-    expire_at: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        nonce: str | None = None,
-        message: str | None = None,
-        attempts: int | None = None,
-        expire_at: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "nonce", nonce)
-        _set(self, "message", message)
-        _set(self, "attempts", attempts)
-        _set(self, "expire_at", expire_at)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, PasskeyVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.nonce,
-            self.message,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.nonce,
-            other.message,
-            other.attempts,
-            other.expire_at,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "PasskeyVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.nonce,
-            self.message,
-            self.attempts,
-            self.expire_at,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    nonce: str | None = None
+    message: str | None = None
+    attempts: int | None = None
+    expire_at: int | None = None
+    verified_at_client: str | None = None
 
 
 class _OAuthVerificationSlots:
@@ -880,91 +274,18 @@ class _OAuthVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class OAuthVerification(_OAuthVerificationSlots):
     """Verification through an OAuth sign-in."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "external_verification_redirect_url": None,
-            "error": None,
-            "attempts": None,
-            "verified_at_client": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    external_verification_redirect_url: str | None
-    error: ClerkError | None
+    external_verification_redirect_url: str | None = None
+    error: ClerkError | None = None
     expire_at: int
-    attempts: int | None
-    verified_at_client: str | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        external_verification_redirect_url: str | None = None,
-        error: ClerkError | None = None,
-        expire_at: int,
-        attempts: int | None = None,
-        verified_at_client: str | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "external_verification_redirect_url", external_verification_redirect_url)
-        _set(self, "error", error)
-        _set(self, "expire_at", expire_at)
-        _set(self, "attempts", attempts)
-        _set(self, "verified_at_client", verified_at_client)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, OAuthVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.external_verification_redirect_url,
-            self.error,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.external_verification_redirect_url,
-            other.error,
-            other.expire_at,
-            other.attempts,
-            other.verified_at_client,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "OAuthVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.external_verification_redirect_url,
-            self.error,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    attempts: int | None = None
+    verified_at_client: str | None = None
 
 
 class _GoogleOneTapVerificationSlots:
@@ -980,145 +301,35 @@ class _GoogleOneTapVerificationSlots:
     )
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class GoogleOneTapVerification(_GoogleOneTapVerificationSlots):
     """Verification through Google One Tap."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "expire_at": None,
-            "attempts": None,
-            "verified_at_client": None,
-            "error": None,
-        }
-    )
-
-    object: str | None
+    object: str | None = None
     status: str
     strategy: str
-    expire_at: int | None
-    attempts: int | None
-    verified_at_client: str | None
-    error: ClerkError | None
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        status: str,
-        strategy: str,
-        expire_at: int | None = None,
-        attempts: int | None = None,
-        verified_at_client: str | None = None,
-        error: ClerkError | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "status", status)
-        _set(self, "strategy", strategy)
-        _set(self, "expire_at", expire_at)
-        _set(self, "attempts", attempts)
-        _set(self, "verified_at_client", verified_at_client)
-        _set(self, "error", error)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, GoogleOneTapVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.status,
-            self.strategy,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-            self.error,
-        ) == (
-            other.object,
-            other.status,
-            other.strategy,
-            other.expire_at,
-            other.attempts,
-            other.verified_at_client,
-            other.error,
-        )
-
-    def __hash__(self) -> int:
-        return hash((
-            "GoogleOneTapVerification",
-            self.object,
-            self.status,
-            self.strategy,
-            self.expire_at,
-            self.attempts,
-            self.verified_at_client,
-            self.error,
-        ))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
+    expire_at: int | None = None
+    attempts: int | None = None
+    verified_at_client: str | None = None
+    error: ClerkError | None = None
 
 
 class _UnknownVerificationSlots:
     __slots__ = ("__weakref__", "object", "raw", "status", "strategy")
 
 
+@attrs.frozen(kw_only=True, slots=True)
 class UnknownVerification(_UnknownVerificationSlots):
     """A verification of a kind this SDK does not know; ``raw`` keeps the payload."""
 
-    __slots__ = ()
-    __attrs_attrs__: ClassVar[Any] = attrs_fields(
-        {
-            "object": None,
-            "strategy": None,
-            "status": None,
-            "raw": attrs.field(factory=dict),
-        }
+    object: str | None = None
+    strategy: str | None = None
+    status: str | None = None
+    raw: dict[str, Any] = attrs.field(
+        default=attrs.Factory(dict),
+        converter=raw_payload,
+        repr=brief_repr,
     )
-
-    object: str | None
-    strategy: str | None
-    status: str | None
-    raw: dict[str, Any]
-
-    def __init__(
-        self,
-        *,
-        object: str | None = None,
-        strategy: str | None = None,
-        status: str | None = None,
-        raw: dict[str, Any] | None = None,
-    ) -> None:
-        _set(self, "object", object)
-        _set(self, "strategy", strategy)
-        _set(self, "status", status)
-        _set(self, "raw", {} if raw is None else raw)
-
-    def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__ or not isinstance(other, UnknownVerification):
-            return NotImplemented
-        return (
-            self.object,
-            self.strategy,
-            self.status,
-            self.raw,
-        ) == (
-            other.object,
-            other.strategy,
-            other.status,
-            other.raw,
-        )
-
-    def __hash__(self) -> int:
-        return hash(("UnknownVerification", self.object, self.strategy, self.status, self.raw))
-
-    __repr__ = model_repr
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-    __getstate__ = model_getstate
-    __setstate__ = model_setstate
 
 
 #: Any verification state; unknown kinds decode to ``UnknownVerification``.

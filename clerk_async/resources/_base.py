@@ -13,12 +13,12 @@ from urllib.parse import quote
 
 from attrs import AttrsInstance
 
-from .._convert import check_json_value, dumps, structure, to_body
+from .._convert import check_json_value, converter, dumps, structure_owned
 from .._json import parse_response
-from .._nogc import gc_paused
 from .._transport import QueryPairs, Transport
 from .._types import UNSET, UnsetType
 from ..models import User
+from ..models._hooks import HookDecodeError
 
 __all__ = [
     "Resource",
@@ -157,7 +157,7 @@ class Resource:
     ) -> T:
         encoded = None
         if body is not UNSET:
-            encoded = dumps(to_body(body))
+            encoded = dumps(converter.unstructure(body))
         payload = await self._transport.request(
             operation, method, path, params=params, body=encoded, idempotent=idempotent
         )
@@ -166,16 +166,18 @@ class Resource:
 
 def decode(payload: bytes, cls: type[T], method: str, path: str) -> T:
     """Decode a 2xx body; a body we cannot read is a :class:`ClerkDecodeError`."""
-    with gc_paused():  # a page is ~40,000 new containers and no cycles: see _nogc
-        return structure_checked(
-            parse_response(payload, method=method, path=path), cls, method, path
-        )
+    return structure_owned(parse_response(payload, method=method, path=path), cls,
+                           method=method, path=path)
 
 
 def structure_checked(data: object, cls: type[T], method: str, path: str) -> T:
-    """Structure decoded JSON as ``cls``; a value of the wrong type is a
+    """``converter.structure(data, cls)``; a value of the wrong type is a
     :class:`ClerkDecodeError` naming its full field path and the request."""
-    return structure(data, cls, method=method, path=path)
+    try:
+        result: T = converter.structure(data, cls)
+    except HookDecodeError as exc:
+        raise exc.for_request(method, path) from None
+    return result
 
 
 def given(values: Mapping[str, Any], *, exclude: Sequence[str] = ("self",)) -> dict[str, Any]:

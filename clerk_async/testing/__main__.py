@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="seed for generated ids and faults, for repeatable runs (default: 0)")
     serve.add_argument("--users", type=int, default=0, metavar="N",
                        help="pre-create this many users (default: 0)")
+    serve.add_argument("--webhook", action="append", default=[], metavar="URL",
+                       help="POST signed user.created/updated/deleted events to URL "
+                       "(repeatable; each endpoint's whsec_ secret is printed)")
     return parser
 
 
@@ -79,6 +82,7 @@ async def _serve(args: argparse.Namespace) -> None:
         fake.store.add_user(
             email_address=f"user{i}@example.com", first_name="User", last_name=str(i)
         )
+    secrets = [(url, fake.add_webhook_endpoint(url)) for url in args.webhook]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -92,6 +96,9 @@ async def _serve(args: argparse.Namespace) -> None:
         print(
             f"FakeClerk control: {fake.root_url}/__fake__/stats, POST /__fake__/reset", flush=True
         )
+        for url, secret in secrets:
+            # A throwaway secret made for this run: printed so the receiver can use it.
+            print(f"FakeClerk webhook: {url} secret: {secret}", flush=True)
         await stop.wait()
 
 

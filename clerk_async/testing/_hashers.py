@@ -205,13 +205,14 @@ def _pbkdf2(name: str, algorithm: str, salt_as: str, hash_as: str) -> Callable[[
     """A PBKDF2 family member: ``<name>$<iterations>$<salt>$<hash>``.
 
     ``salt_as``: "raw" (the text's UTF-8 bytes), "b64", "hex", or "hex_or_raw"
-    (pbkdf2_sha1: hex when it decodes, else raw). ``hash_as``: "b64", "hex" or
-    "hex_or_b64" (pbkdf2_sha1 is documented as hex; Django's own form is base64).
+    (pbkdf2_sha1: hex when it decodes, else raw). ``hash_as``: "b64" or "hex".
+    pbkdf2_sha1 alone may end with ``$<key length>``, which Clerk's docs default
+    to 32 bytes: a 20-byte hash (Django's) needs it written out.
     """
 
     def parse(digest: str) -> Checker:
         parts = digest.split("$")
-        extra = 1 if name == "pbkdf2_sha1" else 0  # pbkdf2_sha1 may end with $<key length>
+        extra = 1 if name == "pbkdf2_sha1" else 0
         _require(parts[0] == name and 4 <= len(parts) <= 4 + extra,
                  f"expected {name}$<iterations>$<salt>$<hash>")
         rounds = _iterations(parts[1])
@@ -222,14 +223,13 @@ def _pbkdf2(name: str, algorithm: str, salt_as: str, hash_as: str) -> Callable[[
             salt = _hex(salt_text, "salt")
         else:
             salt = salt_text.encode()
-        if hash_as == "hex" or (hash_as == "hex_or_b64" and _is_hex(hash_text)):
-            expected = _hex(hash_text, "hash")
-        else:
-            expected = _b64(hash_text, "hash")
+        expected = _hex(hash_text, "hash") if hash_as == "hex" else _b64(hash_text, "hash")
         _require(len(expected) >= 16, "the hash is too short")
-        if len(parts) == 5:
-            _require(parts[4].isdigit() and int(parts[4]) == len(expected),
-                     "the key length does not match the hash")
+        if extra:
+            length = parts[4] if len(parts) == 5 else "32"
+            _require(length.isdigit() and int(length) == len(expected),
+                     f"the hash is {len(expected)} bytes but the key length is {length} "
+                     "(32 unless given as $<key length>)")
         return lambda pw: _same(
             hashlib.pbkdf2_hmac(algorithm, pw, salt, rounds, len(expected)), expected)
 
@@ -356,7 +356,7 @@ PARSERS: dict[str, Callable[[str], Checker]] = {
     "md5": _plain("md5", 16),
     "md5_phpass": _phpass,
     "md5_salted": _salted("md5", 16),
-    "pbkdf2_sha1": _pbkdf2("pbkdf2_sha1", "sha1", "hex_or_raw", "hex_or_b64"),
+    "pbkdf2_sha1": _pbkdf2("pbkdf2_sha1", "sha1", "hex_or_raw", "hex"),
     "pbkdf2_sha256": _pbkdf2("pbkdf2_sha256", "sha256", "b64", "b64"),
     "pbkdf2_sha256_django": _pbkdf2("pbkdf2_sha256", "sha256", "raw", "b64"),
     "pbkdf2_sha512": _pbkdf2("pbkdf2_sha512", "sha512", "raw", "hex"),

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _handlers, _handlers_more
+from . import _handlers, _handlers_more, _tokens, _webhooks
 from ._clock import Clock, wall_clock
 from ._errors import FakeError
 from ._faults import FaultPlan, Faults
@@ -24,7 +24,7 @@ from ._web import STORE, Handler, json_response
 
 __all__ = ["FakeClerk", "FakeStats"]
 
-ROUTES = _handlers.ROUTES + _handlers_more.ROUTES
+ROUTES = _handlers.ROUTES + _handlers_more.ROUTES + _tokens.ROUTES
 OPERATIONS = frozenset(op for _, _, op, _ in ROUTES)
 _CONTROL = "__fake__"
 
@@ -120,6 +120,8 @@ class FakeClerk:
             require_identifier=require_identifier,
         )
         self.stats = FakeStats(self.store)
+        self.tokens = _tokens.TokenIssuer(seed, self.clock)
+        self.webhooks = _webhooks.WebhookSender(seed, self.clock, f"ins_fake{seed & 0xFFFF:04x}")
         self.quotas = QuotaBook(rate_limit, operation_limits)
         self.fault_plan = FaultPlan(faults)
         self._host, self._port = host, port
@@ -156,6 +158,42 @@ class FakeClerk:
         self.quotas.reset()
         self.fault_plan = FaultPlan(self.fault_plan.config)
 
+    def session_token(
+        self,
+        user_id: str,
+        *,
+        session_id: str | None = None,
+        authorized_party: str | None = None,
+        expires_in: float = _tokens.DEFAULT_EXPIRES_IN,
+        claims: Mapping[str, Any] | None = None,
+    ) -> str:
+        """A session token for ``user_id`` as Clerk's frontend would send it.
+
+        RS256-signed with this fake's key (served at ``GET /v1/jwks``; its PEM
+        is ``fake.tokens.public_pem``), shaped like Clerk's version 2 session
+        claims, issued now by ``fake.clock`` and valid for ``expires_in``
+        seconds (negative for an expired one). ``claims`` adds or overrides
+        claims; a None value removes one.
+        """
+        return self.tokens.mint(
+            user_id,
+            session_id=session_id,
+            authorized_party=authorized_party,
+            expires_in=expires_in,
+            claims=claims,
+        )
+
+    def add_webhook_endpoint(self, url: str, *, secret: str | None = None) -> str:
+        """POST signed ``user.created/updated/deleted`` events to ``url``; returns the secret.
+
+        Every user change made through the API is delivered, signed with
+        ``secret`` (a ``whsec_…`` string; generated when not given) as Svix
+        signs Clerk's webhooks, and retried on a non-2xx answer. Deliveries run
+        in the background: ``await fake.webhooks.drain()`` waits for them, and
+        ``fake.webhooks.deliveries`` records each attempt's status.
+        """
+        return self.webhooks.add_endpoint(url, secret)
+
     # -- life cycle ----------------------------------------------------------------
 
     @property
@@ -181,6 +219,7 @@ class FakeClerk:
         self._runner = runner
 
     async def aclose(self) -> None:
+        await self.webhooks.aclose()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -202,6 +241,7 @@ class FakeClerk:
     def _make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=10 * 1024**2)
         app[STORE] = self.store
+        app[_tokens.ISSUER] = self.tokens
         # Routes are mapped to operationIds here rather than by resource name,
         # because one path (e.g. /users) carries several operations.
         self._operation_of: dict[object, str] = {}
@@ -295,6 +335,9 @@ class FakeClerk:
             response = _error(exc, self._trace_id())
         except web.HTTPException as exc:  # aiohttp's own, e.g. 413 from the body size cap
             response = self._http_error(exc, exc.text or exc.reason)
+        if request.method != "GET" and isinstance(response, web.Response):
+            # The change is made (even if a fault below hides the answer): Clerk tells webhooks.
+            self.webhooks.observe(operation, response.status, response.body)  # type: ignore[arg-type]
         if fault == "500_after":
             # The change is kept, yet the client hears a server error.
             failed = FakeError(

@@ -125,3 +125,9 @@ else:
     @pytest.fixture(name="clerk")
     def _clerk_unavailable() -> None:
         pytest.fail(MISSING_ASYNCIO.format(name="clerk"), pytrace=False)
+
+
+# Signed-in headers for a fake user (issue 25); defined in their own module.
+from ._auth_fixtures import clerk_session_headers, clerk_session_headers_sync  # noqa: E402
+
+__all__ += ["clerk_session_headers", "clerk_session_headers_sync"]

@@ -10,6 +10,14 @@ Run it (from the repository root) against Clerk, or against a local FakeClerk::
         -d '{"email_address": "ada@example.com", "first_name": "Ada"}'
     curl -s 'localhost:8000/users?limit=10'
 
+Signed-in routes: ``GET /me`` needs a Clerk session token (``Authorization:
+Bearer …`` or the ``__session`` cookie; ``RequireSession`` answers 401
+otherwise). ``POST /webhooks/clerk`` receives Clerk's webhooks (secret in
+``CLERK_WEBHOOK_SIGNING_SECRET``) and keeps a local table of users in step,
+in ``$LOCAL_USERS_DB`` (a SQLite file; in memory when unset). Against the
+fake: ``serve --webhook http://127.0.0.1:8000/webhooks/clerk`` prints the
+secret to export.
+
 ``CLERK_SECRET_KEY`` and ``CLERK_API_URL`` are read by ``AsyncClerk()`` itself
 when the app starts (``CLERK_API_URL`` defaults to Clerk's production API).
 
@@ -55,6 +63,10 @@ from clerk_async import (
     User,
     UserFilters,
 )
+from clerk_async.fastapi import RequireSession
+from clerk_async.webhooks import WebhookVerificationError, verify_webhook
+
+from .local_users import LocalUsers
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +84,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Creating it opens nothing; its aiohttp session is made on the first request,
     # inside the server's event loop. Leaving the `async with` closes it.
     async with AsyncClerk(retry=RETRY, timeout=TIMEOUT) as clerk:
-        app.state.clerk = clerk
-        yield
+        app.state.clerk = clerk  # also where RequireSession finds its client
+        app.state.local_users = LocalUsers(os.environ.get("LOCAL_USERS_DB", ":memory:"))
+        try:
+            yield
+        finally:
+            app.state.local_users.close()
 
 
 MISSING_KEY = (
@@ -232,6 +248,33 @@ async def update_metadata(user_id: str, body: MetadataPatch, clerk: ClerkDep) ->
     with argument_errors_as_422():
         user = await clerk.users.update_metadata(user_id, **body.model_dump(exclude_unset=True))
     return UserOut.from_user(user)
+
+
+# --------------------------------------------------------------------------- signed in
+
+
+@app.get("/me")
+async def me(session: RequireSession, request: Request) -> dict[str, Any]:
+    """Who is calling: their session's claims, and this app's row for them."""
+    return {
+        "user_id": session.user_id,
+        "session_id": session.session_id,
+        "org_id": session.org_id,
+        "local": request.app.state.local_users.get(session.user_id),
+    }
+
+
+@app.post("/webhooks/clerk")
+async def clerk_webhook(request: Request) -> dict[str, str]:
+    """Clerk's user.created / updated / deleted, applied once each (by svix-id)."""
+    body = await request.body()  # the exact bytes: the signature covers them
+    try:
+        event = verify_webhook(body, request.headers)
+    except WebhookVerificationError as exc:
+        # 400 makes Clerk (Svix) retry, which is right for a transient clock skew;
+        # a forged request gets nothing but this line.
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return {"status": request.app.state.local_users.apply(event)}
 
 
 # --------------------------------------------------------------------------- errors

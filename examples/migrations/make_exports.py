@@ -305,8 +305,42 @@ def clerk(folder: Path) -> None:
         "user_2kQ8vX1bT9mN4pR7sW3yZ6aD0fH": "Oslo fjord 12"})
 
 
+def django(folder: Path) -> None:
+    # `manage.py dumpdata auth.User --indent 2`: one object per user, columns under
+    # "fields", each password in the format of the hasher Django used for it.
+    def sha1_hash(password: str, name: str) -> str:  # PBKDF2SHA1PasswordHasher
+        salt = base64.b64encode(_seed(name, 9), b"Ab").decode()
+        raw = hashlib.pbkdf2_hmac("sha1", password.encode(), salt.encode(), 100_000)
+        return f"pbkdf2_sha1$100000${salt}${base64.b64encode(raw).decode()}"
+
+    def bcrypt_sha256(password: str, name: str) -> str:  # BCryptSHA256PasswordHasher
+        return "bcrypt_sha256$" + bcrypt_hash(hashlib.sha256(password.encode()).hexdigest(), name)
+
+    people = [  # (pk, username, first, last, email, password, hasher, is_active)
+        (1, "amina", "Amina", "Yusuf", "amina@example.org", "Kano-Market-7", django_pbkdf2, True),
+        (2, "bjorn", "Björn", "Lund", "bjorn@example.org", "Malmö 2011", bcrypt_sha256, True),
+        (3, "chen", "Chen", "Jie", "chen.jie@example.org", "Chengdu#panda",
+         lambda pw, name: "argon2" + argon2id_hash(pw, name), True),
+        (4, "dara", "Dara", "Walsh", "dara@example.org", "Galway-Bay-4", sha1_hash, False),
+    ]
+    users = [{"model": "auth.user", "pk": pk, "fields": {
+        "password": hasher(password, f"django-{pk}"), "last_login": "2024-02-01T09:00:00Z",
+        "is_superuser": False, "username": username, "first_name": first, "last_name": last,
+        "email": email, "is_staff": False, "is_active": active,
+        "date_joined": f"2022-0{pk}-15T10:30:00.123Z", "groups": [], "user_permissions": []}}
+        for pk, username, first, last, email, password, hasher, active in people]
+    # A user who only ever signed in through SSO: set_unusable_password() writes "!" + 40.
+    users.append({"model": "auth.user", "pk": 5, "fields": {
+        "password": "!" + base64.b64encode(_seed("django-5", 30)).decode(),
+        "last_login": None, "is_superuser": False, "username": "emeka", "first_name": "Emeka",
+        "last_name": "Obi", "email": "emeka@example.org", "is_staff": False, "is_active": True,
+        "date_joined": "2023-01-02T03:04:05Z", "groups": [], "user_permissions": []}})
+    _write_json(folder / "auth_user.json", users)
+    _write_json(folder / "passwords.json", {str(p[0]): p[5] for p in people})
+
+
 def main(target: Path = HERE) -> None:
-    for make in (auth0, firebase, supabase, authjs, cognito, clerk):
+    for make in (auth0, firebase, supabase, authjs, cognito, clerk, django):
         folder = target / make.__name__
         folder.mkdir(exist_ok=True)
         make(folder)

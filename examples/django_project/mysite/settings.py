@@ -1,9 +1,12 @@
 """Settings of the example project: as few as Django needs.
 
-Users live in Clerk, so the project has no database, no admin, no auth and no
-sessions. Everything that differs between machines comes from the environment:
-``CLERK_SECRET_KEY`` and ``CLERK_API_URL`` (read by the Clerk clients), plus
-the ``DJANGO_*`` variables below.
+Users live in Clerk, so the project has no admin, no Django auth and no
+sessions: callers are identified by their Clerk session token
+(``ClerkSessionMiddleware``). Its one SQLite table is the local copy of users
+that Clerk's webhooks keep in step (``manage.py migrate`` creates it).
+Everything that differs between machines comes from the environment:
+``CLERK_SECRET_KEY`` and ``CLERK_API_URL`` (read by the Clerk clients),
+``CLERK_WEBHOOK_SIGNING_SECRET``, plus the ``DJANGO_*`` variables below.
 """
 
 import os
@@ -29,12 +32,26 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # request.clerk_session, from the Clerk session token (verified on first use)
+    "clerk_sync.django.ClerkSessionMiddleware",
 ]
+
+# The client the middleware verifies with: the project's one shared Clerk.
+CLERK_CLIENT = "clerkusers.clerk.clerk"
 
 ROOT_URLCONF = "mysite.urls"
 WSGI_APPLICATION = "mysite.wsgi.application"
 
 # No database: Django falls back to its dummy backend, and nothing here queries one.
-DATABASES: dict[str, dict[str, str]] = {}
+# Only for LocalUser, the table Clerk's webhooks keep in step (views.clerk_webhook).
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get(
+            "DJANGO_DB_PATH", os.path.join(os.path.dirname(os.path.dirname(__file__)), "db.sqlite3")
+        ),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True
