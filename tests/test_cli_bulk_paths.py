@@ -3,9 +3,11 @@ that cannot be written, undo and the instance dry run."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 
 from clerk_async.bulk._journal import Journal
 from clerk_async.cli import main
+from clerk_async.testing import FakeClerk
 
 
 def _rows(path: Path, n: int) -> None:
@@ -88,3 +91,39 @@ def test_undo_refuses_a_missing_journal(tmp_path: Path, capsys: pytest.CaptureFi
                                         ) -> None:
     assert main(["undo", "--journal", str(tmp_path / "none.journal"), "--fake"]) == 2
     assert "no such journal" in capsys.readouterr().err
+
+
+async def _run(fake: FakeClerk, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CLERK_SECRET_KEY", "CLERK_API_URL")}
+    env["CLERK_SECRET_KEY"] = fake.secret_key
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "clerk_async", *args, "--base-url", fake.base_url,
+        "--rate", "none", env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await child.communicate()
+    assert child.returncode is not None
+    return child.returncode, out.decode(), err.decode()
+
+
+async def test_check_instance_then_import_then_undo_from_the_shell(tmp_path: Path) -> None:
+    rows, journal = tmp_path / "rows.jsonl", tmp_path / "run.journal"
+    _rows(rows, 4)
+    async with FakeClerk() as fake:
+        kept = fake.store.add_user(email_address="p0@example.com")
+        code, out, _ = await _run(fake, "import", str(rows), "--dry-run", "--check-instance",
+                                  "--json")
+        assert code == 0
+        report = json.loads(out)["report"]
+        assert (report["would_create"], report["exist_already"]) == (3, 1)
+        assert len(fake.store.users) == 1 and "CreateUser" not in fake.stats.requests
+
+        code, _, err = await _run(fake, "import", str(rows), "--journal", str(journal))
+        assert code == 0, err
+        assert len(fake.store.users) == 4
+
+        code, out, _ = await _run(fake, "undo", "--journal", str(journal), "--dry-run")
+        assert code == 0 and "3 users would be deleted" in out
+        assert len(fake.store.users) == 4
+        code, out, _ = await _run(fake, "undo", "--journal", str(journal), "--json")
+        assert code == 0 and json.loads(out)["deleted"] == 3
+        assert list(fake.store.users) == [kept.id]

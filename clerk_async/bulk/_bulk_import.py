@@ -85,7 +85,7 @@ from .._errors import (
 )
 from .._types import UNSET
 from ..models import CreateUserParams, UpdateUserParams, User
-from ._evidence import MAX_FILTER_VALUES, carries_values, values_of
+from ._evidence import MAX_FILTER_VALUES, UserIndex, carries_values, holders
 from ._export_rows import is_user_object, user_to_create_row
 from ._journal import DONE_STATES, Journal, JournalWriteError
 from ._order import Ticket, TicketLine
@@ -100,7 +100,6 @@ from ._report import (
     failed_row,
 )
 from ._rows import (
-    CASELESS,
     RowError,
     identifiers,
     identity,
@@ -198,21 +197,6 @@ class _Row:
 def _unreadable(number: int) -> _Row:
     """A row that failed validation: journalled under its line number."""
     return _Row(number, [f"row:{number}"], CreateUserParams())
-
-
-def _value_index(users: Iterable[User]) -> dict[tuple[str, str], dict[str, User]]:
-    """(filter name, compared value) -> the users that really carry it."""
-    index: dict[tuple[str, str], dict[str, User]] = {}
-    for user in users:
-        for name in ("external_id", "email_address", "phone_number", "username",
-                     "web3_wallet"):
-            for value in values_of(user, name):
-                index.setdefault((name, value), {})[user.id] = user
-    return index
-
-
-def _compared(name: str, value: str) -> str:
-    return value.lower() if name in CASELESS else value
 
 
 class _Importer:
@@ -414,21 +398,17 @@ class _Importer:
             else:
                 for user in answer:
                     found[user.id] = user
-        index = _value_index(found.values())
+        index = UserIndex(found.values())
         for row in batch:
             if problem is not None and identifiers(row.params):
                 row.problem = problem
                 continue
             self.place(row, index)
 
-    def place(self, row: _Row, index: dict[tuple[str, str], dict[str, User]]) -> None:
+    def place(self, row: _Row, index: UserIndex) -> None:
         """Tell from looked-up users whether the row's user exists, or clashes."""
-        holders: dict[str, User] = {}
-        for name, values in identifiers(row.params):
-            for value in values:
-                holders.update(index.get((name, _compared(name, value)), {}))
         row.known = row.clash = None
-        users = list(holders.values())
+        users = holders(index, row.params)
         if len(users) == 1:
             row.known = users[0]
         elif users:
@@ -518,7 +498,7 @@ class _Importer:
 
     async def relook(self, row: _Row, ids: list[tuple[str, list[str]]]) -> None:
         users = await self.guarded(self.lookup(ids), at_risk=row.at_risk)
-        self.place(row, _value_index(users))
+        self.place(row, UserIndex(users))
 
     async def guarded(self, call: Any, *, at_risk: bool, kind: str = "lookup") -> Any:
         """Await a lookup or update; a Clerk error becomes this row's failure."""
@@ -576,7 +556,7 @@ class _Importer:
                 if exc.code != "form_identifier_exists":
                     raise _RowFailed(exc, at_risk=ambiguous) from exc
                 users = await self.guarded(self.lookup(ids), at_risk=ambiguous)
-                self.place(row, _value_index(users))
+                self.place(row, UserIndex(users))
                 if row.known is None:
                     # No single user holds the row's identifiers (a clash, or a
                     # front end answering lookups with unrelated users).
@@ -616,7 +596,7 @@ class _Importer:
             self.trouble(exc, "lookup")
             return None  # can't tell yet; the caller tries again
         self.fine("lookup")
-        self.place(row, _value_index(users))
+        self.place(row, UserIndex(users))
         if row.known is not None:
             return await self.judge(row, row.known)
         if row.clash is not None:

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from .._types import UNSET
 from ..models import CreateUserParams, User
-from ._rows import CASELESS, identifiers
+from ._rows import CASELESS, IDENTIFIER_FIELDS, identifiers
 
-__all__ = ["MAX_FILTER_VALUES", "Match", "batches", "carries_values", "match", "values_of"]
+__all__ = [
+    "MAX_FILTER_VALUES",
+    "Match",
+    "UserIndex",
+    "carries_values",
+    "holders",
+    "match",
+    "values_of",
+]
 
 #: Clerk's GetUserList takes at most this many values per identifier filter.
 MAX_FILTER_VALUES = 100
@@ -90,15 +97,21 @@ def _epoch_ms(text: str) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def batches(rows: Iterable[Any], params_of: Any) -> dict[str, list[str]]:
-    """The identifier values of ``rows`` per filter name, deduplicated, in order."""
-    wanted: dict[str, dict[str, None]] = {}
-    for row in rows:
-        params = params_of(row)
-        if params is UNSET:
-            continue
-        for name, values in identifiers(params):
-            bucket = wanted.setdefault(name, {})
-            for value in values:
-                bucket[value] = None
-    return {name: list(values) for name, values in wanted.items()}
+class UserIndex(dict[tuple[str, str], dict[str, User]]):
+    """(filter name, compared value) -> the looked-up users that really hold it."""
+
+    def __init__(self, users: Iterable[User]) -> None:
+        super().__init__()
+        for user in users:
+            for name in IDENTIFIER_FIELDS:
+                for value in values_of(user, name):
+                    self.setdefault((name, value), {})[user.id] = user
+
+
+def holders(index: UserIndex, params: CreateUserParams) -> list[User]:
+    """The distinct users in ``index`` holding any of the row's identifier values."""
+    found: dict[str, User] = {}
+    for name, values in identifiers(params):
+        for value in values:
+            found.update(index.get((name, _fold(name, value)), {}))
+    return list(found.values())
