@@ -219,3 +219,37 @@ async def test_check_instance_reads_only_and_counts() -> None:
         assert (report.would_create, report.exist_already, report.clashes) == (1, 1, 1)
         assert fake.stats.requests.get("CreateUser", 0) == 0
         assert len(fake.store.users) == 3
+
+
+async def test_a_claimed_lost_create_is_noted_and_under_update_also_updated() -> None:
+    async with FakeClerk(require_identifier=False) as fake, _clerk(fake) as clerk:
+        fake.inject_fault("CreateUser", "500_after")
+        report = await clerk.users.bulk_create(
+            [{"email_address": ["lost@example.com"], "first_name": "L"}], on_exists="update")
+        (user,) = fake.store.users.values()
+        assert (report.created, report.ambiguous) == (1, 1)
+        assert [(n.row, n.user_id, n.code) for n in report.notes] == [
+            (1, user.id, "ambiguous_owner")]
+        # Whoever made the user, the row's data is now Clerk's (the password too).
+        assert fake.stats.requests["UpdateUser"] == 1
+
+
+async def test_rows_behind_an_unsettled_row_wait_for_a_rerun_to_settle_them_in_order(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "run.journal"
+    rows = [{"email_address": ["same@example.com"], "first_name": "First"},
+            {"email_address": ["same@example.com"], "first_name": "Second"}]
+    async with FakeClerk(require_identifier=False) as fake, _clerk(fake) as clerk:
+        # The first row's create lands, its answer is lost, and every look for it fails.
+        fake.inject_fault("CreateUser", "500_after", *["503"] * 5)
+        fake.inject_fault("GetUserList", None, *["503"] * 100)
+        first = await clerk.users.bulk_create(rows, journal=journal, on_exists="update",
+                                              concurrency=2)
+        fake.fault_plan = type(fake.fault_plan)(fake.fault_plan.config)  # Clerk is well again
+        assert [f.code for f in first.failures] == ["internal_clerk_error",
+                                                    "earlier_row_unsettled"]
+        (user,) = fake.store.users.values()
+        assert user.first_name == "First"  # the second row did not treat it as existing
+        again = await clerk.users.bulk_create(rows, journal=journal, on_exists="update")
+        assert [(o.row, o.status) for o in again.outcomes] == [(1, "created"), (2, "updated")]
+        assert fake.store.get(user.id).first_name == "Second"
