@@ -142,6 +142,10 @@ async def test_a_prepended_row_does_not_resend_done_rows(tmp_path: Path) -> None
                                               journal=journal)
         assert (again.created, again.skipped_from_journal, again.failed) == (1, 3, 0)
         assert fake.stats.requests["CreateUser"] == creates + 1
+        # The journal's line numbers follow the file as it is now.
+        assert [(e["row"], e["key"]) for e in read_journal(journal)] == [
+            (1, "email:new@example.com"), *((i + 2, f"email:p{i}@example.com")
+                                            for i in range(3))]
 
 
 async def test_a_rerun_with_update_applies_what_skip_left_alone(tmp_path: Path) -> None:

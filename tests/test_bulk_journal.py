@@ -61,7 +61,7 @@ async def test_outcomes_survive_reopening_and_read_back_in_line_order(path: str)
                    message="bad")
     journal.record("e:a@x.test", 1, 3, "created", key="a@x.test", user_id="user_a",
                    on_exists="skip")
-    assert journal.get("e:a@x.test", 1) == Entry("created", False, "user_a", "skip")
+    assert journal.get("e:a@x.test", 1) == Entry("created", False, "user_a", "skip", 3)
     await journal.close()
     assert committed(path) == [
         ("e:a@x.test", 1, 3, "created", 0, "a@x.test", "user_a", None, None),
@@ -74,8 +74,8 @@ async def test_outcomes_survive_reopening_and_read_back_in_line_order(path: str)
          "code": "form_param_invalid", "message": "bad"},
     ]
     again = await opened(path)
-    assert again.get("e:a@x.test", 1) == Entry("created", False, "user_a", "skip")
-    assert again.get("e:b@x.test", 1) == Entry("failed", False, None)
+    assert again.get("e:a@x.test", 1) == Entry("created", False, "user_a", "skip", 3)
+    assert again.get("e:b@x.test", 1) == Entry("failed", False, None, None, 7)
     assert again.get("e:a@x.test", 2) is None  # same identity, a duplicate row after it
     await again.close()
 
@@ -84,7 +84,7 @@ async def test_an_intent_is_committed_before_intend_returns(path: str) -> None:
     journal = await opened(path, interval=3600.0)  # only intend itself can commit it
     await journal.intend("e:a@x.test", 1, 4)
     assert committed(path) == [("e:a@x.test", 1, 4, "intent", 1, None, None, None, None)]
-    assert journal.get("e:a@x.test", 1) == Entry("intent", True, None)
+    assert journal.get("e:a@x.test", 1) == Entry("intent", True, None, None, 4)
     await journal.close()
 
 
@@ -151,7 +151,7 @@ async def test_close_releases_the_lock_and_leaves_no_pid_nor_wal(path: str) -> N
             "format": "3", "app": "clerk-users import journal"}
     assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
     await second.open()  # the lock is free again
-    assert second.get("e:1", 1) == Entry("created", False, "user_1")
+    assert second.get("e:1", 1) == Entry("created", False, "user_1", None, 1)
     await second.close()
 
 
@@ -236,13 +236,13 @@ async def test_records_in_flight_are_read_from_memory(path: str) -> None:
     intent = asyncio.ensure_future(journal.intend("e:a", 1, 1))
     await asyncio.sleep(0)
     assert committed(path)[0][3] == "intent"  # the file still has only the first intent
-    assert journal.get("e:a", 1) == Entry("intent", True, None)
-    assert journal.get("e:b", 1) == Entry("created", False, "user_1")
+    assert journal.get("e:a", 1) == Entry("intent", True, None, None, 1)
+    assert journal.get("e:b", 1) == Entry("created", False, "user_1", None, 2)
     assert journal.claimed_by_other("user_1", "e:z", 1)
     assert not journal.claimed_by_other("user_1", "e:b", 1)
     held.release.set()
     await intent  # committed by the flusher's next round
-    assert journal.get("e:a", 1) == Entry("intent", True, None)
+    assert journal.get("e:a", 1) == Entry("intent", True, None, None, 1)
     await journal.close()
 
 

@@ -324,6 +324,9 @@ class _Importer:
                 entry = self.journal.get(row.identity, row.occurrence)
                 if entry is not None and entry.state in DONE_STATES and not (
                         entry.state == "existed" and self.on_exists != "skip"):
+                    if entry.row is not None and entry.row != number:
+                        # read_journal maps lines to users: keep it true of this file.
+                        self.journal.moved(row.identity, row.occurrence, number)
                     self.report.skipped_from_journal += 1
                     self.emit()
                     continue

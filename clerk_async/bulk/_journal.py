@@ -94,6 +94,7 @@ INSERT INTO rows (identity, occurrence, row, state, at_risk) VALUES (?, ?, ?, 'i
 ON CONFLICT (identity, occurrence) DO UPDATE SET state = 'intent', at_risk = 1,
     row = excluded.row
 """
+_MOVED = "UPDATE rows SET row = ? WHERE identity = ? AND occurrence = ?"
 _OUTCOME = """
 INSERT INTO rows (identity, occurrence, row, state, at_risk, key, user_id, code, message,
                   on_exists)
@@ -131,6 +132,7 @@ class Entry(NamedTuple):
     at_risk: bool
     user_id: str | None
     on_exists: str | None = None
+    row: int | None = None  #: the line the row was last seen on
 
 
 def check_journal_path(path: str | os.PathLike[str]) -> None:
@@ -350,10 +352,10 @@ class Journal:
             return entry
         assert self._reader is not None, "journal is not open"
         found = self._reader.execute(
-            "SELECT state, at_risk, user_id, on_exists FROM rows"
+            "SELECT state, at_risk, user_id, on_exists, row FROM rows"
             " WHERE identity = ? AND occurrence = ?", key,
         ).fetchone()
-        return Entry(found[0], bool(found[1]), found[2], found[3]) if found else None
+        return Entry(found[0], bool(found[1]), found[2], found[3], found[4]) if found else None
 
     def claimed_by_other(self, user_id: str, identity: str, occurrence: int) -> bool:
         """Whether another row of this journal is done with this user (in any done state).
@@ -390,7 +392,7 @@ class Journal:
         """Record that a create is about to be sent; returns once it is committed."""
         self._check()
         self._ops.append((_INTENT, (identity, occurrence, row)))
-        self._new[(identity, occurrence)] = Entry("intent", True, None)
+        self._new[(identity, occurrence)] = Entry("intent", True, None, None, row)
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._wake.set()
@@ -404,11 +406,16 @@ class Journal:
         self._check()
         self._ops.append((_OUTCOME, (identity, occurrence, row, state, int(at_risk), key,
                                      user_id, code, message, on_exists)))
-        self._new[(identity, occurrence)] = Entry(state, at_risk, user_id, on_exists)
+        self._new[(identity, occurrence)] = Entry(state, at_risk, user_id, on_exists, row)
         if user_id is not None and state in DONE_STATES:
             self._claims_new[user_id] = (identity, occurrence)
         if len(self._ops) >= self._batch:
             self._wake.set()
+
+    def moved(self, identity: str, occurrence: int, row: int) -> None:
+        """A done row is now on line ``row`` (rows were inserted or moved above it)."""
+        self._check()
+        self._ops.append((_MOVED, (row, identity, occurrence)))
 
     async def flush(self) -> None:
         """Commit everything recorded so far (raises :class:`JournalWriteError`)."""
