@@ -106,6 +106,8 @@ def fake_server(
     latency_ms: float = 0.0,
     key: str = KEY,
     core: int | None = 0,
+    fault_rate: float = 0.0,
+    fault_kinds: str | None = None,
 ) -> Iterator[Server]:
     """FakeClerk in its own process (``python -m clerk_async.testing serve``).
 
@@ -120,6 +122,10 @@ def fake_server(
         command += ["--rate", rate]
     if latency_ms:
         command += ["--latency-ms", str(latency_ms)]
+    if fault_rate:
+        command += ["--fault-rate", str(fault_rate)]
+    if fault_kinds:
+        command += ["--fault-kinds", fault_kinds]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         if core is not None:

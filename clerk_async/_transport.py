@@ -37,7 +37,6 @@ from ._errors import (
 from ._json import too_large
 from ._ratelimit import Limiter, Quota, QuotaWaitTooLong
 from ._retry import Attempt, RetryPolicy
-from ._server_clock import ServerClock
 from ._stats import ClientStats
 from ._version import __version__
 
@@ -492,9 +491,6 @@ class Transport:
         #: The instance quota the limiter paces to (None: no pacing).
         self.instance_quota = instance_quota
         self.stats = stats if stats is not None else ClientStats()
-        #: Clerk's clock as seen in the Date headers (the bulk importer needs it);
-        #: shared with the with_options views like the stats.
-        self.server_clock = ServerClock()
 
     def with_options(self, **changes: Any) -> Transport:
         """A view with some :class:`CallOptions` changed; everything else is shared."""
@@ -593,9 +589,6 @@ class Transport:
                 attempt = Attempt(request_sent=exc.request_sent)
             else:
                 status = response.status
-                self.server_clock.observe(
-                    response.headers.get("Date") or response.headers.get("date")
-                )
                 if status < 300:
                     self._log(method, log_path, status, attempt_started, attempt_no, None, body)
                     return response.body

@@ -4,6 +4,8 @@
     clerk-users import users.jsonl --journal users.journal
     clerk-users export all-users.jsonl
     clerk-users import examples/users.jsonl --fake     # no Clerk account needed
+    clerk-users import users.jsonl --dry-run --check-instance  # reads only
+    clerk-users undo --journal users.journal           # delete what that import created
 
 The secret key is read from ``CLERK_SECRET_KEY`` only: a flag would leave it
 in shell history and process listings. The exit statuses are listed in
@@ -46,6 +48,7 @@ from .bulk import (
     BulkReport,
     InputFileError,
     JournalError,
+    JournalWriteError,
     OutputPathError,
     SystemicError,
     check_export_target,
@@ -140,12 +143,26 @@ def _parser() -> argparse.ArgumentParser:
                      "stdin.failures.jsonl for -)")
     imp.add_argument("--dry-run", action="store_true",
                      help=f"check every row, send nothing (no ${ENV_KEY} needed)")
+    imp.add_argument("--check-instance", action="store_true",
+                     help="with --dry-run: look every row up in the instance (reads only) and "
+                     "report how many would be created, exist already or clash")
     imp.add_argument("--encoding", default=None,
                      help="text encoding of a CSV file (default: utf-8), e.g. cp1252")
     common(imp)
     from .migrate._cli import add_arguments as add_migration_arguments
 
     add_migration_arguments(imp)
+
+    undo = commands.add_parser(
+        "undo", help="delete exactly the users that imports with this journal created",
+        description="Delete the users the journal's import runs created (never ones that "
+        "existed or were updated). Resumable: rerun after an interruption.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    undo.add_argument("--journal", type=Path, required=True, metavar="PATH",
+                      help="the --journal of the import(s) to undo")
+    undo.add_argument("--dry-run", action="store_true",
+                      help="list the users that would be deleted, delete nothing")
+    common(undo)
 
     exp = commands.add_parser(
         "export", help="write every user as JSONL",
@@ -207,6 +224,12 @@ def _summary(name: str, report: BulkReport, elapsed: float, stats: dict[str, Any
         rows.append(("validated (dry run)", report.validated))
     if report.unprotected:
         rows.append(("without identifier", report.unprotected))
+    if report.ambiguous:
+        rows.append(("ambiguous (see notes)", report.ambiguous))
+    for label, value in (("would create", report.would_create),
+                         ("exist already", report.exist_already), ("clash", report.clashes)):
+        if value:
+            rows.append((label, value))
     rows.append(("total rows", report.done))
     lines = [f"Import of {name}", "-" * 32]
     lines += [f"  {label:<20}{value:>10}" for label, value in rows]
@@ -289,7 +312,9 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[AsyncClerk]:
     """An AsyncClerk for the command: to the embedded fake, or to Clerk with the env key."""
     if not args.fake:
         key = os.environ.get(ENV_KEY)
-        dry_run = getattr(args, "dry_run", False)  # a dry run sends nothing: no key needed
+        # A dry run sends nothing, so needs no key; unless it reads the instance.
+        dry_run = (args.command == "import" and args.dry_run
+                   and not getattr(args, "check_instance", False))
         if not key and not dry_run:
             raise UsageError(f"set the {ENV_KEY} environment variable to your Clerk secret key")
         async with AsyncClerk(secret_key=key or None, base_url=args.base_url,
@@ -353,11 +378,30 @@ def _check_import_paths(args: argparse.Namespace) -> Path:
     except (InputFileError, JournalError) as exc:
         raise UsageError(str(exc)) from None
     failures: Path = args.failures or Path(args.name + ".failures.jsonl")
+    _check_failures_path(failures, file, args.journal)
+    return failures
+
+
+def _check_failures_path(failures: Path, file: Path, journal: Path | None) -> None:
+    """--failures must be a plain file that is neither the input nor the journal."""
+    for other, what in ((file, "the input file"), (journal, "the --journal")):
+        if other is not None and _same_file(failures, other):
+            raise UsageError(f"--failures {failures} is {what}; it would be overwritten")
+    if failures.exists() and not failures.is_file():
+        raise UsageError(f"--failures {failures} is not a regular file (a directory, FIFO "
+                         "or device); give a file name")
     try:
         check_output_path(failures, "--failures")
     except OutputPathError as exc:
         raise UsageError(str(exc)) from None
-    return failures
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return (a.exists() and b.exists() and os.path.samefile(a, b)) or \
+            os.path.abspath(a) == os.path.abspath(b)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -385,6 +429,8 @@ async def _import(args: argparse.Namespace, out: _Out) -> int:
     _check_common(args)
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if args.check_instance and not args.dry_run:
+        raise UsageError("--check-instance needs --dry-run (it only reads)")
     if args.format is not None and args.source is not None:
         raise UsageError(f"--format is for files of create rows; --from {args.source} reads "
                          "that system's own export layout")
@@ -406,19 +452,26 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
 
             display = ImportDisplay(sys.stderr, total, clerk.stats)
         report = None
+        stopped: SystemicError | None = None
         try:
             report = await clerk.users.bulk_create(
                 rows, concurrency=args.concurrency,
                 journal=args.journal, on_exists=args.on_exists,
                 progress=_with_total(display, total), dry_run=args.dry_run,
+                check_instance=args.check_instance,
                 # Files can hold millions of rows: the journal, not memory, keeps the ids.
                 keep_outcomes=False,
             )
         except JournalError as exc:  # e.g. in use by another import
             raise UsageError(str(exc)) from None
+        except SystemicError as exc:
+            if exc.report is None:
+                raise
+            # Stopped: the summary of what was done is printed all the same.
+            stopped, report = exc, exc.report
         finally:
             if display is not None:
-                display.close(finished=report is not None)
+                display.close(finished=report is not None and stopped is None)
     if args.source is not None:
         report.not_carried, report.notices = rows.not_carried(), list(rows.notices)
     elapsed = time.monotonic() - started
@@ -431,7 +484,10 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
             written = failures
         except OSError as exc:
             problem = f"clerk-users: could not write failed rows to {failures}: {exc.strerror}"
+    notes = _write_notes(Path(args.name + ".notes.jsonl"), report) if report.notes else None
     code = EXIT_OK if report.ok else EXIT_FAILED
+    if stopped is not None:
+        code = EXIT_SYSTEMIC
     out.say(_summary(args.name, report, elapsed, stats, written))
     if problem:
         print(problem, file=sys.stderr)
@@ -440,6 +496,55 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
         "dry_run": args.dry_run, "instance": instance, "elapsed_s": round(elapsed, 3),
         "report": _report_fields(report), "requests": stats,
         "failures_file": str(written) if written else None,
+        "notes_file": str(notes) if notes else None,
+        "stopped": _stopped(stopped, args) if stopped is not None else None,
+    })
+    if stopped is not None:
+        raise stopped  # main prints the one line and exits 3
+    return code
+
+
+def _write_notes(path: Path, report: BulkReport) -> Path | None:
+    """Rows settled with a caveat (``ambiguous_owner``), one JSON object a line."""
+    try:
+        with open(path, "wb") as handle:
+            for note in report.notes:
+                handle.write(dumps(note.to_dict()) + b"\n")
+    except OSError as exc:
+        print(f"clerk-users: could not write notes to {path}: {exc.strerror}", file=sys.stderr)
+        return None
+    return path
+
+
+async def _undo(args: argparse.Namespace, out: _Out) -> int:
+    _check_common(args)
+    try:
+        check_journal_path(str(args.journal))
+    except JournalError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.journal.is_file():
+        raise UsageError(f"no such journal: {args.journal}")
+    async with _client(args) as clerk:
+        try:
+            report = await clerk.users.bulk_undo(args.journal, dry_run=args.dry_run)
+        except JournalError as exc:
+            raise UsageError(str(exc)) from None
+    code = EXIT_OK if report.ok else EXIT_FAILED
+    if args.dry_run:
+        for item in report.listed:
+            out.say(f"{item.user_id}\trow {item.row}\t{item.key}")
+        out.say(f"{len(report.listed)} users would be deleted")
+    else:
+        out.say(f"Deleted {report.deleted} users ({report.already_gone} were gone already), "
+                f"{report.failed} failed")
+        for failure in report.failures:
+            print(f"  row {failure.row} {failure.key}: {failure.code}: {failure.message}",
+                  file=sys.stderr)
+    out.result({
+        "command": "undo", "journal": str(args.journal), "exit_status": code,
+        "dry_run": args.dry_run, "deleted": report.deleted,
+        "already_gone": report.already_gone, "failed": report.failed,
+        "users": [attrs.asdict(item) for item in report.listed],
     })
     return code
 
@@ -510,6 +615,8 @@ async def _export(args: argparse.Namespace, out: _Out) -> int:
 
 def _stopped(exc: SystemicError, args: argparse.Namespace) -> str:
     """What is true after a systemic stop, and what to do about it."""
+    if isinstance(exc.__cause__, JournalWriteError):
+        return f"{exc}; free space or fix the disk, then rerun the same command to resume"
     if isinstance(exc.__cause__, AuthenticationError | PermissionDeniedError):
         return f"{exc}; check {ENV_KEY} (no row was sent after the refusal)"
     if getattr(args, "journal", None) is not None:
@@ -536,7 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     out = _Out(quiet=args.quiet, json=args.json)
-    command = _import if args.command == "import" else _export
+    command = {"import": _import, "undo": _undo}.get(args.command, _export)
     try:
         return asyncio.run(command(args, out))
     except UsageError as exc:

@@ -13,9 +13,8 @@ FakeClerk runs on loopback; faults Clerk cannot be made to produce on demand
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import AsyncIterator
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from clerk_async import (
     UnprocessableEntityError,
     bulk,
 )
-from clerk_async._server_clock import ServerClock
 from clerk_async.bulk import RowError, SystemicError, read_journal
 from clerk_async.testing import FakeClerk, Faults
 
@@ -88,20 +86,13 @@ class _Spy:
 
 
 def _context(clerk: AsyncClerk, **changes: Any) -> bulk.BulkContext:
-    """The context ``clerk.users.bulk_create`` runs with (Clerk's clock included)."""
+    """The context ``clerk.users.bulk_create`` runs with."""
     return attrs.evolve(clerk.users._bulk_context(), **changes)
 
 
 def _someone_elses(fake: FakeClerk, **body: Any) -> Any:
     """A user another client creates while the import runs (stamped after its intents)."""
     return fake.store.add_user(created_at=fake.store.now_ms() + 60_000, **body)
-
-
-@pytest.fixture
-def no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy that strips Date: the importer has no Clerk clock to judge by."""
-    monkeypatch.setattr(ServerClock, "observe", lambda self, *args: None)
-    monkeypatch.setattr(ServerClock, "observe_stamp", lambda self, *args: None)
 
 
 # ------------------------------------------------------------------ whose user is it
@@ -160,29 +151,8 @@ async def test_a_create_whose_answer_was_lost_is_found_and_not_sent_again() -> N
         assert fake.stats.requests["CreateUser"] == 1
 
 
-@pytest.mark.parametrize("clock", ["date headers", "no clock"])
-async def test_own_create_confirmed_only_by_identifier_exists_counts_as_created(
-        clock: str, request: pytest.FixtureRequest) -> None:
-    # The create lands but its answer is lost, and the lookup after it fails as
-    # well: the retry meets "identifier exists", and the user found is our own.
-    lookups_before: tuple[None, ...] = (None,)  # the probe
-    if clock == "no clock":
-        request.getfixturevalue("no_clock")
-        lookups_before = (None, None)  # and the look before the first create
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        fake.inject_fault("CreateUser", "drop_after")
-        fake.inject_fault("GetUserList", *lookups_before, "500", "500", "500", "500")
-        report = await clerk.users.bulk_create([{"external_id": "x1"}], on_exists="error")
-        assert (report.created, report.failed) == (1, 0), report.failures
-        assert fake.stats.requests["CreateUser"] == 2
-        assert len(fake.store.users) == 1
-
-
-@pytest.mark.parametrize("clock", ["date headers", "no clock"])
 async def test_a_create_that_lands_on_the_last_attempt_is_found_by_the_final_check(
-        clock: str, request: pytest.FixtureRequest) -> None:
-    if clock == "no clock":
-        request.getfixturevalue("no_clock")
+        ) -> None:
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         fake.inject_fault("CreateUser", "503", "503", "503", "503", "503", "500_after")
         report = await clerk.users.bulk_create([{"external_id": "late"}], on_exists="error")
@@ -192,31 +162,7 @@ async def test_a_create_that_lands_on_the_last_attempt_is_found_by_the_final_che
         assert user is not None and report.outcomes[0].user_id == user.id
 
 
-async def test_after_identifier_exists_the_identifier_clerk_named_is_looked_up_first() -> None:
-    # The row's email and external_id belong to two different users; Clerk names
-    # the email (it checks emails first), so that is the user the row meets.
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        by_email = _old_user(fake, email_address="b@example.com")
-        _old_user(fake, external_id="e2")
-        report = await clerk.users.bulk_create(
-            [{"external_id": "e2", "email_address": ["b@example.com"]}])
-        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", by_email.id)]
-        assert fake.stats.requests["GetUserList"] == 2  # the probe and one lookup
-
-
 # ------------------------------------------------------------------ what on_exists="error" says
-
-
-async def test_on_exists_error_reports_clerks_own_refusal() -> None:
-    row = {"email_address": ["taken@example.com"]}
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        _old_user(fake, email_address="taken@example.com")
-        with pytest.raises(UnprocessableEntityError) as refused:
-            await clerk.users.create(email_address=["taken@example.com"])
-        clerks = refused.value.errors[0]
-        report = await clerk.users.bulk_create([row], on_exists="error")
-        failure = report.failures[0]
-        assert (failure.code, failure.message) == (clerks.code, clerks.long_message)
 
 
 async def test_on_exists_error_after_a_fault_names_the_user_that_holds_the_identifiers() -> None:
@@ -257,25 +203,6 @@ _AFTER_AMBIGUITY: dict[str, tuple[dict[str, Any], tuple[str, ...],
                                      param_name="external_id")),
         "form_identifier_exists"),
 }
-
-
-@pytest.mark.parametrize("case", list(_AFTER_AMBIGUITY))
-async def test_any_failure_after_an_attempt_that_may_have_landed_leaves_the_row_at_risk(
-        tmp_path: Path, case: str) -> None:
-    row, faults, errors, code = _AFTER_AMBIGUITY[case]
-    journal = tmp_path / "j.journal"
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        if faults:
-            fake.inject_fault("CreateUser", *faults)
-        first = await bulk.bulk_create(_Spy(clerk.users, create_errors=errors), [row],
-                                       context=_context(clerk), journal=journal)
-        assert [(f.row, f.code) for f in first.failures] == [(1, code)]
-        assert [(e["state"], e["code"]) for e in read_journal(journal)] == [("failed", code)]
-
-        rerun = _Spy(clerk.users)
-        await bulk.bulk_create(rerun, [row], context=_context(clerk), journal=journal)
-        # The first request for the row is a lookup by its identifiers, not a create.
-        assert rerun.calls[1] == ("list", {"limit": 1, "external_id": ["r1"]})
 
 
 async def test_a_create_that_landed_unconfirmed_is_claimed_as_created_by_the_rerun(
@@ -339,30 +266,6 @@ async def test_seven_create_failures_in_a_row_after_a_success_do_not_stop_the_ru
         fake.inject_fault("CreateUser", None, *("503",) * 7, None)
         report = await clerk.users.bulk_create(rows, concurrency=1)
         assert (report.created, report.failed) == (2, 1), report.failures
-
-
-async def test_a_refusal_from_clerk_breaks_a_run_of_create_failures() -> None:
-    # A 422 is an answer: Clerk is up, so the 5xx before it and after it are no
-    # run of eight.
-    rows = [{"external_id": "f1"}, {"email_address": ["held@example.com"]},
-            {"external_id": "f2"}]
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        _old_user(fake, email_address="held@example.com")
-        fake.inject_fault("CreateUser", *("503",) * 6, None, *("503",) * 6)
-        report = await clerk.users.bulk_create(rows, concurrency=1)
-        assert (report.existed, report.failed) == (1, 2), report.failures
-
-
-async def test_failing_updates_stop_the_run_even_while_lookups_succeed() -> None:
-    rows = [{"email_address": [f"u{i}@example.com"], "first_name": "New"} for i in range(12)]
-    faults = Faults(rate=1.0, kinds=("503",), operations={"UpdateUser"})
-    async with FakeClerk(require_identifier=False, faults=faults) as fake, \
-            _client(fake) as clerk:
-        for i in range(12):
-            _old_user(fake, email_address=f"u{i}@example.com")
-        with pytest.raises(SystemicError, match="failing"):
-            await clerk.users.bulk_create(rows, on_exists="update", concurrency=1)
-        assert fake.stats.requests["CreateUser"] == 8
 
 
 async def test_clerk_refusing_the_key_during_the_import_stops_the_run() -> None:
@@ -511,27 +414,54 @@ async def test_default_concurrency_follows_the_quota() -> None:
         assert spy.most_in_flight == 4
 
 
-async def test_a_failing_source_cancels_the_probe_and_its_error_reaches_the_caller() -> None:
-    probing = asyncio.Event()
-    cancelled: list[bool] = []
 
-    class Hanging:
-        async def list(self, **filters: Any) -> Any:
-            probing.set()
-            try:
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                cancelled.append(True)
-                raise
 
-    async def source() -> AsyncIterator[dict[str, Any]]:
-        yield {"external_id": "s1"}
-        for _ in range(100):  # a few loop turns: the worker takes the row and probes
-            if probing.is_set():
-                break
-            await asyncio.sleep(0)
-        raise RuntimeError("the source broke")
+# ------------------------------------------------------------------ issue 22: kept behaviours
 
-    with pytest.raises(RuntimeError, match="the source broke"):
-        await bulk.bulk_create(Hanging(), source())  # type: ignore[arg-type]
-    assert cancelled == [True]
+
+# name -> (row, CreateUser faults at FakeClerk, errors raised at the Users seam, code)
+_AFTER_AMBIGUITY: dict[str, tuple[dict[str, Any], tuple[str, ...],
+                                  tuple[BaseException | None, ...], str]] = {
+    "Clerk refuses the row": (
+        {"external_id": "r1", "username": "ab"}, ("500",), (),
+        "form_username_invalid_length"),
+    "5xx on every attempt": (
+        {"external_id": "r1"}, ("503",) * 6, (), "internal_clerk_error"),
+    "a conflict": (
+        {"external_id": "r1"}, (),
+        (_api_error(ServerError, 500, "internal_clerk_error"),
+         _api_error(ConflictError, 409, "conflict_thing")), "conflict_thing"),
+    "an unreadable answer": (
+        {"external_id": "r1"}, (),
+        (_api_error(ServerError, 500, "internal_clerk_error"),
+         ClerkDecodeError("not a user")), "ClerkDecodeError"),
+}
+
+
+@pytest.mark.parametrize("case", list(_AFTER_AMBIGUITY))
+async def test_any_failure_after_an_attempt_that_may_have_landed_leaves_the_row_at_risk(
+        tmp_path: Path, case: str) -> None:
+    row, faults, errors, code = _AFTER_AMBIGUITY[case]
+    journal = tmp_path / "j.journal"
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        if faults:
+            fake.inject_fault("CreateUser", *faults)
+        first = await bulk.bulk_create(_Spy(clerk.users, create_errors=errors), [row],
+                                       context=_context(clerk), journal=journal)
+        assert [(f.row, f.code) for f in first.failures] == [(1, code)]
+        with sqlite3.connect(journal) as db:
+            assert db.execute("SELECT state, code, at_risk FROM rows").fetchall() == [
+                ("failed", code, 1)]
+
+
+async def test_failing_updates_stop_the_run_even_while_lookups_succeed() -> None:
+    rows = [{"email_address": [f"u{i}@example.com"], "first_name": "New"} for i in range(12)]
+    faults = Faults(rate=1.0, kinds=("503",), operations={"UpdateUser"})
+    async with FakeClerk(require_identifier=False, faults=faults) as fake, \
+            _client(fake) as clerk:
+        for i in range(12):
+            _old_user(fake, email_address=f"u{i}@example.com")
+        with pytest.raises(SystemicError, match="failing") as info:
+            await clerk.users.bulk_create(rows, on_exists="update", concurrency=1)
+        assert info.value.report is not None and info.value.report.failed == 7
+        assert fake.stats.requests.get("CreateUser", 0) == 0  # the pre-check found them

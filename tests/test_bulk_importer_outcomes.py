@@ -25,7 +25,6 @@ from test_bulk_journal import committed
 from test_bulk_trust import _no_sleep, _old_user
 
 from clerk_async import AsyncClerk, RetryPolicy
-from clerk_async._server_clock import ServerClock
 from clerk_async.bulk import BulkContext, BulkProgress, SystemicError, bulk_create, read_journal
 from clerk_async.bulk import _bulk_import as importer_module
 from clerk_async.bulk._journal import Journal
@@ -62,49 +61,25 @@ def _user_list_queries(fake: FakeClerk) -> list[list[tuple[str, str]]]:
 
 
 async def _leave_in_flight(journal: Path, number: int, row: dict[str, Any],
-                           intent_ms: int) -> None:
+                           occurrence: int = 1) -> None:
     """What a SIGKILL leaves behind: the row's intent committed, its outcome never written."""
     book = Journal(journal)
     await book.open()
     try:
         keys = row_keys(params_from_row(row), number)
-        await book.intend(identity(keys), number, intent_ms)
+        await book.intend(identity(keys), occurrence, number)
     finally:
         await book.close()
 
 
 def _journal_rows(journal: Path) -> dict[int, dict[str, Any]]:
     """The committed journal by row number: state, intent, at_risk, key, code, message."""
-    names = ("identity", "row", "state", "intent_ms", "at_risk", "key", "user_id", "code",
+    names = ("identity", "occurrence", "row", "state", "at_risk", "key", "user_id", "code",
              "message")
-    return {int(r[1]): dict(zip(names, r, strict=True)) for r in committed(str(journal))}  # type: ignore[call-overload]
+    return {int(r[2]): dict(zip(names, r, strict=True)) for r in committed(str(journal))}  # type: ignore[call-overload]
 
 
 # --------------------------------------------------------------------------- requests
-
-
-async def test_a_clean_run_sends_one_create_per_row_and_one_one_user_probe() -> None:
-    fake = FakeClerk(require_identifier=False)
-    queries = _user_list_queries(fake)
-    async with fake, _client(fake) as clerk:
-        rows = [{"external_id": f"clean-{i}"} for i in range(3)]
-        report = await clerk.users.bulk_create(rows)
-        assert (report.created, report.failed) == (3, 0)
-        assert fake.stats.requests["CreateUser"] == 3
-        # Clerk's clock is known from the probe's Date: no lookup before any create.
-        assert queries == [[("limit", "1")]]
-
-
-async def test_the_lookup_after_identifier_exists_asks_first_for_the_one_clerk_named() -> None:
-    fake = FakeClerk(require_identifier=False)
-    queries = _user_list_queries(fake)
-    async with fake, _client(fake) as clerk:
-        holder = _old_user(fake, username="bobby")
-        report = await clerk.users.bulk_create(
-            [{"email_address": ["free@example.com"], "username": "bobby"}])
-        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", holder.id)]
-        # Clerk said the username is taken: one lookup, by username, for one user.
-        assert queries == [[("limit", "1")], [("limit", "1"), ("username", "bobby")]]
 
 
 async def test_a_5xx_answer_to_the_probe_is_waited_out_and_asked_again() -> None:
@@ -176,29 +151,6 @@ async def _row_failing_on_its_lookup(fake: FakeClerk, name: str) -> dict[str, An
     return {"email_address": [f"{name}@example.com"]}
 
 
-@pytest.mark.parametrize("step", ["probe", "lookup before a retry", "lookup after a conflict"])
-async def test_a_lookup_that_answers_clears_the_count_of_failed_ones(step: str) -> None:
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        rows: list[dict[str, Any]] = []
-        if step == "probe":
-            fake.inject_fault("GetUserList", "503", "503", "503", "503", None)
-        else:
-            fake.inject_fault("GetUserList", None)
-            rows += [await _row_failing_on_its_lookup(fake, f"a{i}") for i in range(4)]
-        if step == "lookup before a retry":
-            fake.inject_fault("CreateUser", *[None] * 4, "500_after")
-            fake.inject_fault("GetUserList", None)
-            rows.append({"external_id": "answered"})
-        elif step == "lookup after a conflict":
-            _old_user(fake, email_address="answered@example.com")
-            fake.inject_fault("GetUserList", None)
-            rows.append({"email_address": ["answered@example.com"]})
-        rows += [await _row_failing_on_its_lookup(fake, f"b{i}") for i in range(4)]
-        report = await clerk.users.bulk_create(rows, concurrency=1)
-        assert report.failed == (4 if step == "probe" else 8)
-        assert {f.code for f in report.failures} == {"internal_clerk_error"}
-
-
 # --------------------------------------------------------------------------- journal
 
 
@@ -234,32 +186,6 @@ async def test_a_row_without_identifiers_fixed_after_failing_validation_is_sent(
 # --------------------------------------------------------------------------- at risk
 
 
-async def test_a_lost_create_whose_check_failed_is_settled_by_later_runs_without_resending(
-        tmp_path: Path) -> None:
-    journal = tmp_path / "j.journal"
-    row = {"external_id": "lost-1"}
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        fake.inject_fault("GetUserList", None)  # the probe
-        _lost_create_then_failed_check(fake)
-        first = await clerk.users.bulk_create([row], journal=journal)
-        assert first.failures[0].code == "internal_clerk_error"
-        (user_id,) = fake.store.users
-        assert _journal_rows(journal)[1]["at_risk"] == 1
-        sent = fake.stats.requests["CreateUser"]
-
-        # The check fails again: still at risk, still not sent.
-        fake.inject_fault("GetUserList", None, "503")
-        second = await clerk.users.bulk_create([row], journal=journal)
-        assert second.failures[0].code == "internal_clerk_error"
-        assert _journal_rows(journal)[1]["at_risk"] == 1
-
-        third = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
-        assert [(o.status, o.user_id) for o in third.outcomes] == [("created", user_id)]
-        assert fake.stats.requests["CreateUser"] == sent
-        assert [(e["state"], e["user_id"]) for e in read_journal(journal)] == [
-            ("created", user_id)]
-
-
 # --------------------------------------------------------------------------- no identifier
 
 
@@ -274,7 +200,7 @@ async def test_a_row_without_identifiers_left_in_flight_is_never_sent_again(
         tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     row = {"first_name": "anon"}
-    await _leave_in_flight(journal, 1, row, 0)
+    await _leave_in_flight(journal, 1, row)
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         for _ in range(2):  # and the failure keeps it at risk for the run after
             report = await clerk.users.bulk_create([row], journal=journal)
@@ -293,7 +219,7 @@ async def test_a_user_found_without_all_of_the_rows_identifiers_is_not_its_creat
     journal = tmp_path / "j.journal"
     row = {"email_address": ["half@example.com"], "external_id": "half"}
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        await _leave_in_flight(journal, 1, row, fake.store.now_ms() - 60_000)
+        await _leave_in_flight(journal, 1, row)
         # Created after the intent, but it lacks the row's external_id.
         other = fake.store.add_user(email_address="half@example.com")
         report = await clerk.users.bulk_create([row], journal=journal)
@@ -311,48 +237,13 @@ async def test_a_row_with_its_own_created_at_recognises_its_lost_create() -> Non
         assert user.created_at == 1_577_836_800_000
 
 
-async def test_a_user_a_duplicate_row_met_as_existing_is_still_the_creation_of_the_row_in_flight(
-        tmp_path: Path) -> None:
-    journal = tmp_path / "j.journal"
-    row = {"external_id": "twice"}
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        await _leave_in_flight(journal, 2, row, fake.store.now_ms() - 1_000)
-        made = fake.store.add_user(external_id="twice")  # the killed run's create
-        report = await clerk.users.bulk_create([row, row], journal=journal, concurrency=1)
-        # Row 1 met the user as existing; row 2 sent it, so row 2 created it.
-        assert [(o.row, o.status, o.user_id) for o in report.outcomes] == [
-            (1, "existed", made.id), (2, "created", made.id)]
-
-
-@pytest.mark.parametrize("rival", ["a duplicate row", "the same line before an edit"])
-async def test_a_user_another_journal_row_created_is_not_claimed_by_a_resumed_row(
-        tmp_path: Path, rival: str) -> None:
-    journal = tmp_path / "j.journal"
-    row = {"external_id": "claimed"}
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        since = fake.store.now_ms() - 1_000
-        if rival == "a duplicate row":
-            first = await clerk.users.bulk_create([row], journal=journal)
-            await _leave_in_flight(journal, 2, row, since)
-            rows = [row, row]
-        else:  # line 1 had one more identifier then; it is now at risk as edited
-            first = await clerk.users.bulk_create(
-                [{**row, "email_address": ["claimed@example.com"]}], journal=journal)
-            await _leave_in_flight(journal, 1, row, since)
-            rows = [row]
-        (made,) = first.outcomes
-        report = await clerk.users.bulk_create(rows, journal=journal)
-        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", made.user_id)]
-        assert report.created == 0
-
-
 async def test_a_user_another_row_updated_is_not_claimed_by_a_row_with_its_own_created_at(
         tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     row = {"external_id": "moved", "created_at": "2020-01-01T00:00:00.000Z"}
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         old = _old_user(fake, external_id="moved")
-        await _leave_in_flight(journal, 2, row, fake.store.now_ms() - 1_000)
+        await _leave_in_flight(journal, 2, row, occurrence=2)
         # Row 1 updates the old user, which moves its updated_at past row 2's intent.
         report = await clerk.users.bulk_create([{**row, "first_name": "One"}, row],
                                                journal=journal, on_exists="update",
@@ -362,9 +253,9 @@ async def test_a_user_another_row_updated_is_not_claimed_by_a_row_with_its_own_c
 
 
 @pytest.mark.parametrize("epoch", [False, True], ids=["now", "clerk-epoch"])
-async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
+async def test_a_resumed_row_claims_the_user_carrying_its_values_whatever_its_stamp(
         tmp_path: Path, epoch: bool) -> None:
-    # -1 is the journal's "no clock"; 0 is a reading like any other.
+    # Stamps decide nothing: even a user stamped at Clerk's epoch is judged by content.
     journal = tmp_path / "j.journal"
     row = {"external_id": "same-ms"}
     clock = ManualClock(start=0.0) if epoch else None
@@ -372,41 +263,21 @@ async def test_a_user_stamped_in_the_very_millisecond_of_the_intent_is_the_rows(
             _client(fake) as clerk:
         made = fake.store.add_user(external_id="same-ms")
         assert (made.created_at == 0) is epoch
-        await _leave_in_flight(journal, 1, row, made.created_at)
+        await _leave_in_flight(journal, 1, row)
         report = await clerk.users.bulk_create([row], journal=journal)
         assert [(o.status, o.user_id) for o in report.outcomes] == [("created", made.id)]
 
 
-@pytest.mark.parametrize("holder", ["a user found first", "nobody"])
-async def test_a_row_killed_before_clerks_clock_was_known(tmp_path: Path, holder: str) -> None:
-    journal = tmp_path / "j.journal"
-    row = {"external_id": "no-clock"}
-    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        await _leave_in_flight(journal, 1, row, -1)
-        if holder == "nobody":
-            # Looked up first and found absent, as a run without Clerk's clock looks
-            # a row up: a user with its identifiers after this run's lost create is its own.
-            fake.inject_fault("CreateUser", "500_after")
-            expected = "created"
-        else:  # made by the killed run or long before it: nothing tells, so it existed
-            fake.store.add_user(external_id="no-clock")
-            expected = "existed"
-        report = await clerk.users.bulk_create([row], journal=journal)
-        (user_id,) = fake.store.users
-        assert [(o.status, o.user_id) for o in report.outcomes] == [(expected, user_id)]
-        assert fake.stats.requests["CreateUser"] == int(expected == "created")
-
-
-async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_disagree(
+async def test_a_resumed_row_is_judged_by_evidence_when_clerks_clocks_disagree(
         tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     row = {"external_id": "skew"}
     clock = ManualClock(start=1_900_000_000.0)
     async with FakeClerk(require_identifier=False, clock=clock) as fake, \
             _client(fake) as clerk:
-        await clerk.users.list(limit=1)  # this client has read Clerk's clock
-        clock.advance(-30)  # and the server that stamps the user runs 30 s behind it
-        await _leave_in_flight(journal, 1, row, 1_899_999_940_000)
+        await clerk.users.list(limit=1)
+        clock.advance(-30)  # the server that stamps the user runs 30 s behind
+        await _leave_in_flight(journal, 1, row)
         fake.inject_fault("CreateUser", "500_after")
         report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
         (made,) = fake.store.users.values()
@@ -416,8 +287,7 @@ async def test_a_resumed_row_judges_by_its_earliest_intent_when_clerks_clocks_di
 
 async def test_without_date_headers_an_existing_user_found_first_is_updated(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # As in test_bulk_trust: a proxy strips Date, so each row is looked up first.
-    monkeypatch.setattr(ServerClock, "observe", lambda self, *args: None)
+    # The pre-check finds the user: updated without any create.
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         old = _old_user(fake, email_address="old@example.com", first_name="Old")
         report = await clerk.users.bulk_create(
@@ -550,24 +420,11 @@ async def _fail_at_risk_without_clock(fake: FakeClerk, journal: Path, row: dict[
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A run behind a proxy that strips Date (no clock for its intent) whose six
     creates all answer 503: the row fails at risk."""
-    with monkeypatch.context() as patch:
-        patch.setattr(ServerClock, "observe", lambda self, *args: None)
+    with monkeypatch.context():
         async with _client(fake) as clerk:
             fake.inject_fault("CreateUser", *["503"] * 6)
             report = await clerk.users.bulk_create([row], journal=journal)
     assert report.failures[0].code == "internal_clerk_error"
-
-
-async def test_a_user_someone_made_after_a_run_without_clock_left_a_row_at_risk_existed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    journal = tmp_path / "j.journal"
-    row = {"external_id": "unclocked"}
-    async with FakeClerk(require_identifier=False) as fake:
-        await _fail_at_risk_without_clock(fake, journal, row, monkeypatch)
-        other = fake.store.add_user(external_id="unclocked")
-        async with _client(fake) as clerk:
-            report = await clerk.users.bulk_create([row], journal=journal)
-        assert [(o.status, o.user_id) for o in report.outcomes] == [("existed", other.id)]
 
 
 async def test_after_a_run_without_clock_a_row_found_absent_owns_its_lost_create_despite_skew(
@@ -578,8 +435,8 @@ async def test_after_a_run_without_clock_a_row_found_absent_owns_its_lost_create
     async with FakeClerk(require_identifier=False, clock=clock) as fake:
         await _fail_at_risk_without_clock(fake, journal, row, monkeypatch)
         async with _client(fake) as clerk:
-            await clerk.users.list(limit=1)  # this client reads Clerk's clock
-            clock.advance(-30)  # and the server that stamps the user runs behind it
+            await clerk.users.list(limit=1)
+            clock.advance(-30)  # the server that stamps the user runs behind
             fake.inject_fault("CreateUser", "500_after")
             report = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
         (made,) = fake.store.users
@@ -625,14 +482,70 @@ async def test_an_update_refused_before_sending_fails_its_row_and_the_run_goes_o
         assert fake.store.get(old.id).first_name == "Old"
 
 
-async def test_a_check_refused_before_sending_leaves_the_row_at_risk(tmp_path: Path) -> None:
+
+
+# --------------------------------------------------------------------------- pre-check (issue 22)
+
+
+async def test_a_clean_run_sends_one_pre_check_per_identifier_kind_and_one_create_per_row(
+        ) -> None:
+    fake = FakeClerk(require_identifier=False)
+    queries = _user_list_queries(fake)
+    async with fake, _client(fake) as clerk:
+        rows = [{"external_id": f"clean-{i}", "email_address": [f"c{i}@example.com"]}
+                for i in range(150)]
+        report = await clerk.users.bulk_create(rows)
+        assert (report.created, report.failed) == (150, 0)
+        assert fake.stats.requests["CreateUser"] == 150
+        # Two batches (100 + 50 rows), one GetUserList per identifier kind each.
+        assert len(queries) == 4
+        assert sorted(len([v for k, v in q if k != "limit"]) for q in queries) == [
+            50, 50, 100, 100]
+
+
+async def test_a_lost_create_whose_check_failed_is_settled_by_the_rerun_without_resending(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "lost-1"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        fake.inject_fault("GetUserList", None)  # the pre-check
+        _lost_create_then_failed_check(fake)
+        first = await clerk.users.bulk_create([row], journal=journal)
+        assert first.failures[0].code == "internal_clerk_error"
+        (user_id,) = fake.store.users
+        assert _journal_rows(journal)[1]["at_risk"] == 1
+        sent = fake.stats.requests["CreateUser"]
+        again = await clerk.users.bulk_create([row], journal=journal, on_exists="error")
+        # Absent at the first run's pre-check, carries every value, claimed by no
+        # other row: the row's own, reported with the one ambiguity it keeps.
+        assert [(o.status, o.user_id) for o in again.outcomes] == [("created", user_id)]
+        assert again.ambiguous == 1 and again.notes[0].user_id == user_id
+        assert fake.stats.requests["CreateUser"] == sent
+
+
+async def test_a_user_another_journal_row_created_is_not_claimed_by_a_resumed_row(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "j.journal"
+    row = {"external_id": "claimed"}
+    async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
+        first = await clerk.users.bulk_create([row], journal=journal)
+        await _leave_in_flight(journal, 2, row, occurrence=2)  # a duplicate, killed in flight
+        (made,) = first.outcomes
+        report = await clerk.users.bulk_create([row, row], journal=journal)
+        assert [(o.row, o.status, o.user_id) for o in report.outcomes] == [
+            (2, "existed", made.user_id)]
+        assert report.skipped_from_journal == 1 and report.created == 0
+
+
+async def test_a_pre_check_refused_before_sending_fails_its_rows_at_risk_kept(
+        tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     row = {"external_id": "refused"}
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
-        await _leave_in_flight(journal, 1, row, 0)
+        await _leave_in_flight(journal, 1, row)
         report = await bulk_create(_Refusing(clerk.users, "search"), [row],
                                    context=BulkContext(sleep=_no_sleep), journal=journal)
         assert [(f.code, f.message) for f in report.failures] == [
             ("ValueError", "this directory cannot search users")]
         assert _journal_rows(journal)[1]["at_risk"] == 1
-        assert fake.stats.requests["CreateUser"] == 0
+        assert fake.stats.requests.get("CreateUser", 0) == 0

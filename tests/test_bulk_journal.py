@@ -27,6 +27,7 @@ from clerk_async.bulk._journal import (
     Journal,
     JournalError,
     JournalLockedError,
+    JournalWriteError,
     check_journal_path,
     read_journal,
 )
@@ -49,21 +50,22 @@ def committed(path: str) -> list[tuple[object, ...]]:
     """The rows table as another process sees it (committed data only)."""
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         return db.execute(
-            "SELECT identity, row, state, intent_ms, at_risk, key, user_id, code, message "
+            "SELECT identity, occurrence, row, state, at_risk, key, user_id, code, message "
             "FROM rows ORDER BY row"
         ).fetchall()
 
 
 async def test_outcomes_survive_reopening_and_read_back_in_line_order(path: str) -> None:
     journal = await opened(path)
-    journal.record("e:b@x.test", 7, "failed", key="b@x.test", code="form_param_invalid",
+    journal.record("e:b@x.test", 1, 7, "failed", key="b@x.test", code="form_param_invalid",
                    message="bad")
-    journal.record("e:a@x.test", 3, "created", key="a@x.test", user_id="user_a")
-    assert journal.get("e:a@x.test", 3) == Entry("created", None, False, "user_a")
+    journal.record("e:a@x.test", 1, 3, "created", key="a@x.test", user_id="user_a",
+                   on_exists="skip")
+    assert journal.get("e:a@x.test", 1) == Entry("created", False, "user_a", "skip", 3)
     await journal.close()
     assert committed(path) == [
-        ("e:a@x.test", 3, "created", None, 0, "a@x.test", "user_a", None, None),
-        ("e:b@x.test", 7, "failed", None, 0, "b@x.test", None, "form_param_invalid", "bad"),
+        ("e:a@x.test", 1, 3, "created", 0, "a@x.test", "user_a", None, None),
+        ("e:b@x.test", 1, 7, "failed", 0, "b@x.test", None, "form_param_invalid", "bad"),
     ]
     assert list(read_journal(path)) == [
         {"row": 3, "key": "a@x.test", "state": "created", "user_id": "user_a",
@@ -72,64 +74,43 @@ async def test_outcomes_survive_reopening_and_read_back_in_line_order(path: str)
          "code": "form_param_invalid", "message": "bad"},
     ]
     again = await opened(path)
-    assert again.get("e:a@x.test", 3) == Entry("created", None, False, "user_a")
-    assert again.get("e:b@x.test", 7) == Entry("failed", None, False, None)
-    assert again.get("e:a@x.test", 4) is None  # same identity, another line
+    assert again.get("e:a@x.test", 1) == Entry("created", False, "user_a", "skip", 3)
+    assert again.get("e:b@x.test", 1) == Entry("failed", False, None, None, 7)
+    assert again.get("e:a@x.test", 2) is None  # same identity, a duplicate row after it
     await again.close()
 
 
 async def test_an_intent_is_committed_before_intend_returns(path: str) -> None:
     journal = await opened(path, interval=3600.0)  # only intend itself can commit it
-    await journal.intend("e:a@x.test", 1, 1_000)
-    assert committed(path) == [("e:a@x.test", 1, "intent", 1_000, 1, None, None, None, None)]
-    assert journal.get("e:a@x.test", 1) == Entry("intent", 1_000, True, None)
+    await journal.intend("e:a@x.test", 1, 4)
+    assert committed(path) == [("e:a@x.test", 1, 4, "intent", 1, None, None, None, None)]
+    assert journal.get("e:a@x.test", 1) == Entry("intent", True, None, None, 4)
     await journal.close()
 
 
-async def test_a_row_still_at_risk_keeps_its_earliest_intent(path: str) -> None:
+async def test_occurrences_count_rows_of_one_identity_per_run(path: str) -> None:
     journal = await opened(path)
-    await journal.intend("e:a@x.test", 1, 5_000)
-    await journal.intend("e:a@x.test", 1, 9_000)  # a retry: the first create may land later
-    assert journal.get("e:a@x.test", 1) == Entry("intent", 5_000, True, None)
-    # A failure after which the create may still have happened keeps that time...
-    journal.record("e:a@x.test", 1, "failed", key="a@x.test", code="timeout", at_risk=True)
-    assert journal.get("e:a@x.test", 1) == Entry("failed", 5_000, True, None)
+    assert [journal.occurrence(i) for i in ("e:a", "e:b", "e:a", "e:a")] == [1, 1, 2, 3]
     await journal.close()
-    again = await opened(path)
-    await again.intend("e:a@x.test", 1, 12_000)  # ...across runs too
-    assert again.get("e:a@x.test", 1) == Entry("intent", 5_000, True, None)
-    # A clean failure (nothing can have been created) forgets it: a new intent is new.
-    again.record("e:a@x.test", 1, "failed", key="a@x.test", code="form_param_invalid")
-    assert again.get("e:a@x.test", 1) == Entry("failed", None, False, None)
+    again = await opened(path)  # a new run counts afresh
+    assert again.occurrence("e:a") == 1
     await again.close()
-    assert committed(path)[0][2:5] == ("failed", 5_000, 0)  # the column stays, unused
-    last = await opened(path)
-    await last.intend("e:a@x.test", 1, 20_000)
-    assert last.get("e:a@x.test", 1) == Entry("intent", 20_000, True, None)
-    await last.close()
-    assert committed(path)[0][2:5] == ("intent", 20_000, 1)
 
 
-async def test_a_user_claimed_by_a_finished_row_is_claimed_for_every_other_row(
+async def test_a_user_a_finished_row_is_done_with_is_claimed_for_every_other_row(
     path: str,
 ) -> None:
     journal = await opened(path, interval=3600.0)
-    journal.record("e:a@x.test", 1, "created", key="a@x.test", user_id="user_1")
-    journal.record("e:b@x.test", 2, "existed", key="b@x.test", user_id="user_2")
-    journal.record("e:c@x.test", 3, "failed", key="c@x.test", user_id="user_3")
-    created_only = frozenset({"created"})
+    journal.record("e:a@x.test", 1, 1, "created", key="a@x.test", user_id="user_1")
+    journal.record("e:b@x.test", 1, 2, "existed", key="b@x.test", user_id="user_2")
+    journal.record("e:c@x.test", 1, 3, "failed", key="c@x.test", user_id="user_3")
     for where in ("unsaved", "committed"):
-        assert journal.claimed_by_other("user_1", "e:z@x.test", 9), where
-        assert not journal.claimed_by_other("user_1", "e:a@x.test", 1), where  # itself
-        # Same line, other identity, and same identity, other line: both "other".
-        assert journal.claimed_by_other("user_1", "e:a@x.test", 2), where
         assert journal.claimed_by_other("user_1", "e:z@x.test", 1), where
-        assert journal.claimed_by_other("user_2", "e:z@x.test", 9), where
-        assert journal.claimed_by_other("user_1", "e:z@x.test", 9, states=created_only), where
-        assert not journal.claimed_by_other("user_2", "e:z@x.test", 9,
-                                            states=created_only), where
-        assert not journal.claimed_by_other("user_3", "e:z@x.test", 9), where  # failed
-        assert not journal.claimed_by_other("user_4", "e:z@x.test", 9), where
+        assert not journal.claimed_by_other("user_1", "e:a@x.test", 1), where  # itself
+        assert journal.claimed_by_other("user_1", "e:a@x.test", 2), where  # a duplicate
+        assert journal.claimed_by_other("user_2", "e:z@x.test", 1), where  # existed too
+        assert not journal.claimed_by_other("user_3", "e:z@x.test", 1), where  # failed
+        assert not journal.claimed_by_other("user_4", "e:z@x.test", 1), where
         await journal._commit()
     await journal.close()
     assert sorted(DONE_STATES) == ["created", "existed", "updated"]
@@ -138,17 +119,17 @@ async def test_a_user_claimed_by_a_finished_row_is_claimed_for_every_other_row(
 async def test_a_full_batch_is_committed_without_waiting_for_the_interval(path: str) -> None:
     journal = await opened(path, batch=3, interval=3600.0)
     for row in (1, 2):
-        journal.record(f"e:{row}", row, "created", key=str(row), user_id=f"user_{row}")
+        journal.record(f"e:{row}", 1, row, "created", key=str(row), user_id=f"user_{row}")
     await wait_until(lambda: not journal._wake.is_set(), what="the flusher to look")
     assert committed(path) == []  # two of three: the batch waits
-    journal.record("e:3", 3, "existed", key="3", user_id="user_3")
+    journal.record("e:3", 1, 3, "existed", key="3", user_id="user_3")
     await wait_until(lambda: len(committed(path)) == 3, what="the full batch's commit")
     await journal.close()
 
 
 async def test_outcomes_are_committed_every_interval(path: str) -> None:
     journal = await opened(path, batch=1000, interval=0.01)
-    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    journal.record("e:1", 1, 1, "created", key="1", user_id="user_1")
     await wait_until(lambda: len(committed(path)) == 1, what="the interval's commit")
     await journal.close()
 
@@ -157,19 +138,20 @@ async def test_close_releases_the_lock_and_leaves_no_pid_nor_wal(path: str) -> N
     journal = await opened(path)
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         meta = dict(db.execute("SELECT k, v FROM meta").fetchall())
-    assert meta == {"pid": str(os.getpid()), "format": "2"}
+    assert meta == {"pid": str(os.getpid()), "format": "3", "app": "clerk-users import journal"}
     second = Journal(path)
     with pytest.raises(JournalLockedError, match=rf"^journal {path} is in use by process "
                        rf"{os.getpid()}; wait for it to finish or use another journal$") as info:
         await second.open()
     assert info.value.pid == os.getpid() and info.value.path == path
-    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    journal.record("e:1", 1, 1, "created", key="1", user_id="user_1")
     await journal.close()
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        assert dict(db.execute("SELECT k, v FROM meta").fetchall()) == {"format": "2"}
+        assert dict(db.execute("SELECT k, v FROM meta").fetchall()) == {
+            "format": "3", "app": "clerk-users import journal"}
     assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
     await second.open()  # the lock is free again
-    assert second.get("e:1", 1) == Entry("created", None, False, "user_1")
+    assert second.get("e:1", 1) == Entry("created", False, "user_1", None, 1)
     await second.close()
 
 
@@ -243,38 +225,62 @@ class _HeldWriter:
 
 async def test_records_in_flight_are_read_from_memory(path: str) -> None:
     journal = await opened(path, interval=3600.0)
-    await journal.intend("e:a", 1, 5_000)
-    journal.record("e:a", 1, "failed", key="a", code="timeout", at_risk=True)
-    journal.record("e:b", 2, "created", key="b", user_id="user_1")
-    journal.record("e:c", 3, "failed", key="c", user_id="user_1")  # same user, not done
+    await journal.intend("e:a", 1, 1)
+    journal.record("e:a", 1, 1, "failed", key="a", code="timeout", at_risk=True)
+    journal.record("e:b", 1, 2, "created", key="b", user_id="user_1")
+    journal.record("e:c", 1, 3, "failed", key="c", user_id="user_1")  # same user, not done
     held = _HeldWriter(journal)
     journal._wake.set()  # the flusher commits the batch now...
     await wait_until(held.entered.is_set, what="the flusher's commit")
     # ...and it is being written, not yet in the file.
-    intent = asyncio.ensure_future(journal.intend("e:a", 1, 9_000))
+    intent = asyncio.ensure_future(journal.intend("e:a", 1, 1))
     await asyncio.sleep(0)
-    assert committed(path)[0][2] == "intent"  # the file still has only the first intent
-    assert journal.get("e:a", 1) == Entry("intent", 5_000, True, None)  # earliest kept
-    assert journal.get("e:b", 2) == Entry("created", None, False, "user_1")
-    assert journal.claimed_by_other("user_1", "e:z", 9)
-    assert not journal.claimed_by_other("user_1", "e:b", 2)
+    assert committed(path)[0][3] == "intent"  # the file still has only the first intent
+    assert journal.get("e:a", 1) == Entry("intent", True, None, None, 1)
+    assert journal.get("e:b", 1) == Entry("created", False, "user_1", None, 2)
+    assert journal.claimed_by_other("user_1", "e:z", 1)
+    assert not journal.claimed_by_other("user_1", "e:b", 1)
     held.release.set()
     await intent  # committed by the flusher's next round
-    assert journal.get("e:a", 1) == Entry("intent", 5_000, True, None)
+    assert journal.get("e:a", 1) == Entry("intent", True, None, None, 1)
     await journal.close()
 
 
-async def test_a_failed_batch_is_rolled_back_and_the_journal_goes_on(path: str) -> None:
+async def test_a_failed_batch_is_rolled_back_whole_and_stops_the_journal(path: str) -> None:
     journal = await opened(path, interval=3600.0)
-    journal.record("e:1", 1, "created", key="1", user_id="user_1")
-    journal.record("e:2", 2, None, key="2")  # type: ignore[arg-type]  # NOT NULL state
-    with pytest.raises(sqlite3.IntegrityError):
-        await journal._commit()
+    journal.record("e:1", 1, 1, "created", key="1", user_id="user_1")
+    journal.record("e:2", 1, 2, None, key="2")  # type: ignore[arg-type]  # NOT NULL state
+    await journal._commit()
     assert committed(path) == []  # nothing of the failed batch, not even its first row
-    journal.record("e:3", 3, "created", key="3", user_id="user_3")
-    await journal._commit()  # no transaction was left open
-    assert [r[0] for r in committed(path)] == ["e:3"]
+    assert isinstance(journal.failed, JournalWriteError)
+    with pytest.raises(JournalWriteError, match="cannot be written"):
+        journal.record("e:3", 1, 3, "created", key="3", user_id="user_3")
     await journal.close()
+    again = await opened(path)  # no transaction was left open, the lock is free
+    await again.close()
+
+
+def test_another_applications_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "app.db"
+    with contextlib.closing(sqlite3.connect(other)) as db:
+        db.execute("CREATE TABLE meta (k TEXT, v TEXT)")
+        db.execute("CREATE TABLE rows (x)")  # even a table of the same name
+        db.commit()
+    before = other.read_bytes()
+    with pytest.raises(JournalError, match=r"SQLite database of another application"):
+        check_journal_path(other)
+    with pytest.raises(JournalError, match=r"another application"):
+        asyncio.run(Journal(other).open())
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
+
+
+def test_a_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "journal.fifo"
+    os.mkfifo(fifo)
+    # Opening a FIFO for reading blocks until a writer comes: the check must not.
+    with pytest.raises(JournalError, match=r"is not a regular file"):
+        check_journal_path(fifo)
 
 
 async def test_refusals_say_what_is_wrong_with_the_path(
@@ -321,8 +327,9 @@ async def test_journals_that_cannot_be_used_say_why(
     with open(path, "wb") as handle:  # looks like SQLite, is not
         handle.write(b"SQLite format 3\x00" + b"\xff" * 200)
     for _ in range(2):  # the failed open let go of its lock
-        with pytest.raises(JournalError, match=rf"^journal {path} cannot be used: "):
+        with pytest.raises(JournalError, match=rf"^journal {path} is an SQLite database of "):
             await Journal(path).open()
+    os.remove(path)
 
     def failing_flock(fd: int, operation: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
@@ -337,7 +344,8 @@ class _Interrupted(BaseException):
 
 
 @pytest.mark.parametrize(("failure", "raised", "message"), [
-    (sqlite3.OperationalError("disk I/O error"), sqlite3.OperationalError, "^disk I/O error$"),
+    (sqlite3.OperationalError("disk I/O error"), JournalWriteError,
+     r"^journal .* cannot be written \(disk I/O error\)$"),
     (_Interrupted(), JournalError, "^journal write interrupted$"),
 ])
 async def test_a_failed_intent_commit_fails_the_caller_waiting_for_it(
@@ -350,11 +358,17 @@ async def test_a_failed_intent_commit_fails_the_caller_waiting_for_it(
 
     journal._write = broken  # type: ignore[method-assign]
     with pytest.raises(raised, match=message):
-        await journal.intend("e:1", 1, 1_000)
-    # The flusher died with the failure too: close() reports it, and still
-    # releases the file, so the next run can take the journal.
-    with pytest.raises(type(failure)):
+        await journal.intend("e:1", 1, 1)
+    # close() still releases the file, so the next run can take the journal; a
+    # write failure is kept for the importer to report (a systemic stop).
+    if isinstance(failure, sqlite3.Error):
         await journal.close()
+        assert isinstance(journal.failed, JournalWriteError)
+        with pytest.raises(JournalWriteError):
+            journal.record("e:2", 1, 2, "created", key="2")
+    else:
+        with pytest.raises(type(failure)):
+            await journal.close()
     assert journal._lock_fd is None and journal._writer is None
     again = await opened(path)
     await again.close()
@@ -374,7 +388,7 @@ async def test_close_survives_a_cancelled_flusher_and_a_failing_final_cleanup(
     path: str,
 ) -> None:
     journal = await opened(path)
-    journal.record("e:1", 1, "created", key="1", user_id="user_1")
+    journal.record("e:1", 1, 1, "created", key="1", user_id="user_1")
     assert journal._task is not None
     journal._task.cancel()  # e.g. asyncio.run cancelling what is left at shutdown
 

@@ -5,7 +5,9 @@ outcome class, each outcome is true of Clerk's final state, and the journal
 never marks a row done that Clerk does not reflect.
 
 Each example draws rows (new, pre-existing, duplicated within the file,
-invalid, identifier-less), an ``on_exists`` mode, a seeded FakeClerk fault
+invalid, identifier-less; emails sometimes typed with spaces around and in
+upper case), a proxy moving Clerk's ``Date`` header (or dropping it), an
+``on_exists`` mode, a seeded FakeClerk fault
 schedule (5xx before and after the change is applied, dropped connections,
 429s) and up to two kill points (a cancelled import task, optionally with the
 journal's unsaved records thrown away as SIGKILL would). It then runs the
@@ -22,13 +24,16 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,6 +61,7 @@ class Scenario:
     seed: int
     kills: list[int] = field(default_factory=list)  # requests served before each kill
     hard: list[bool] = field(default_factory=list)
+    date_skew: float | None = 0.0  # seconds a proxy moves Date by; None: it drops Date
 
 
 @st.composite
@@ -92,6 +98,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         else:
             group = -1
             row = {"first_name": tag}
+        if kind in ("new", "pre", "dup") and draw(st.booleans()):
+            # The same identifiers as typed by a person: spaces around, other case.
+            row["email_address"] = [f"  {e.upper()} " for e in row["email_address"]]
         if kind != "invalid" and draw(st.booleans()):
             row["public_metadata"] = {"row": i}
         rows.append(row)
@@ -107,7 +116,23 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         seed=draw(st.integers(min_value=0, max_value=10_000)),
         kills=kills,
         hard=[draw(st.booleans()) for _ in kills],
+        date_skew=draw(st.sampled_from([0.0, 2.0, -30.0, 86_400.0, None])),
     )
+
+
+def _date_proxy(skew: float | None) -> Any:
+    """A proxy in front of Clerk that moves its Date header, or drops it."""
+
+    @web.middleware
+    async def proxy(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if skew is None:
+            response.headers.popall("Date", None)
+        elif skew:
+            response.headers["Date"] = formatdate(time.time() + skew, usegmt=True)
+        return response
+
+    return proxy
 
 
 async def _no_sleep(_: float) -> None:
@@ -145,7 +170,7 @@ async def _run_until(fake: FakeClerk, run: asyncio.Task[Any], requests: int) -> 
 
 def _carries(user: Any, row: dict[str, Any]) -> bool:
     emails = {e.email_address.lower() for e in user.emails}
-    if not {e.lower() for e in row.get("email_address", [])} <= emails:
+    if not {e.strip().lower() for e in row.get("email_address", [])} <= emails:
         return False
     if "external_id" in row and user.external_id != row["external_id"]:
         return False
@@ -237,7 +262,9 @@ async def _scenario(s: Scenario, directory: Path) -> None:
     faults = Faults(rate=s.fault_rate, kinds=s.fault_kinds, seed=s.seed) if s.fault_rate \
         else None
     # Identifier-less rows are part of the draw, so the fake accepts them.
-    async with FakeClerk(faults=faults, seed=s.seed, require_identifier=False) as fake:
+    fake = FakeClerk(faults=faults, seed=s.seed, require_identifier=False)
+    fake.app.middlewares.insert(0, _date_proxy(s.date_skew))
+    async with fake:
         # Users that were there before: a minute old, as a real instance's would be.
         earlier = fake.store.now_ms() - 60_000
         pre_ids = {fake.store.add_user(created_at=earlier, **body).id

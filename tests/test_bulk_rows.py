@@ -132,7 +132,11 @@ def test_keys_and_lenient_values() -> None:
     assert row_keys(params, 7) == ["email:one@example.com"]
     both = CreateUserParams(external_id="e1", email_address=["X@y.z"], username="Ann")
     assert row_keys(both, 1) == ["external_id:e1", "email:x@y.z", "username:ann"]
-    assert row_keys(CreateUserParams(first_name="n"), 9) == ["row:9"]
+    # Without an identifier the content names the row, not its line.
+    anonymous = row_keys(CreateUserParams(first_name="n"), 9)
+    assert anonymous == row_keys(CreateUserParams(first_name="n"), 1)
+    assert anonymous[0].startswith("content:")
+    assert anonymous != row_keys(CreateUserParams(first_name="m"), 9)
     ready = CreateUserParams(email_address=["p@example.com"])
     assert params_from_row(ready) is ready
 

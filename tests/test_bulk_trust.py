@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from clerk_async import AsyncClerk, RetryPolicy
-from clerk_async._server_clock import ServerClock
 from clerk_async.bulk import (
     JournalError,
     JournalLockedError,
@@ -83,11 +80,10 @@ async def test_own_create_whose_answer_was_lost_counts_as_created(
         assert len(fake.store.users) == 1
 
 
-async def test_ownership_judged_on_the_fakes_manual_clock_via_date_headers() -> None:
+async def test_a_user_made_seconds_before_the_import_is_existing_after_a_fault() -> None:
     clock = ManualClock(start=1_900_000_000.0)
     async with FakeClerk(require_identifier=False, clock=clock) as fake, _client(fake) as clerk:
-        # Created "just now" on Clerk's clock but a second before the import
-        # started: with one-second Date headers, the bound must still hold.
+        # Created "just now", seconds before the import: the pre-check sees it.
         clock.advance(5)
         early = fake.store.add_user(email_address="early@example.com")
         clock.advance(2)
@@ -95,54 +91,6 @@ async def test_ownership_judged_on_the_fakes_manual_clock_via_date_headers() -> 
         report = await clerk.users.bulk_create([{"email_address": ["early@example.com"]}])
         assert (report.created, report.existed) == (0, 1)
         assert report.outcomes[0].user_id == early.id
-
-
-def test_server_clock_is_a_lower_bound_from_date_and_stamps() -> None:
-    now = [1_900_000_000.4]
-    server = ServerClock(clock=lambda: now[0])
-    assert not server.known and server.lower_bound_ms() is None
-    server.observe(None)
-    server.observe("not a date")
-    assert not server.known
-    # Clerk runs 10.7 s ahead; its Date is truncated to the second.
-    server.observe(formatdate(now[0] + 10.7, usegmt=True))
-    bound = server.lower_bound_ms()
-    assert bound is not None and bound <= (now[0] + 10.7) * 1000
-    server.observe_stamp(int((now[0] + 10.7) * 1000) - 3)  # a fresh user's updated_at
-    sharper = server.lower_bound_ms()
-    assert sharper is not None and bound < sharper <= (now[0] + 10.7) * 1000
-    server.observe(formatdate(now[0] - 100, usegmt=True))  # a stale proxy: ignored
-    assert server.lower_bound_ms() == sharper
-
-
-def test_a_repeated_date_header_is_read_against_its_own_receive_time() -> None:
-    # Answers within one second share their Date (the parse is reused): each is
-    # still compared with the moment it arrived.
-    server = ServerClock(clock=lambda: 0.0)
-    date = formatdate(1_900_000_000.0, usegmt=True)
-    server.observe(date, received_at=1_900_000_000.5)
-    assert server.lower_bound_ms() == -500
-    server.observe(date, received_at=1_900_000_000.9)  # later arrival: no better bound
-    assert server.lower_bound_ms() == -500
-    server.observe(date, received_at=1_899_999_999.8)  # earlier arrival: a tighter one
-    assert server.lower_bound_ms() == 200
-    server.observe("not a date", received_at=0.0)
-    assert server.lower_bound_ms() == 200
-    server.observe(formatdate(1_900_000_005.0, usegmt=True), received_at=1_900_000_000.0)
-    assert server.lower_bound_ms() == 5000  # a new Date is read, not the remembered one
-
-
-async def test_fake_sends_date_header_from_its_clock() -> None:
-    clock = ManualClock(start=1_800_000_000.0)
-    async with FakeClerk(require_identifier=False, clock=clock) as fake, _client(fake) as clerk:
-        await clerk.users.list(limit=1)
-        server = clerk.users._transport.server_clock
-        assert server.lower_bound_ms() is not None
-        bound = server.lower_bound_ms()
-        assert bound is not None
-        # Clerk's clock is the fake's manual one, not this machine's.
-        assert 1_800_000_000_000 - 2_000 <= bound <= 1_800_000_000_000 + 5_000
-        assert abs(bound / 1000 - time.time()) > 1000
 
 
 # --------------------------------------------------------------------------- journal keys
@@ -227,10 +175,7 @@ async def test_resume_after_kill_under_on_exists_error_reports_created(tmp_path:
         book = Journal(journal)
         await book.open()
         from clerk_async.bulk._rows import identity
-        await clerk.users.list(limit=1)
-        since = clerk.users._transport.server_clock.lower_bound_ms()
-        assert since is not None
-        await book.intend(identity(["external_id:k1"]), 1, since)
+        await book.intend(identity(["external_id:k1"]), 1, 1)
         await book.close()
         fake.store.add_user(external_id="k1")  # the create the killed run sent
         report = await clerk.users.bulk_create([{"external_id": "k1"}], journal=journal,
@@ -245,8 +190,8 @@ async def test_row_without_identifier_in_flight_at_kill_is_not_sent_again(
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         book = Journal(journal)
         await book.open()
-        from clerk_async.bulk._rows import identity
-        await book.intend(identity(["row:1"]), 1, 0)
+        from clerk_async.bulk._rows import identity, params_from_row, row_keys
+        await book.intend(identity(row_keys(params_from_row({"first_name": "anon"}), 1)), 1, 1)
         await book.close()
         report = await clerk.users.bulk_create([{"first_name": "anon"}], journal=journal)
         assert report.failed == 1 and report.failures[0].code == "ambiguous_create"
@@ -365,8 +310,6 @@ async def test_without_date_headers_rows_are_looked_up_before_their_first_create
         monkeypatch: pytest.MonkeyPatch) -> None:
     # A proxy that strips Date leaves no clock to judge by: each row is looked up
     # before its first create instead, so a fault still cannot mislabel anything.
-    monkeypatch.setattr(ServerClock, "observe", lambda self, *args: None)
-    monkeypatch.setattr(ServerClock, "observe_stamp", lambda self, *args: None)
     async with FakeClerk(require_identifier=False) as fake, _client(fake) as clerk:
         old = _old_user(fake, email_address="old@example.com")
         fake.inject_fault("CreateUser", "drop_after", "500")

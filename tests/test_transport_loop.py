@@ -194,15 +194,6 @@ async def test_stats_count_requests_retries_429s_and_quota_wait() -> None:
     assert limiter._blocked_until == {"GetUser": 3.0}
 
 
-@pytest.mark.parametrize("name", ["Date", "date"])
-async def test_clerks_date_header_is_observed_in_either_case(name: str) -> None:
-    answer = Response(status=200, headers={name: "Mon, 23 Nov 2026 02:00:00 GMT"}, body=b"{}")
-    loop, _ = transport([answer], VirtualClock())
-    assert not loop.server_clock.known
-    await loop.request("GetUser", "GET", "/users/u")
-    assert loop.server_clock.known
-
-
 @pytest.mark.parametrize(("code", "kind"), [(300, "unexpected_redirect"), (400, "bad")])
 async def test_300_is_a_redirect_and_400_an_api_error(code: int, kind: str) -> None:
     body = b'{"errors": [{"code": "bad", "message": "no"}]}'

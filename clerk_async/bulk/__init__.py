@@ -9,7 +9,9 @@ Layout (data flows one way, nothing here imports :mod:`clerk_async.resources`):
 ``_rows`` checks rows and names them by typed keys, ``_files`` reads JSONL and
 CSV files, ``_export_rows`` maps exported Clerk users to create rows,
 ``_journal`` is the SQLite journal, ``_report`` the report types, ``_pool``
-the worker pool, ``_bulk_import`` the importer, ``_export`` and ``_metadata``
+the worker pool, ``_order`` keeps rows sharing an identifier in file order,
+``_evidence`` holds the pre-check's matching rules, ``_bulk_import`` the
+importer, ``_undo`` deletes what a journal created, ``_export`` and ``_metadata``
 the other two bulk jobs. They are typed against the small
 :class:`~clerk_async.bulk._protocol.Users` protocol and get the client's
 quota, retry policy, stats and clock in a :class:`BulkContext`.
@@ -26,12 +28,26 @@ if TYPE_CHECKING:
     from ._export import check_export_target, export
     from ._export_rows import NOT_TRANSFERABLE, is_user_object, user_to_create_row
     from ._files import FORMATS, InputFileError, check_input, count_rows, detect_format, read_rows
-    from ._journal import JournalError, JournalLockedError, check_journal_path, read_journal
+    from ._journal import (
+        JournalError,
+        JournalLockedError,
+        JournalWriteError,
+        check_journal_path,
+        read_journal,
+    )
     from ._metadata import MetadataUpdate, bulk_update_metadata
     from ._paths import OutputPathError, check_output_path
     from ._protocol import BulkContext, Users
-    from ._report import BulkFailure, BulkOutcome, BulkProgress, BulkReport, ProgressCallback
+    from ._report import (
+        BulkFailure,
+        BulkNote,
+        BulkOutcome,
+        BulkProgress,
+        BulkReport,
+        ProgressCallback,
+    )
     from ._rows import RowError, row_keys
+    from ._undo import UndoReport, bulk_undo
 
 # The engine (SQLite, csv, the importer) loads on first use (PEP 562), so that
 # ``clerk.users`` carries its bulk methods without adding ~15 ms to every cold
@@ -55,6 +71,7 @@ _LAZY = {
     "read_rows": "._files",
     "JournalError": "._journal",
     "JournalLockedError": "._journal",
+    "JournalWriteError": "._journal",
     "check_journal_path": "._journal",
     "read_journal": "._journal",
     "MetadataUpdate": "._metadata",
@@ -64,12 +81,15 @@ _LAZY = {
     "BulkContext": "._protocol",
     "Users": "._protocol",
     "BulkFailure": "._report",
+    "BulkNote": "._report",
     "BulkOutcome": "._report",
     "BulkProgress": "._report",
     "BulkReport": "._report",
     "ProgressCallback": "._report",
     "RowError": "._rows",
     "row_keys": "._rows",
+    "UndoReport": "._undo",
+    "bulk_undo": "._undo",
 }
 
 
@@ -81,12 +101,14 @@ __all__ = [
     "NOT_TRANSFERABLE",
     "BulkContext",
     "BulkFailure",
+    "BulkNote",
     "BulkOutcome",
     "BulkProgress",
     "BulkReport",
     "InputFileError",
     "JournalError",
     "JournalLockedError",
+    "JournalWriteError",
     "MetadataUpdate",
     "OutputPathError",
     "OnExists",
@@ -95,8 +117,10 @@ __all__ = [
     "RowInput",
     "RowValue",
     "SystemicError",
+    "UndoReport",
     "Users",
     "bulk_create",
+    "bulk_undo",
     "bulk_update_metadata",
     "check_export_target",
     "check_input",

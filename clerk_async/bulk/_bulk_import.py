@@ -5,40 +5,60 @@ is in exactly one outcome class (created, existed, updated, failed, or done
 by an earlier run), each outcome is true of Clerk's final state, and the
 journal never marks a row done that Clerk does not reflect.
 
-How it holds, given that Clerk's create call has no idempotency key:
+**Ownership by evidence.** Clerk's create call has no idempotency key, so
+after an ambiguous failure (5xx, timeout, dropped connection) a user with
+the row's identifiers may be the row's own creation or someone else's. The
+importer decides by evidence, never by clocks (no ``Date`` header, no local
+time is consulted):
 
-* **Ownership after ambiguity.** Before a create is sent, an *intent* with
-  Clerk's clock (a lower bound read from its ``Date`` headers and sharpened
-  by the stamps on the users it creates, see :mod:`clerk_async._server_clock`)
-  is committed to the journal. After an
-  ambiguous failure (5xx, timeout, dropped connection) the user is looked up
-  by the row's identifiers, and counts as created *by this row* only if it
-  carries all of them, no other row of the journal is done with it, and Clerk
-  stamped it at or after the intent (``created_at``; ``updated_at`` for rows
-  that set their own ``created_at``). Any other user found existed before:
-  the row goes through ``on_exists`` exactly as it would have without the
-  fault. Without a ``Date`` header the importer instead looks each row up
-  once before its first create.
-* **Resume.** A row whose intent has no outcome (the run was killed while
-  it was in flight) is at risk: the next run does the same ownership check
-  before sending, so ``on_exists="error"`` after SIGKILL reports the rows
-  the killed run created as created, not as failures.
-* **Rows that share an identifier** (duplicates within the file) are never in
-  flight together, so one cannot mistake the other's user for its own.
+* **Pre-check.** Before a batch of rows is created, all their identifiers are
+  looked up at once: one ``GetUserList`` per identifier kind present, at
+  most 100 values each (about 1 % of a run's requests). A row whose user
+  exists goes straight to ``on_exists``; a row whose identifiers belong to
+  several different users fails as ``form_identifier_exists`` without a
+  create. A user a lookup returns counts only if it really holds one of
+  the row's identifiers: the server's filter is never trusted.
+* **The rule.** A user found after an ambiguous create is the row's own
+  creation only if (1) the pre-check found no user with the row's
+  identifiers (for a rerun of a row a killed run left in flight, the
+  pre-check of that run, whose intent the journal holds), (2) it carries
+  every value the row's create would have written, as Clerk returns it
+  (identifiers, names, username, external_id, the three metadata,
+  ``created_at`` when the row sets one), and (3) no other row of the journal
+  is done with it (as created, existed or updated). Any other user goes
+  through ``on_exists`` exactly as it would have without the fault.
+* **The one remaining ambiguity.** Someone else may create a user with
+  exactly the row's values between the pre-check and the row's create. No
+  evidence can tell that user from the row's own; the row is then reported
+  ``created`` *and* counted in :attr:`BulkReport.ambiguous` with a note in
+  :attr:`BulkReport.notes`, and under ``on_exists="update"`` the row's
+  update is applied as well, so Clerk holds the row's data either way.
+
+Also:
+
+* **Identifiers** are normalised once (trimmed; emails and usernames lower-
+  cased, as Clerk stores them) and that form is sent, looked up and compared.
+* **Rows that share an identifier** (duplicates within the file) settle one
+  after another in file order, with or without a journal; a later one looks
+  its identifiers up again once the earlier ones are done. If an earlier one
+  failed after a create that may have landed, the later ones fail as
+  ``earlier_row_unsettled`` rather than take that row's user for an existing
+  one; a rerun settles them in order.
+* **Resume.** The journal keys rows by their normalised identifiers (see
+  :mod:`clerk_async.bulk._journal`); a row done earlier is skipped unless it
+  ``existed`` and this run's ``on_exists`` would settle it otherwise.
 * **Rows without any unique identifier** cannot be looked up: after an
   ambiguous failure (or a kill while one was in flight) such a row is failed
   with ``ambiguous_create`` rather than sent again, as it may already exist.
   :attr:`BulkReport.unprotected` counts them.
 * **Systemic failures** stop the run with :class:`SystemicError` within
-  seconds: an authentication error, or several requests in a row failing at
-  the connection or with 5xx and none succeeding. The journal stays
-  consistent, so a rerun resumes.
+  seconds: an authentication error, several requests in a row failing at
+  the connection or with 5xx, or a journal that cannot be written (disk
+  full). The journal stays consistent, so a rerun resumes.
 
-Quota cost: one ``GetUserList`` per run to read Clerk's clock (before the
-first row that needs sending; a rerun with every row done sends nothing), plus lookups
-only after ambiguous failures and for rows left at risk by a kill (one
-``GetUserList`` per identifier kind until found). A run without faults sends
-exactly one request per row.
+Quota cost: the pre-check (one ``GetUserList`` per identifier kind per 100
+rows), one create per new row, one or two updates per existing row under
+``on_exists="update"``, and lookups only after faults and for duplicates.
 """
 
 from __future__ import annotations
@@ -65,12 +85,28 @@ from .._errors import (
 )
 from .._types import UNSET
 from ..models import CreateUserParams, UpdateUserParams, User
+from ._evidence import MAX_FILTER_VALUES, UserIndex, carries_values, holders
 from ._export_rows import is_user_object, user_to_create_row
-from ._journal import DONE_STATES, Journal
+from ._journal import DONE_STATES, Journal, JournalWriteError
+from ._order import Ticket, TicketLine
 from ._pool import aiter_any, check_concurrency, run_pool
 from ._protocol import BulkContext, Users
-from ._report import BulkOutcome, BulkProgress, BulkReport, ProgressCallback, failed_row
-from ._rows import RowError, identifiers, identity, params_from_row, row_keys
+from ._report import (
+    BulkNote,
+    BulkOutcome,
+    BulkProgress,
+    BulkReport,
+    ProgressCallback,
+    failed_row,
+)
+from ._rows import (
+    RowError,
+    identifiers,
+    identity,
+    normalise,
+    params_from_row,
+    row_keys,
+)
 
 __all__ = ["OnExists", "RowInput", "RowValue", "SystemicError", "bulk_create"]
 
@@ -93,13 +129,24 @@ _UPDATABLE = tuple(
 
 
 class SystemicError(ClerkError):
-    """The import stopped because every further row would fail the same way."""
+    """The import stopped because every further row would fail the same way.
+
+    ``report`` holds what the run did until then (None outside an import).
+    """
+
+    report: BulkReport | None = None
 
 
 class _Ambiguous(ClerkError):
     """A create of a row without identifiers may or may not have happened."""
 
     code = "ambiguous_create"
+
+
+class _Unsettled(ClerkError):
+    """An earlier row on the same identifier may have created the user; wait for it."""
+
+    code = "earlier_row_unsettled"
 
 
 class _Exists(ClerkError):
@@ -116,7 +163,7 @@ def _raw_key(value: object, row_number: int) -> str:
             if isinstance(raw, list) and raw:
                 raw = raw[0]
             if isinstance(raw, str) and raw:
-                return f"{kind}:{raw}"
+                return f"{kind}:{raw.strip()}"
     return f"row:{row_number}"
 
 
@@ -125,33 +172,17 @@ def _filters(name: str, values: list[str]) -> Any:
     return {name: values}
 
 
-def _lower(values: Iterable[str]) -> set[str]:
-    return {v.lower() for v in values}
-
-
-def _carries_all(user: User, params: CreateUserParams) -> bool:
-    """Whether ``user`` has every identifier the row asks for (as its create would)."""
-    def given(values: object) -> list[str]:
-        return list(values) if isinstance(values, list) else []
-
-    if isinstance(params.external_id, str) and params.external_id != user.external_id:
-        return False
-    if isinstance(params.username, str) and (user.username or "").lower() != \
-            params.username.lower():
-        return False
-    checks = (
-        (params.email_address, [e.email_address for e in user.email_addresses or []]),
-        (params.phone_number, [p.phone_number for p in user.phone_numbers or []]),
-        (params.web3_wallet, [w.web3_wallet for w in user.web3_wallets or []]),
-    )
-    return all(_lower(given(wanted)) <= _lower(have) for wanted, have in checks)
-
-
 @attrs.define
 class _Row:
     number: int
     keys: list[str]
     params: CreateUserParams
+    occurrence: int = 1
+    at_risk: bool = False  # an earlier run's create may have landed
+    known: User | None = None  # the one user that really holds the row's identifiers
+    clash: User | None = None  # set when they are held by several users
+    problem: BaseException | None = None  # the pre-check failed for this row
+    ticket: Ticket | None = None
     source: object = attrs.field(default=None, repr=False)  #: the row as given
 
     @property
@@ -163,40 +194,16 @@ class _Row:
         return identity(self.keys)
 
 
-class _KeyLocks:
-    """Rows that share any key run one at a time; memory only for rows in flight."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, keys: list[str]) -> AsyncIterator[None]:
-        ordered = sorted(set(keys))  # one global order: no deadlock
-        for key in ordered:
-            lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-            self._locks[key] = (lock, users + 1)
-        taken: list[asyncio.Lock] = []
-        try:
-            for key in ordered:
-                lock = self._locks[key][0]
-                await lock.acquire()
-                taken.append(lock)
-            yield
-        finally:
-            for lock in taken:
-                lock.release()
-            for key in ordered:
-                lock, users = self._locks[key]
-                if users == 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
+def _unreadable(number: int) -> _Row:
+    """A row that failed validation: journalled under its line number."""
+    return _Row(number, [f"row:{number}"], CreateUserParams())
 
 
 class _Importer:
     def __init__(self, users: Users, context: BulkContext, *, on_exists: OnExists,
                  journal: Journal | None, progress: ProgressCallback | None,
-                 total: int | None, dry_run: bool, keep_outcomes: bool) -> None:
+                 total: int | None, dry_run: bool, check_instance: bool,
+                 keep_outcomes: bool) -> None:
         self.users = users
         self.context = context
         self.keep_outcomes = keep_outcomes
@@ -205,19 +212,19 @@ class _Importer:
         self.progress = progress
         self.total = total
         self.dry_run = dry_run
+        self.check_instance = check_instance
         self.report = BulkReport()
         self.started = time.monotonic()
         self.wait_at_start = context.stats.quota_wait
         self.last_emit = 0.0
         self.base_delay = context.retry.base_delay if context.retry is not None else 0.5
         self.rng = random.Random()
-        self.locks = _KeyLocks()
+        self.line = TicketLine()
         # Per kind of request (create, lookup, update): how many failed in a row.
         # Per kind, because lookups answering fine must not hide creates that
         # all fail (see SYSTEMIC_FAILURES).
         self.failing: dict[str, int] = {}
-        self.precheck = False  # look up before creating: no clock to judge by
-        self.probing: asyncio.Task[None] | None = None
+        self.reached = False  # some request was answered: Clerk is reachable
 
     # -- bookkeeping ---------------------------------------------------------------
 
@@ -244,27 +251,33 @@ class _Importer:
             self.report.outcomes.append(BulkOutcome(row=row.number, key=row.key,
                                                     status=outcome, user_id=user_id))
         if self.journal is not None:
-            self.journal.record(row.identity, row.number, outcome, key=row.key,
-                                user_id=user_id)
+            self.journal.record(row.identity, row.occurrence, row.number, outcome,
+                                key=row.key, user_id=user_id, on_exists=self.on_exists)
         self.emit()
 
-    def fail(self, number: int, key: str, exc: BaseException, *, ident: str | None = None,
-             at_risk: bool = False, data: object = None) -> None:
+    def fail(self, number: int, key: str, exc: BaseException, *,
+             row: _Row | None = None, at_risk: bool = False, data: object = None) -> None:
         failure = self.report.add_failure(number, key, exc, data=data)
-        if self.journal is not None and ident is not None:
-            self.journal.record(ident, number, "failed", key=key, code=failure.code,
-                                message=failure.message, at_risk=at_risk)
+        if self.journal is not None and row is not None:
+            self.journal.record(row.identity, row.occurrence, number, "failed", key=key,
+                                code=failure.code, message=failure.message,
+                                at_risk=at_risk)
         self.emit()
 
     # -- health ----------------------------------------------------------------------
 
     def fine(self, kind: str) -> None:
         self.failing[kind] = 0
+        self.reached = True
 
     def trouble(self, exc: ClerkError, kind: str) -> None:
         """Count a failed request; stop the run when the failures are systemic."""
         if isinstance(exc, AuthenticationError | PermissionDeniedError):
             raise SystemicError(f"stopping: Clerk refused the secret key ({exc})") from exc
+        if isinstance(exc, ClerkConnectionError) and not exc.request_sent \
+                and not self.reached:
+            # The transport has retried already: Clerk was never reached at all.
+            raise SystemicError(f"stopping: Clerk is not reachable ({exc})") from exc
         if isinstance(exc, ClerkConnectionError | ServerError):
             count = self.failing[kind] = self.failing.get(kind, 0) + 1
             if count >= SYSTEMIC_FAILURES:
@@ -275,39 +288,15 @@ class _Importer:
                     f"the last with: {exc}"
                 ) from exc
 
-    async def ready(self) -> None:
-        """Probe once, before the first row that needs a request (so a rerun with
-        every row in the journal sends nothing at all)."""
-        if self.probing is None:
-            self.probing = asyncio.ensure_future(self.probe())
-        await asyncio.shield(self.probing)
-
-    async def probe(self) -> None:
-        """One cheap request first: checks the key and reach, and reads Clerk's clock.
-
-        The transport has already retried it; a connection failure then means
-        Clerk is unreachable, a 5xx is counted towards the circuit and retried.
-        """
-        for attempt in range(SYSTEMIC_FAILURES):
-            try:
-                await self.users.list(limit=1)
-            except ClerkConnectionError as exc:
-                raise SystemicError(f"stopping: Clerk is not reachable ({exc})") from exc
-            except ClerkError as exc:
-                self.trouble(exc, "lookup")
-                if not isinstance(exc, ServerError | RateLimitError):
-                    raise
-                await self.backoff(attempt)
-                continue
-            break
-        self.fine("lookup")
-        self.precheck = not self.context.server_clock.known
+    async def backoff(self, attempt: int) -> None:
+        delay = min(_MAX_BACKOFF, self.base_delay * 2 ** attempt)
+        await self.context.sleep(self.rng.uniform(0, delay))
 
     # -- input ------------------------------------------------------------------------
 
     async def rows(self, source: Iterable[RowInput] | AsyncIterable[RowInput]
                    ) -> AsyncIterator[_Row]:
-        """The rows still to send; bad rows and rows done earlier are settled here."""
+        """The rows still to settle; bad rows and rows done earlier are settled here."""
         number = 0
         async for item in aiter_any(source):
             number += 1
@@ -317,78 +306,202 @@ class _Importer:
             value = failed_row(value)  # a failures file, fixed and imported again
             if isinstance(value, RowError):
                 self.fail(number, _raw_key(value.data, number), value,
-                          ident=identity([f"row:{number}"]), data=value.data)
+                          row=_unreadable(number), data=value.data)
                 continue
             given = value
             try:
                 if is_user_object(value):
                     value, warnings = user_to_create_row(value)  # type: ignore[arg-type]
                     self.report.not_transferable.update(warnings)
-                params = params_from_row(value)  # type: ignore[arg-type]
+                params = normalise(params_from_row(value))  # type: ignore[arg-type]
             except RowError as exc:
-                key = _raw_key(value, number)
-                self.fail(number, key, exc, ident=identity([f"row:{number}"]), data=given)
+                self.fail(number, _raw_key(value, number), exc, row=_unreadable(number),
+                          data=given)
                 continue
-            row = _Row(number, row_keys(params, number), params, given)
+            row = _Row(number, row_keys(params, number), params, source=given)
             if self.journal is not None:
-                entry = self.journal.get(row.identity, number)
-                if entry is not None and entry.state in DONE_STATES:
+                row.occurrence = self.journal.occurrence(row.identity)
+                entry = self.journal.get(row.identity, row.occurrence)
+                if entry is not None and entry.state in DONE_STATES and not (
+                        entry.state == "existed" and self.on_exists != "skip"):
+                    if entry.row is not None and entry.row != number:
+                        # read_journal maps lines to users: keep it true of this file.
+                        self.journal.moved(row.identity, row.occurrence, number)
                     self.report.skipped_from_journal += 1
                     self.emit()
                     continue
+                row.at_risk = entry is not None and entry.at_risk
             yield row
+
+    async def batches(self, rows: AsyncIterator[_Row]) -> AsyncIterator[_Row]:
+        """Rows in file order, each batch pre-checked against Clerk before it is let go."""
+        if self.dry_run and not self.check_instance:
+            async for row in rows:
+                yield row
+            return
+        # The next batch is pre-checked while the one before it is let go, so
+        # the workers never wait for a pre-check's turn in the quota.
+        started: list[tuple[list[_Row], asyncio.Future[None]]] = []
+        try:
+            batch: list[_Row] = []
+            counts: dict[str, set[str]] = {}
+            async for row in rows:
+                ids = identifiers(row.params)
+                if any(len(counts.get(name, set()) | set(values)) > MAX_FILTER_VALUES
+                       for name, values in ids):
+                    started.append(self.start(batch))
+                    batch, counts = [], {}
+                    if len(started) > 1:
+                        for ready in await self.finish(started.pop(0)):
+                            yield ready
+                batch.append(row)
+                for name, values in ids:
+                    counts.setdefault(name, set()).update(values)
+            started.append(self.start(batch))
+            while started:
+                for ready in await self.finish(started.pop(0)):
+                    yield ready
+        finally:
+            for _, checking in started:
+                checking.cancel()
+                with contextlib.suppress(BaseException):
+                    await checking
+
+    @staticmethod
+    async def finish(item: tuple[list[_Row], asyncio.Future[None]]) -> list[_Row]:
+        batch, checking = item
+        await checking
+        return batch
+
+    def start(self, batch: list[_Row]) -> tuple[list[_Row], asyncio.Future[None]]:
+        """Reserve the batch's places in line (now, in file order), then pre-check it.
+
+        Tickets first: a row settled by an earlier row after this pre-check is
+        necessarily one this row waits for (and then looks again).
+        """
+        for row in batch:
+            row.ticket = self.line.reserve(row.keys)
+        return batch, asyncio.ensure_future(self.prepare(batch))
+
+    async def prepare(self, batch: list[_Row]) -> None:
+        wanted: dict[str, dict[str, None]] = {}
+        for row in batch:
+            for name, values in identifiers(row.params):
+                wanted.setdefault(name, {}).update(dict.fromkeys(values))
+        found: dict[str, User] = {}
+        problem: BaseException | None = None
+        answers = await asyncio.gather(
+            *(self.fetch(name, list(values)) for name, values in wanted.items()),
+            return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, _RowFailed):
+                problem = answer.error
+            elif isinstance(answer, BaseException):
+                raise answer  # systemic, or a bug: the run stops
+            else:
+                for user in answer:
+                    found[user.id] = user
+        index = UserIndex(found.values())
+        for row in batch:
+            if problem is not None and identifiers(row.params):
+                row.problem = problem
+                continue
+            self.place(row, index)
+
+    def place(self, row: _Row, index: UserIndex) -> None:
+        """Tell from looked-up users whether the row's user exists, or clashes."""
+        row.known = row.clash = None
+        users = holders(index, row.params)
+        if len(users) == 1:
+            row.known = users[0]
+        elif users:
+            row.clash = users[1]
+
+    async def fetch(self, name: str, values: list[str]) -> list[User]:
+        """Users holding any of ``values`` (≤ 100) of one identifier kind, retried."""
+        last: ClerkError | None = None
+        for attempt in range(_MAX_ATTEMPTS):
+            if attempt:
+                await self.backoff(attempt - 1)
+            try:
+                page = await self.users.list(limit=max(10, len(values)),
+                                             **_filters(name, values))
+            except RateLimitError as exc:
+                last = exc
+                continue
+            except ClerkError as exc:
+                self.trouble(exc, "lookup")
+                if not isinstance(exc, ServerError | ClerkConnectionError):
+                    raise _RowFailed(exc) from exc
+                last = exc
+                continue
+            except (ValueError, TypeError) as exc:  # refused before sending
+                raise _RowFailed(exc) from exc
+            self.fine("lookup")
+            return list(page)
+        assert last is not None
+        raise _RowFailed(last)
 
     # -- one row ------------------------------------------------------------------------
 
     async def handle(self, row: _Row) -> None:
-        if self.dry_run:
+        if self.dry_run and not self.check_instance:
             self.report.validated += 1
             self.emit()
             return
-        await self.ready()
-        ids = identifiers(row.params)
-        if not ids:
-            self.report.unprotected += 1
-        async with self.locks.hold(row.keys):
+        assert row.ticket is not None
+        unsettled = False
+        try:
+            after_others, behind_unsettled = await row.ticket.wait()
+            if self.check_instance:
+                await self.classify(row, after_others)
+                return
+            ids = identifiers(row.params)
+            if not ids:
+                self.report.unprotected += 1
             try:
+                if row.problem is not None:
+                    raise _RowFailed(row.problem, at_risk=row.at_risk)
+                if behind_unsettled:
+                    raise _RowFailed(_Unsettled(
+                        "an earlier row with the same identifier failed after a create that "
+                        "may have landed; not settled before it (rerun to settle both)"))
+                if after_others and ids:
+                    # Rows before this one with a shared identifier have settled
+                    # since the pre-check: look again.
+                    await self.relook(row, ids)
                 outcome, user_id = await self.settle(row, ids)
             except _RowFailed as failed:
-                self.fail(row.number, row.key, failed.error, ident=row.identity,
+                unsettled = failed.at_risk or isinstance(failed.error, _Unsettled)
+                self.fail(row.number, row.key, failed.error, row=row,
                           at_risk=failed.at_risk, data=row.source)
-                return
-            self.succeed(row, outcome, user_id)
+            else:
+                self.succeed(row, outcome, user_id)
+            if self.journal is not None and row.ticket.followed:
+                # A later row on the same identifier may change this row's user:
+                # only once this outcome is on disk, or a kill could leave the
+                # user changed and this row judged by values no longer there.
+                await self.journal.flush()
+        except JournalWriteError as exc:
+            raise SystemicError(f"stopping: {exc}") from exc
+        finally:
+            row.ticket.release(unsettled)
 
-    async def backoff(self, attempt: int) -> None:
-        delay = min(_MAX_BACKOFF, self.base_delay * 2 ** attempt)
-        await self.context.sleep(self.rng.uniform(0, delay))
+    async def classify(self, row: _Row, after_others: bool) -> None:
+        """The instance dry run: what this row would meet, without writing anything."""
+        if row.problem is not None:
+            self.fail(row.number, row.key, row.problem)
+        elif row.clash is not None:
+            self.report.clashes += 1
+        elif row.known is not None or after_others:
+            self.report.exist_already += 1
+        else:
+            self.report.would_create += 1
+        self.emit()
 
-    async def settle(self, row: _Row, ids: list[tuple[str, list[str]]]) -> tuple[str, str]:
-        entry = self.journal.get(row.identity, row.number) if self.journal else None
-        at_risk = entry is not None and entry.at_risk
-        if at_risk and not ids:
-            raise _RowFailed(_Ambiguous(
-                "an earlier run may have created this row's user, and the row has no "
-                "unique identifier to check with; not sent again to avoid a duplicate"
-            ), at_risk=True)
-        since = entry.intent_ms if entry is not None and at_risk else None
-        cleared = False  # looked up before any create of ours, and found nothing
-        # Look before sending when an earlier run may have created the user (at risk),
-        # or when there is no clock to tell a user found later from an older one.
-        if ids and (at_risk or self.precheck):
-            found = await self.guarded(self.lookup(ids, None), at_risk=at_risk)
-            if found is not None:
-                return await self.found(row, found, since, cleared=False, error=None)
-            # Found absent (an earlier run's create did not land either): a user with
-            # the row's identifiers after our own ambiguous create is ours, also when
-            # the earlier run had no clock (intent -1) to judge it by.
-            cleared = True
-        now = self.context.server_clock.lower_bound_ms()
-        if now is not None:
-            since = now if since is None else min(since, now)
-        if self.journal is not None:
-            await self.journal.intend(row.identity, row.number, since if since is not None
-                                      else -1)
-        return await self.create(row, ids, since, cleared)
+    async def relook(self, row: _Row, ids: list[tuple[str, list[str]]]) -> None:
+        users = await self.guarded(self.lookup(ids), at_risk=row.at_risk)
+        self.place(row, UserIndex(users))
 
     async def guarded(self, call: Any, *, at_risk: bool, kind: str = "lookup") -> Any:
         """Await a lookup or update; a Clerk error becomes this row's failure."""
@@ -402,8 +515,29 @@ class _Importer:
         self.fine(kind)
         return result
 
-    async def create(self, row: _Row, ids: list[tuple[str, list[str]]], since: int | None,
-                     cleared: bool) -> tuple[str, str]:
+    async def settle(self, row: _Row, ids: list[tuple[str, list[str]]]) -> tuple[str, str]:
+        if row.at_risk and not ids:
+            raise _RowFailed(_Ambiguous(
+                "an earlier run may have created this row's user, and the row has no "
+                "unique identifier to check with; not sent again to avoid a duplicate"
+            ), at_risk=True)
+        if row.clash is not None:
+            raise _RowFailed(self.clash_error(row, row.clash))
+        if row.known is not None:
+            if row.at_risk:  # the earlier run's pre-check found nobody: judge by evidence
+                return await self.judge(row, row.known)
+            return await self.exists(row, row.known, None)
+        if self.journal is not None:
+            await self.journal.intend(row.identity, row.occurrence, row.number)
+        return await self.create(row, ids)
+
+    def clash_error(self, row: _Row, user: User) -> _Exists:
+        return _Exists(
+            f"this row's identifiers belong to several users (one is {user.id}); "
+            "nothing was sent for this row"
+        )
+
+    async def create(self, row: _Row, ids: list[tuple[str, list[str]]]) -> tuple[str, str]:
         ambiguous = False
         last: ClerkError | None = None
         for attempt in range(_MAX_ATTEMPTS):
@@ -415,22 +549,24 @@ class _Importer:
                         "the create may or may not have happened, and the row has no "
                         "unique identifier to check with; not retried to avoid a duplicate"
                     ), at_risk=True)
-                found = await self.quiet_lookup(ids)
-                if found is not None:
-                    return await self.found(row, found, since, cleared=cleared, error=None)
+                settled = await self.after_ambiguity(row, ids)
+                if settled is not None:
+                    return settled
             try:
                 user = await self.users.create_from(row.params)
             except UnprocessableEntityError as exc:
                 self.fine("create")
                 if exc.code != "form_identifier_exists":
                     raise _RowFailed(exc, at_risk=ambiguous) from exc
-                param = (exc.errors[0].meta or {}).get("param_name") if exc.errors else None
-                found = await self.guarded(self.lookup(ids, param), at_risk=ambiguous)
-                if found is None:
+                users = await self.guarded(self.lookup(ids), at_risk=ambiguous)
+                self.place(row, UserIndex(users))
+                if row.known is None:
+                    # No single user holds the row's identifiers (a clash, or a
+                    # front end answering lookups with unrelated users).
                     raise _RowFailed(exc, at_risk=ambiguous) from exc
-                if not ambiguous:
-                    since, cleared = None, False  # nothing of ours was ever applied
-                return await self.found(row, found, since, cleared=cleared, error=exc)
+                if ambiguous:
+                    return await self.judge(row, row.known)
+                return await self.exists(row, row.known, exc)
             except RateLimitError as exc:
                 last = exc
                 continue
@@ -446,56 +582,59 @@ class _Importer:
             except (ClerkError, ValueError, TypeError) as exc:
                 raise _RowFailed(exc, at_risk=ambiguous) from exc
             self.fine("create")
-            # Clerk stamped this user just now: a sharper reading of its clock.
-            self.context.server_clock.observe_stamp(user.updated_at)
             return "created", user.id
         assert last is not None
         if ambiguous and ids:
-            found = await self.quiet_lookup(ids)
-            if found is not None:
-                return await self.found(row, found, since, cleared=cleared, error=None)
+            settled = await self.after_ambiguity(row, ids)
+            if settled is not None:
+                return settled
         raise _RowFailed(last, at_risk=ambiguous)
 
-    async def quiet_lookup(self, ids: list[tuple[str, list[str]]]) -> User | None:
+    async def after_ambiguity(self, row: _Row, ids: list[tuple[str, list[str]]]
+                              ) -> tuple[str, str] | None:
+        """Look for the row's user after an ambiguous create; None: not there (yet)."""
         try:
-            found = await self.lookup(ids, None)
+            users = await self.lookup(ids)
         except ClerkError as exc:
             self.trouble(exc, "lookup")
             return None  # can't tell yet; the caller tries again
         self.fine("lookup")
-        return found
-
-    def owns(self, row: _Row, user: User, since: int | None, cleared: bool) -> bool:
-        """Whether ``user``, found after an ambiguous create, is this row's creation."""
-        if not _carries_all(user, row.params):
-            return False
-        # A row with its own created_at gets that stamp, so updated_at must show
-        # when the user came to be; any other row's change to the user would
-        # move it too, hence the stricter claim check for those rows.
-        custom = isinstance(row.params.created_at, str)
-        rivals = DONE_STATES if custom else frozenset({"created"})
-        if self.journal is not None and self.journal.claimed_by_other(
-                user.id, row.identity, row.number, states=rivals):
-            return False
-        if since is not None and since >= 0:
-            stamp = user.updated_at if custom else user.created_at
-            return stamp >= since
-        return cleared
-
-    async def found(self, row: _Row, user: User, since: int | None, *, cleared: bool,
-                    error: UnprocessableEntityError | None) -> tuple[str, str]:
-        if (since is not None or cleared) and self.owns(row, user, since, cleared):
-            return "created", user.id
-        return await self.exists(row, user, error)
-
-    async def lookup(self, ids: list[tuple[str, list[str]]], prefer: object) -> User | None:
-        ordered = sorted(ids, key=lambda pair: pair[0] != prefer)
-        for name, values in ordered:
-            page = await self.users.list(limit=1, **_filters(name, values))
-            if page:
-                found: User = page[0]
-                return found
+        self.place(row, UserIndex(users))
+        if row.known is not None:
+            return await self.judge(row, row.known)
+        if row.clash is not None:
+            # Several users hold the identifiers: ours, had it landed, would
+            # hold them all alone; a create would be refused.
+            raise _RowFailed(self.clash_error(row, row.clash))
         return None
+
+    async def judge(self, row: _Row, user: User) -> tuple[str, str]:
+        """A user found after an ambiguous create, absent at the pre-check: the rule."""
+        claimed = self.journal is not None and self.journal.claimed_by_other(
+            user.id, row.identity, row.occurrence)
+        if claimed or not carries_values(user, row.params):
+            return await self.exists(row, user, None)
+        self.report.ambiguous += 1
+        self.report.notes.append(BulkNote(
+            row=row.number, key=row.key, user_id=user.id, code="ambiguous_owner",
+            message="the create's answer was lost and this user carries every value of "
+                    "the row; someone else could have created the same user at the same "
+                    "moment" + (" (the row's update was applied as well)"
+                                if self.on_exists == "update" else ""),
+        ))
+        if self.on_exists == "update":
+            # Whoever created it, Clerk now holds the row's data (password included).
+            await self.guarded(self.update(user.id, row.params), at_risk=True, kind="update")
+        return "created", user.id
+
+    async def lookup(self, ids: list[tuple[str, list[str]]]) -> list[User]:
+        """Every user holding any of the row's identifiers (the caller checks them)."""
+        found: dict[str, User] = {}
+        for name, values in ids:
+            page = await self.users.list(limit=max(10, len(values)), **_filters(name, values))
+            for user in page:
+                found[user.id] = user
+        return list(found.values())
 
     async def exists(self, row: _Row, user: User,
                      error: UnprocessableEntityError | None) -> tuple[str, str]:
@@ -542,11 +681,14 @@ async def bulk_create(
     on_exists: OnExists = "skip",
     progress: ProgressCallback | None = None,
     dry_run: bool = False,
+    check_instance: bool = False,
     keep_outcomes: bool = True,
 ) -> BulkReport:
     """The engine behind ``clerk.users.bulk_create``; see its docstring."""
     if on_exists not in ("skip", "update", "error"):
         raise ValueError(f"on_exists must be 'skip', 'update' or 'error', got {on_exists!r}")
+    if check_instance and not dry_run:
+        raise ValueError("check_instance=True needs dry_run=True (it only reads)")
     context = context or BulkContext()
     workers = check_concurrency(concurrency, context.quota)
     total: int | None = len(rows) if isinstance(rows, Sized) else None
@@ -554,15 +696,22 @@ async def bulk_create(
     if book is not None:
         await book.open()
     importer = _Importer(users, context, on_exists=on_exists, journal=book, progress=progress,
-                         total=total, dry_run=dry_run, keep_outcomes=keep_outcomes)
+                         total=total, dry_run=dry_run, check_instance=check_instance,
+                         keep_outcomes=keep_outcomes)
     try:
-        await run_pool(importer.rows(rows), importer.handle, workers)
-    finally:
-        if importer.probing is not None and not importer.probing.done():
-            importer.probing.cancel()
-            with contextlib.suppress(BaseException):
-                await importer.probing
-        if book is not None:
-            await book.close()
+        try:
+            await run_pool(importer.batches(importer.rows(rows)), importer.handle, workers)
+        finally:
+            if book is not None:
+                await book.close()
+        if book is not None and book.failed is not None:
+            raise SystemicError(f"stopping: {book.failed}") from book.failed
+    except SystemicError as exc:
+        exc.report = importer.report
+        raise
+    except JournalWriteError as exc:  # raised while reading the rows
+        stop = SystemicError(f"stopping: {exc}")
+        stop.report = importer.report
+        raise stop from exc
     importer.emit(force=True)
     return importer.report

@@ -3,8 +3,8 @@
 Bulk code is typed against this small :class:`Users` protocol instead of the
 resource class, so nothing here imports :mod:`clerk_async.resources` back.
 The resource's bulk methods hand in a :class:`BulkContext` with the client's
-quota, retry policy, stats and Clerk's clock rather than letting bulk code
-reach into the transport.
+quota, retry policy and stats rather than letting bulk code reach into the
+transport.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import attrs
 
 from .._ratelimit import Quota
 from .._retry import RetryPolicy
-from .._server_clock import ServerClock
 from .._stats import ClientStats
 from ..models import CreateUserParams, User
 
@@ -37,13 +36,14 @@ class Users(Protocol):
 
     async def update_metadata(self, user_id: str, **metadata: Mapping[str, Any]) -> User: ...
 
+    async def delete(self, user_id: str) -> Any: ...
+
 
 @attrs.frozen(kw_only=True)
 class BulkContext:
-    """The client's pacing, retry and clock facts a bulk run works with."""
+    """The client's pacing and retry facts a bulk run works with."""
 
     quota: Quota | None = None
     retry: RetryPolicy | None = None
     stats: ClientStats = attrs.field(factory=ClientStats)
-    server_clock: ServerClock = attrs.field(factory=ServerClock)
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep

@@ -13,6 +13,7 @@ from ._rows import RowError
 
 __all__ = [
     "BulkFailure",
+    "BulkNote",
     "BulkOutcome",
     "BulkProgress",
     "BulkReport",
@@ -73,6 +74,22 @@ class BulkOutcome:
     user_id: str
 
 
+@attrs.frozen(kw_only=True)
+class BulkNote:
+    """A row that succeeded, with something the reader must know (``code``):
+    ``ambiguous_owner`` means the user may also have been created by someone
+    else at the same moment; the row's values are in Clerk either way."""
+
+    row: int
+    key: str
+    user_id: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
 @attrs.define(kw_only=True)
 class BulkReport:
     """What a bulk run did. ``failures`` lists every failed row, in finishing order.
@@ -82,6 +99,13 @@ class BulkReport:
     notes on why they matter). ``not_transferable`` counts, per kind, what
     rows read from a Clerk export carried that no import can recreate (a
     password hash, TOTP, backup codes): those users need to set it again.
+
+    ``ambiguous`` counts rows settled as ``created`` although the evidence
+    could not rule out that someone else created the same user at the same
+    moment (each is listed in ``notes``). ``would_create``,
+    ``exist_already`` and ``clashes`` are what a ``check_instance`` dry run
+    found: rows no user has, rows whose user exists, and rows whose
+    identifiers belong to several users, so their create would fail.
     """
 
     created: int = 0
@@ -91,7 +115,12 @@ class BulkReport:
     skipped_from_journal: int = 0
     validated: int = 0
     unprotected: int = 0
+    ambiguous: int = 0
+    would_create: int = 0
+    exist_already: int = 0
+    clashes: int = 0
     failures: list[BulkFailure] = attrs.field(factory=list)
+    notes: list[BulkNote] = attrs.field(factory=list)
     not_transferable: Counter[str] = attrs.field(factory=Counter)
     #: For a migration (``read_source``), what the export held that this run did not
     #: carry: heading ("not transferable", "must reset password", "skipped") →
@@ -106,7 +135,8 @@ class BulkReport:
     @property
     def done(self) -> int:
         return (self.created + self.existed + self.updated + self.failed
-                + self.skipped_from_journal + self.validated)
+                + self.skipped_from_journal + self.validated + self.would_create
+                + self.exist_already + self.clashes)
 
     @property
     def ok(self) -> bool:

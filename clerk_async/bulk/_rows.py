@@ -9,10 +9,18 @@ A row's *keys* are typed (``external_id:…``, ``email:…``, ``phone:…``,
 happens to equal another row's external_id never names the same row. Its
 *identity* is all of its keys together: the journal matches a row by every
 identifier it carries, not by the first one.
+
+Identifiers are normalised once, by :func:`normalise`, and that one form is
+what is sent, looked up and compared: surrounding spaces are trimmed (Clerk
+trims them on create, so an untrimmed lookup would miss the row's own user),
+and email addresses and usernames are lower-cased, as Clerk stores them.
+Rows without any identifier are named by a digest of their content, so
+editing or reordering other rows never renames them.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +37,7 @@ __all__ = [
     "RowError",
     "identifiers",
     "identity",
+    "normalise",
     "params_from_row",
     "row_keys",
 ]
@@ -70,7 +79,10 @@ IDENTIFIER_FIELDS = ("external_id", "email_address", "phone_number", "username",
 KEY_KINDS = {"external_id": "external_id", "email_address": "email",
              "phone_number": "phone", "username": "username", "web3_wallet": "web3_wallet"}
 #: Clerk compares these case-insensitively, so the keys do too.
-_CASELESS = frozenset({"email_address", "username", "web3_wallet"})
+CASELESS = frozenset({"email_address", "username", "web3_wallet"})
+#: Clerk stores these lower-cased; sending them so makes what we send what it keeps.
+_FOLDED = frozenset({"email_address", "username"})
+_SECRET = frozenset({"password", "password_digest", "totp_secret", "backup_codes"})
 #: No Clerk text field is anywhere near this long; a longer one is a broken row.
 MAX_FIELD_CHARS = 65_536
 
@@ -146,6 +158,30 @@ def params_from_row(row: Mapping[str, Any] | CreateUserParams) -> CreateUserPara
     return CreateUserParams(**values)
 
 
+def normalise(params: CreateUserParams) -> CreateUserParams:
+    """The row with its identifiers in the one form that is sent and compared."""
+    changes: dict[str, Any] = {}
+    for name in IDENTIFIER_FIELDS:
+        value = getattr(params, name)
+        if isinstance(value, str):
+            fixed: Any = _fold(name, value)
+        elif isinstance(value, list):
+            fixed = [_fold(name, v) if isinstance(v, str) else v for v in value]
+        else:
+            continue
+        if fixed != value:
+            changes[name] = fixed
+    if not changes:
+        return params
+    values = {a.name: getattr(params, a.name) for a in attrs.fields(CreateUserParams)}
+    return CreateUserParams(**(values | changes))
+
+
+def _fold(name: str, value: str) -> str:
+    value = value.strip()
+    return value.lower() if name in _FOLDED else value
+
+
 def identifiers(params: CreateUserParams) -> list[tuple[str, list[str]]]:
     """The row's unique identifiers as ``(filter name, values)``, lookup order."""
     found: list[tuple[str, list[str]]] = []
@@ -164,9 +200,17 @@ def row_keys(params: CreateUserParams | None, row_number: int) -> list[str]:
     if params is not None:
         for name, values in identifiers(params):
             for value in values:
-                text = value.lower() if name in _CASELESS else value
+                text = value.lower() if name in CASELESS else value
                 keys.append(f"{KEY_KINDS[name]}:{text}")
-    return keys or [f"row:{row_number}"]
+    if keys:
+        return keys
+    if params is None:
+        return [f"row:{row_number}"]
+    # No identifier: the content names the row, so moving it never renames it.
+    # Secrets stay out of the digest: it is written to the journal.
+    body = dumps({a.name: getattr(params, a.name) for a in attrs.fields(CreateUserParams)
+                  if a.name not in _SECRET and getattr(params, a.name) is not UNSET})
+    return [f"content:{hashlib.sha256(body).hexdigest()[:32]}"]
 
 
 def identity(keys: list[str]) -> str:

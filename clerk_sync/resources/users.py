@@ -329,6 +329,7 @@ class Users:
         on_exists: bulk.OnExists = "skip",
         progress: bulk.ProgressCallback | None = None,
         dry_run: bool = False,
+        check_instance: bool = False,
         keep_outcomes: bool = True,
     ) -> bulk.BulkReport:
         """Create a user per row, as fast as the quota allows, each exactly once.
@@ -341,13 +342,18 @@ class Users:
         ``username:…``), else ``row:<row number>``.
 
         Every row ends in exactly one outcome that is true of Clerk's final
-        state, under any faults and across kills and reruns. After an
-        ambiguous failure (timeout, dropped connection, 5xx) the user is
-        looked up by the row's identifiers and counts as created by this row
-        only if Clerk stamped it after the row's first attempt; otherwise,
-        and whenever an identifier is taken, the row follows ``on_exists``:
+        state, under any faults and across kills and reruns. Each batch of
+        rows is first looked up by identifier (one ``GetUserList`` per kind
+        per 100 rows); a row whose user exists follows ``on_exists``:
         ``"skip"`` reports it as existing, ``"update"`` patches the user from
         the row and merges its metadata, ``"error"`` reports it as failed.
+        After an ambiguous failure (timeout, dropped connection, 5xx) a user
+        found with the row's identifiers counts as created by this row only
+        if the pre-check did not find it, it carries every value the row
+        wrote, and no other row claimed it; otherwise it too follows
+        ``on_exists``. ``report.ambiguous`` counts rows where someone else
+        could have created the same user at the same moment (see
+        ``report.notes``).
 
         ``journal`` names an SQLite file recording each row's intent and
         outcome; rerun with the same file to skip finished rows and to check
@@ -357,7 +363,9 @@ class Users:
         run with :class:`~clerk_async.bulk.SystemicError`. ``concurrency``
         defaults from the client's quota (16 without one). ``progress`` gets
         a :class:`~clerk_async.bulk.BulkProgress` a few times a second.
-        ``dry_run`` checks every row and sends nothing. A bad row is reported
+        ``dry_run`` checks every row and sends nothing; with
+        ``check_instance=True`` it also runs the pre-check (reads only) and
+        counts ``would_create``, ``exist_already`` and ``clashes``. A bad row is reported
         in the returned :class:`~clerk_async.bulk.BulkReport` and never stops
         the import. ``report.outcomes`` maps every successful row's key to its
         user id; for multi-million-row imports pass ``keep_outcomes=False`` to
@@ -371,7 +379,30 @@ class Users:
             on_exists=on_exists,
             progress=progress,
             dry_run=dry_run,
+            check_instance=check_instance,
             keep_outcomes=keep_outcomes,
+        )
+
+    def bulk_undo(
+        self,
+        journal: str | os.PathLike[str],
+        *,
+        dry_run: bool = False,
+        concurrency: int | None = None,
+    ) -> bulk.UndoReport:
+        """Delete exactly the users that imports with this ``journal`` created.
+
+        Users the journal holds as ``existed`` or ``updated`` are never
+        touched. Each deletion is recorded in the journal, so an interrupted
+        undo resumes when run again; a user deleted already counts in
+        ``already_gone``. ``dry_run=True`` deletes nothing and lists the users
+        it would delete in ``report.listed``.
+        """
+        return self._bound.call(
+            AsyncUsers.bulk_undo,
+            journal,
+            dry_run=dry_run,
+            concurrency=concurrency,
         )
 
     def export(self, path_or_file: str | os.PathLike[str] | IO[Any]) -> int:
