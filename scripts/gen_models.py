@@ -139,7 +139,8 @@ MODULES = {
     "common": "Small shared response models: deletions, counts, tokens, devices, errors.",
     "verification": "Verification states attached to identifiers and accounts.",
     "users": "The user object and the identifiers and accounts it holds.",
-    "organizations": "Organizations, memberships and invitations as seen from a user.",
+    "organizations": "Organizations and memberships as a user holds them.",
+    "invitations": "Organization invitations and pages of memberships, as listed for a user.",
     "billing": "Billing subscriptions, plans, payers, credits and amounts.",
 }
 
@@ -373,8 +374,13 @@ def canonical_names(spec: Spec, names: list[str]) -> dict[str, str]:
 def module_for(spec_name: str, cls: str) -> str:
     if cls in USERS_FAMILY:
         return "users"
-    if spec_name.startswith("verification_"):
+    # A verification nests one error entry: kept beside it so that decoding a
+    # user builds no class of ``common`` (attrs compiles each class's methods).
+    if spec_name.startswith("verification_") or cls == "ClerkError":
         return "verification"
+    # Pages and invitations apart from the membership a user nests, for the same reason.
+    if cls.startswith("OrganizationInvitation") or cls == "OrganizationMemberships":
+        return "invitations"
     if cls.startswith("Organization"):
         return "organizations"
     if cls.startswith(("Commerce", "Billing")) or cls == "Feature":

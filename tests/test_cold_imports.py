@@ -93,8 +93,9 @@ print(json.dumps(built))
 """
 
 
-#: The model modules a users.get needs: the user, what it nests, the request bodies.
-COLD_MODEL_MODULES = ("users", "verification", "organizations", "common", "requests")
+#: The model modules a users.get needs: the user and what it nests. Request bodies,
+#: small responses and organization pages are built by the calls that use them.
+COLD_MODEL_MODULES = ("users", "verification", "organizations")
 
 
 def test_a_first_call_builds_only_the_models_it_needs(fake_clerk_sync: FakeClerk) -> None:

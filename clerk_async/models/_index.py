@@ -35,7 +35,6 @@ from .billing import (
 )
 from .common import (
     TOTP,
-    ClerkError,
     ClerkErrors,
     DeletedObject,
     OAuthAccessToken,
@@ -46,15 +45,17 @@ from .common import (
     TrustedDeviceList,
     UserIdResponse,
 )
-from .organizations import (
-    Organization,
+from .invitations import (
     OrganizationInvitationPublicOrganizationData,
     OrganizationInvitationPublicUserData,
     OrganizationInvitationsWithPublicOrganizationData,
     OrganizationInvitationWithPublicOrganizationData,
+    OrganizationMemberships,
+)
+from .organizations import (
+    Organization,
     OrganizationMembership,
     OrganizationMembershipPublicUserData,
-    OrganizationMemberships,
 )
 from .users import (
     EmailAddress,
@@ -72,6 +73,7 @@ from .users import (
 )
 from .verification import (
     AdminVerification,
+    ClerkError,
     EmailLinkVerification,
     FromOAuthVerification,
     GoogleOneTapVerification,

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from ._runtime import MISSING, DecodeFailure, bad, brief_repr, hidden_repr
+from .verification import ClerkError, _d_ClerkError, _e_ClerkError
 
 __all__ = [
     "ClerkErrors",
@@ -17,7 +18,6 @@ __all__ = [
     "OAuthAccessToken",
     "TOTP",
     "TrustedDevice",
-    "ClerkError",
     "PasswordVerification",
     "TOTPVerification",
     "UserIdResponse",
@@ -147,20 +147,6 @@ class TrustedDevice(_TrustedDeviceSlots):
     updated_at: int
     last_used_at: int | None = None
     revoked_at: int | None = None
-
-
-class _ClerkErrorSlots:
-    __slots__ = ("__weakref__", "code", "long_message", "message", "meta")
-
-
-@attrs.frozen(kw_only=True, slots=True)
-class ClerkError(_ClerkErrorSlots):
-    """One error entry of an error response."""
-
-    message: str
-    long_message: str
-    code: str = attrs.field(repr=hidden_repr)
-    meta: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
 
 
 class _PasswordVerificationSlots:
@@ -523,44 +509,6 @@ def _e_TrustedDevice(o: TrustedDevice) -> dict[str, Any]:
     }
 
 
-def _d_ClerkError(o: Any) -> ClerkError:
-    if o.__class__ is not dict:
-        bad(o, "an object")
-    g = o.get
-    i: Any = _ClerkErrorSlots()
-    try:
-        v = o["message"]
-        if v.__class__ is not str:
-            bad(v, "str", "message")
-        i.message = v
-        v = o["long_message"]
-        if v.__class__ is not str:
-            bad(v, "str", "long_message")
-        i.long_message = v
-        v = o["code"]
-        if v.__class__ is not str:
-            bad(v, "str", "code")
-        i.code = v
-        v = g("meta")
-        if v is not None and v.__class__ is not dict:
-            bad(v, "an object", "meta")
-        i.meta = v
-    except KeyError as e:
-        bad(MISSING, "", e.args[0])
-    i.__class__ = ClerkError
-    decoded: ClerkError = i
-    return decoded
-
-
-def _e_ClerkError(o: ClerkError) -> dict[str, Any]:
-    return {
-        "message": o.message,
-        "long_message": o.long_message,
-        "code": o.code,
-        "meta": o.meta,
-    }
-
-
 def _d_PasswordVerification(o: Any) -> PasswordVerification:
     if o.__class__ is not dict:
         bad(o, "an object")
@@ -670,7 +618,6 @@ DECODERS: dict[type[Any], Callable[[Any], Any]] = {
     OAuthAccessToken: _d_OAuthAccessToken,
     TOTP: _d_TOTP,
     TrustedDevice: _d_TrustedDevice,
-    ClerkError: _d_ClerkError,
     PasswordVerification: _d_PasswordVerification,
     TOTPVerification: _d_TOTPVerification,
     UserIdResponse: _d_UserIdResponse,
@@ -683,7 +630,6 @@ ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
     OAuthAccessToken: _e_OAuthAccessToken,
     TOTP: _e_TOTP,
     TrustedDevice: _e_TrustedDevice,
-    ClerkError: _e_ClerkError,
     PasswordVerification: _e_PasswordVerification,
     TOTPVerification: _e_TOTPVerification,
     UserIdResponse: _e_UserIdResponse,

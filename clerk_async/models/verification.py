@@ -14,12 +14,13 @@ from ._runtime import (
     bad,
     brief_repr,
     encode_one,
+    hidden_repr,
     raw_payload,
     unknown_verification,
 )
-from .common import ClerkError, _d_ClerkError, _e_ClerkError
 
 __all__ = [
+    "ClerkError",
     "OTPVerification",
     "AdminVerification",
     "FromOAuthVerification",
@@ -35,6 +36,20 @@ __all__ = [
     "Verification",
     "VERIFICATION_BY_OBJECT",
 ]
+
+
+class _ClerkErrorSlots:
+    __slots__ = ("__weakref__", "code", "long_message", "message", "meta")
+
+
+@attrs.frozen(kw_only=True, slots=True)
+class ClerkError(_ClerkErrorSlots):
+    """One error entry of an error response."""
+
+    message: str
+    long_message: str
+    code: str = attrs.field(repr=hidden_repr)
+    meta: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
 
 
 class _OTPVerificationSlots:
@@ -362,6 +377,44 @@ VERIFICATION_BY_OBJECT: dict[str, type[Any]] = {
     "verification_oauth": OAuthVerification,
     "verification_google_one_tap": GoogleOneTapVerification,
 }
+
+
+def _d_ClerkError(o: Any) -> ClerkError:
+    if o.__class__ is not dict:
+        bad(o, "an object")
+    g = o.get
+    i: Any = _ClerkErrorSlots()
+    try:
+        v = o["message"]
+        if v.__class__ is not str:
+            bad(v, "str", "message")
+        i.message = v
+        v = o["long_message"]
+        if v.__class__ is not str:
+            bad(v, "str", "long_message")
+        i.long_message = v
+        v = o["code"]
+        if v.__class__ is not str:
+            bad(v, "str", "code")
+        i.code = v
+        v = g("meta")
+        if v is not None and v.__class__ is not dict:
+            bad(v, "an object", "meta")
+        i.meta = v
+    except KeyError as e:
+        bad(MISSING, "", e.args[0])
+    i.__class__ = ClerkError
+    decoded: ClerkError = i
+    return decoded
+
+
+def _e_ClerkError(o: ClerkError) -> dict[str, Any]:
+    return {
+        "message": o.message,
+        "long_message": o.long_message,
+        "code": o.code,
+        "meta": o.meta,
+    }
 
 
 def _d_OTPVerification(o: Any) -> OTPVerification:
@@ -999,6 +1052,7 @@ def _e_Verification(o: Verification) -> dict[str, Any]:
 
 #: Decoder (validating JSON -> model) and encoder of each class.
 DECODERS: dict[type[Any], Callable[[Any], Any]] = {
+    ClerkError: _d_ClerkError,
     OTPVerification: _d_OTPVerification,
     AdminVerification: _d_AdminVerification,
     FromOAuthVerification: _d_FromOAuthVerification,
@@ -1012,6 +1066,7 @@ DECODERS: dict[type[Any], Callable[[Any], Any]] = {
     GoogleOneTapVerification: _d_GoogleOneTapVerification,
 }
 ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    ClerkError: _e_ClerkError,
     OTPVerification: _e_OTPVerification,
     AdminVerification: _e_AdminVerification,
     FromOAuthVerification: _e_FromOAuthVerification,

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import models
 from .._choices import CreditAction, InvitationStatus, MembershipOrderBy, check_choice
 from .._types import UNSET, Unset
-from ..models import (
-    AdjustCreditBalanceParams,
-    OAuthAccessToken,
-    OrganizationInvitationsWithPublicOrganizationData,
-    OrganizationMemberships,
-    TrustedDevice,
-    TrustedDeviceList,
-)
 from ._base import (
     UserScoped,
     check_limit,
@@ -25,6 +18,13 @@ from ._base import (
 )
 
 if TYPE_CHECKING:
+    from ..models import (
+        OAuthAccessToken,
+        OrganizationInvitationsWithPublicOrganizationData,
+        OrganizationMemberships,
+        TrustedDevice,
+        TrustedDeviceList,
+    )
     from ..models.billing import CommerceCreditBalance, CommerceCreditLedger, CommerceSubscription
     from ._oauth_page import OAuthAccessTokenPage
 
@@ -47,7 +47,7 @@ class UserRelatedMethods(UserScoped):
             "UsersGetOrganizationMemberships",
             "GET",
             path,
-            OrganizationMemberships,
+            models.OrganizationMemberships,
             params=query_pairs(_page(limit, offset)),
         )
 
@@ -69,7 +69,7 @@ class UserRelatedMethods(UserScoped):
             "UsersGetOrganizationInvitations",
             "GET",
             path,
-            OrganizationInvitationsWithPublicOrganizationData,
+            models.OrganizationInvitationsWithPublicOrganizationData,
             params=params,
         )
 
@@ -89,7 +89,7 @@ class UserRelatedMethods(UserScoped):
             "InstanceGetOrganizationMemberships",
             "GET",
             "/organization_memberships",
-            OrganizationMemberships,
+            models.OrganizationMemberships,
             params=params,
         )
 
@@ -120,7 +120,7 @@ class UserRelatedMethods(UserScoped):
         if isinstance(raw, dict):
             page = structure_checked(raw, OAuthAccessTokenPage, "GET", path)
         else:
-            tokens = structure_checked(raw, list[OAuthAccessToken], "GET", path)
+            tokens = structure_checked(raw, list[models.OAuthAccessToken], "GET", path)
             page = OAuthAccessTokenPage(data=tokens, total_count=(offset or 0) + len(tokens))
         return page if paginated else page.data
 
@@ -169,7 +169,7 @@ class UserRelatedMethods(UserScoped):
         check_choice("action", action, CreditAction)
         if not isinstance(idempotency_key, str) or not idempotency_key:
             raise ValueError("idempotency_key must be a non-empty str")
-        body = AdjustCreditBalanceParams(
+        body = models.AdjustCreditBalanceParams(
             amount=amount,
             action=action,
             idempotency_key=idempotency_key,
@@ -191,12 +191,13 @@ class UserRelatedMethods(UserScoped):
             "ListUserTrustedDevices",
             "GET",
             self._user_path(user_id, "/trusted_devices"),
-            TrustedDeviceList,
+            models.TrustedDeviceList,
         )
 
     async def revoke_trusted_device(self, user_id: str, trusted_device_id: str) -> TrustedDevice:
         """Revoke one trusted device."""
         suffix = "/trusted_devices/" + path_segment("trusted_device_id", trusted_device_id)
         return await self._send(
-            "RevokeUserTrustedDevice", "DELETE", self._user_path(user_id, suffix), TrustedDevice
+            "RevokeUserTrustedDevice", "DELETE", self._user_path(user_id, suffix),
+            models.TrustedDevice,
         )

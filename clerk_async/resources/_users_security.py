@@ -6,24 +6,23 @@ import asyncio
 import io
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import aiohttp
 
+from .. import models
 from .._types import UNSET, Unset
-from ..models import (
-    TOTP,
-    DeletedObject,
-    PasswordVerification,
-    RemovePasswordParams,
-    SetPasswordCompromisedParams,
-    TOTPVerification,
-    User,
-    UserIdResponse,
-    VerifyPasswordParams,
-    VerifyTOTPParams,
-)
+from ..models import User
 from ._base import UserScoped, decode, path_segment
+
+if TYPE_CHECKING:
+    from ..models import (
+        TOTP,
+        DeletedObject,
+        PasswordVerification,
+        TOTPVerification,
+        UserIdResponse,
+    )
 
 __all__ = ["UserSecurityMethods"]
 
@@ -95,48 +94,52 @@ class UserSecurityMethods(UserScoped):
     ) -> User:
         """Remove the user's password (they then sign in some other way)."""
         path = self._user_path(user_id, "/remove_password")
-        body = RemovePasswordParams(sign_out_of_other_sessions=sign_out_of_other_sessions)
+        body = models.RemovePasswordParams(sign_out_of_other_sessions=sign_out_of_other_sessions)
         return await self._send("RemoveUserPassword", "POST", path, User, body=body)
 
     async def verify_password(self, user_id: str, password: str) -> PasswordVerification:
         """Check a password against the user's; a wrong one raises a 422 error."""
         path = self._user_path(user_id, "/verify_password")
-        body = VerifyPasswordParams(password=_non_empty("password", password))
-        return await self._send("VerifyPassword", "POST", path, PasswordVerification, body=body)
+        body = models.VerifyPasswordParams(password=_non_empty("password", password))
+        return await self._send(
+            "VerifyPassword", "POST", path, models.PasswordVerification, body=body
+        )
 
     async def verify_totp(self, user_id: str, code: str) -> TOTPVerification:
         """Check a TOTP code or a backup code (a used backup code is spent)."""
         path = self._user_path(user_id, "/verify_totp")
-        body = VerifyTOTPParams(code=_non_empty("code", code))
-        return await self._send("VerifyTOTP", "POST", path, TOTPVerification, body=body)
+        body = models.VerifyTOTPParams(code=_non_empty("code", code))
+        return await self._send("VerifyTOTP", "POST", path, models.TOTPVerification, body=body)
 
     async def disable_mfa(self, user_id: str) -> UserIdResponse:
         """Remove every second factor of the user."""
         return await self._send(
-            "DisableMFA", "DELETE", self._user_path(user_id, "/mfa"), UserIdResponse
+            "DisableMFA", "DELETE", self._user_path(user_id, "/mfa"), models.UserIdResponse
         )
 
     async def delete_backup_codes(self, user_id: str) -> UserIdResponse:
         """Delete the user's backup codes."""
         return await self._send(
-            "DeleteBackupCode", "DELETE", self._user_path(user_id, "/backup_code"), UserIdResponse
+            "DeleteBackupCode", "DELETE", self._user_path(user_id, "/backup_code"),
+            models.UserIdResponse,
         )
 
     async def create_totp(self, user_id: str) -> TOTP:
         """Give the user a new TOTP secret; returns the secret and an otpauth URI."""
-        return await self._send("CreateUserTOTP", "POST", self._user_path(user_id, "/totp"), TOTP)
+        path = self._user_path(user_id, "/totp")
+        return await self._send("CreateUserTOTP", "POST", path, models.TOTP)
 
     async def delete_totp(self, user_id: str) -> UserIdResponse:
         """Delete the user's TOTP authenticators."""
         return await self._send(
-            "DeleteTOTP", "DELETE", self._user_path(user_id, "/totp"), UserIdResponse
+            "DeleteTOTP", "DELETE", self._user_path(user_id, "/totp"), models.UserIdResponse
         )
 
     async def delete_passkey(self, user_id: str, passkey_identification_id: str) -> DeletedObject:
         """Delete one of the user's passkeys."""
         suffix = "/passkeys/" + path_segment("passkey_identification_id", passkey_identification_id)
         return await self._send(
-            "UserPasskeyDelete", "DELETE", self._user_path(user_id, suffix), DeletedObject
+            "UserPasskeyDelete", "DELETE", self._user_path(user_id, suffix), models.DeletedObject
         )
 
     async def delete_web3_wallet(
@@ -147,7 +150,7 @@ class UserSecurityMethods(UserScoped):
             "web3_wallet_identification_id", web3_wallet_identification_id
         )
         return await self._send(
-            "UserWeb3WalletDelete", "DELETE", self._user_path(user_id, suffix), DeletedObject
+            "UserWeb3WalletDelete", "DELETE", self._user_path(user_id, suffix), models.DeletedObject
         )
 
     async def delete_external_account(
@@ -156,7 +159,8 @@ class UserSecurityMethods(UserScoped):
         """Unlink one of the user's external (OAuth) accounts."""
         suffix = "/external_accounts/" + path_segment("external_account_id", external_account_id)
         return await self._send(
-            "DeleteExternalAccount", "DELETE", self._user_path(user_id, suffix), DeletedObject
+            "DeleteExternalAccount", "DELETE", self._user_path(user_id, suffix),
+            models.DeletedObject,
         )
 
     async def set_password_compromised(
@@ -164,7 +168,7 @@ class UserSecurityMethods(UserScoped):
     ) -> User:
         """Flag the password as compromised so the user must reset it."""
         path = self._user_path(user_id, "/password/set_compromised")
-        body = SetPasswordCompromisedParams(revoke_all_sessions=revoke_all_sessions)
+        body = models.SetPasswordCompromisedParams(revoke_all_sessions=revoke_all_sessions)
         return await self._send("SetUserPasswordCompromised", "POST", path, User, body=body)
 
     async def unset_password_compromised(self, user_id: str) -> User:

@@ -11,20 +11,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from .. import models
 from .._choices import IdentificationStatus, UserOrderBy, check_choice, check_choices
 from .._pagination import CURSOR_ORDERS, paginate
 from .._types import UNSET, Unset
-from ..models import (
-    CreateUserParams,
-    DeletedObject,
-    MetadataParams,
-    TotalCount,
-    UpdateUserParams,
-    User,
-    UserIdsParams,
-)
+from ..models import User
 from ._base import (
     Resource,
     check_limit,
@@ -43,6 +36,13 @@ if sys.version_info >= (3, 11):
     from typing import Unpack
 else:  # pragma: no cover
     from typing_extensions import Unpack
+
+if TYPE_CHECKING:
+    from ..models import (
+        CreateUserParams,
+        DeletedObject,
+        TotalCount,
+    )
 
 __all__ = ["UserFilters", "Users"]
 
@@ -159,7 +159,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         """How many users match ``filters`` (the same filters as :meth:`list`)."""
         params = _filter_pairs(filters, "count")
         total: TotalCount = await self._send(
-            "GetUsersCount", "GET", "/users/count", TotalCount, params=params
+            "GetUsersCount", "GET", "/users/count", models.TotalCount, params=params
         )
         return total.total_count
 
@@ -241,7 +241,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         Clerk has no idempotency key for this call, so it is not retried after
         an ambiguous failure; ``users.bulk_create`` handles that for imports.
         """
-        return await self.create_from(CreateUserParams(**_lists(given(locals()))))
+        return await self.create_from(models.CreateUserParams(**_lists(given(locals()))))
 
     async def create_from(self, params: CreateUserParams) -> User:
         """Create a user from a ready :class:`CreateUserParams`."""
@@ -287,7 +287,8 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
     ) -> User:
         """Change the given fields of a user; fields left out stay as they are."""
         path = "/users/" + path_segment("user_id", user_id)
-        params = UpdateUserParams(**_lists(given(locals(), exclude=("self", "user_id", "path"))))
+        fields = given(locals(), exclude=("self", "user_id", "path"))
+        params = models.UpdateUserParams(**_lists(fields))
         # Setting the same fields to the same values twice changes nothing, so
         # the transport may repeat this PATCH after a timeout or a 5xx.
         return await self._send("UpdateUser", "PATCH", path, User, body=params, idempotent=True)
@@ -295,7 +296,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
     async def delete(self, user_id: str) -> DeletedObject:
         """Delete a user for good."""
         path = "/users/" + path_segment("user_id", user_id)
-        return await self._send("DeleteUser", "DELETE", path, DeletedObject)
+        return await self._send("DeleteUser", "DELETE", path, models.DeletedObject)
 
     async def ban(self, user_id: str) -> User:
         """Ban a user: sign them out everywhere and refuse new sign-ins."""
@@ -352,7 +353,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
     ) -> User:
         path = "/users/" + path_segment("user_id", user_id) + "/metadata"
         check_metadata(**values)
-        params = MetadataParams(**{k: dict(v) if v else v for k, v in values.items()})
+        params = models.MetadataParams(**{k: dict(v) if v else v for k, v in values.items()})
         # Merging or replacing the same values twice gives the same result, so
         # the transport may repeat these after a timeout or a 5xx.
         return await self._send(operation, method, path, User, body=params, idempotent=True)
@@ -366,7 +367,7 @@ class Users(UserBulkMethods, UserSecurityMethods, UserRelatedMethods, Resource):
         for index, user_id in enumerate(ids):
             path_segment(f"user_ids[{index}]", user_id)
         users: UserList = await self._send(
-            operation, "POST", path, UserList, body=UserIdsParams(user_ids=ids)
+            operation, "POST", path, UserList, body=models.UserIdsParams(user_ids=ids)
         )
         return users
 
