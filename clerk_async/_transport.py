@@ -306,6 +306,7 @@ class HttpSender:
                 raise_for_status=False,
                 auto_decompress=True,
             )
+            _no_hidden_retry(self._session)
             self._loop = loop
         elif self._loop is not loop:
             raise ClerkError(
@@ -376,6 +377,21 @@ class HttpSender:
         # Raised here, outside the handlers, so that aiohttp's exception is
         # not even the implicit ``__context__``: only the sanitised cause is.
         raise failure[0] from failure[1]
+
+
+def _no_hidden_retry(session: aiohttp.ClientSession) -> None:
+    """Stop aiohttp from re-sending an idempotent request on a dropped connection.
+
+    aiohttp repeats a GET once, at once and unseen, when the connection closes
+    before the answer. Clerk counts both requests against the quota, whatever
+    became of the first, while the limiter and the stats saw one: under
+    dropped connections the client then overspends its window and meets the
+    429s pacing exists to prevent. Our own retry loop takes over instead; it
+    asks the limiter for every attempt. aiohttp's test client turns the retry
+    off through the same attribute; versions without it have no such retry.
+    """
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
 
 
 async def _read_capped(response: aiohttp.ClientResponse, request: Request, status: int) -> bytes:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from clerk_async import AsyncClerk, RetryPolicy
 from clerk_async.bulk import read_journal
-from clerk_async.testing import FakeClerk
+from clerk_async.testing import FakeClerk, Faults
 
 
 async def _no_sleep(_: float) -> None:
@@ -257,3 +257,23 @@ async def test_rows_behind_an_unsettled_row_wait_for_a_rerun_to_settle_them_in_o
         again = await clerk.users.bulk_create(rows, journal=journal, on_exists="update")
         assert [(o.row, o.status) for o in again.outcomes] == [(1, "created"), (2, "updated")]
         assert fake.store.get(user.id).first_name == "Second"
+
+
+async def test_every_request_clerk_receives_under_faults_went_through_the_clients_count(
+) -> None:
+    # The quota Clerk keeps counts what reached it, answered or not; the
+    # client paces only what it counts. Half the rows exist already, so the
+    # pre-check and the lookups after lost creates (GETs) meet dropped
+    # connections as often as the creates do.
+    async with FakeClerk(require_identifier=False, faults=Faults(
+            rate=0.3, kinds=("500", "503", "drop_after", "500_after"), seed=4)) as fake:
+        for i in range(0, 120, 2):
+            fake.store.add_user(email_address=f"user{i}@example.com")
+        async with _clerk(fake) as clerk:
+            report = await clerk.users.bulk_create(
+                [{"email_address": [f"user{i}@example.com"]} for i in range(120)],
+                concurrency=8, keep_outcomes=False)
+        # Whatever a row's fate under this many faults, each is in one outcome.
+        assert report.created + report.existed + report.failed == 120
+        assert fake.stats.faults_by_kind["drop_after"] > 0
+        assert sum(fake.stats.requests.values()) == clerk.stats.requests

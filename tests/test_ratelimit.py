@@ -22,6 +22,7 @@ from clerk_async._ratelimit import (
 )
 from clerk_async.testing import FakeClerk
 
+from factories import VirtualClock
 from polling import at_most, wait_until
 
 T = TypeVar("T")
@@ -236,6 +237,26 @@ async def test_paced_creates_see_no_429_against_the_same_quota() -> None:
         assert fake.stats.rate_limited == 0
         assert client.stats.rate_limited == 0
         assert client.stats["CreateUser"].quota_wait > 0
+
+
+async def test_a_get_dropped_after_clerk_saw_it_is_retried_through_the_limiter() -> None:
+    # Clerk counts the dropped attempt too. Were the retry sent behind the
+    # limiter's back (aiohttp re-sends a GET on a closed connection by itself),
+    # the fake would hold 2 requests in a window the client believes holds 1,
+    # and the next paced request would meet a 429. One clock for both sides.
+    clock = VirtualClock()
+    clock.now = 1_700_000_000.0
+    async with FakeClerk(rate_limit="2/10s", clock=clock) as fake, AsyncClerk(
+        secret_key=fake.secret_key, base_url=fake.base_url, rate_limit="2/10s",
+        retry=RetryPolicy(base_delay=0.01), clock=clock, sleep=clock.sleep,
+    ) as client:
+        fake.inject_fault("GetUserList", "drop_after")
+        for _ in range(3):
+            assert await client.users.list() == []
+        assert fake.stats.faults_by_kind == {"drop_after": 1}
+        assert fake.stats.rate_limited == 0
+        assert client.stats["GetUserList"].retries == 1
+        assert fake.stats.requests["GetUserList"] == client.stats["GetUserList"].requests == 4
 
 
 async def test_half_the_believed_quota_loses_and_duplicates_nothing() -> None:
