@@ -13,7 +13,9 @@ import pytest
 from aiohttp import web
 
 from clerk_async import AsyncClerk, RetryPolicy
+from clerk_async._ratelimit import Quota
 from clerk_async.bulk import read_journal
+from clerk_async.bulk._bulk_import import precheck_ahead
 from clerk_async.testing import FakeClerk, Faults
 
 
@@ -277,3 +279,33 @@ async def test_every_request_clerk_receives_under_faults_went_through_the_client
         assert report.created + report.existed + report.failed == 120
         assert fake.stats.faults_by_kind["drop_after"] > 0
         assert sum(fake.stats.requests.values()) == clerk.stats.requests
+
+
+async def test_batches_are_pre_checked_ahead_so_a_slow_pre_check_does_not_idle_the_workers(
+) -> None:
+    # Each batch of up to 100 rows is one GetUserList here (emails only). With
+    # one batch ahead, a pre-check that met a 5xx and its retry backoff left
+    # every worker without rows; now the pre-checks of the next batches are
+    # under way before the first row of the first batch is handed out.
+    seen_at_first_row: list[int] = []
+
+    def progress(_: object) -> None:
+        if not seen_at_first_row:
+            seen_at_first_row.append(clerk.stats["GetUserList"].requests)
+
+    async with FakeClerk(require_identifier=False) as fake, _clerk(fake) as clerk:
+        report = await clerk.users.bulk_create(
+            [{"email_address": [f"r{i}@example.com"]} for i in range(1200)],
+            dry_run=True, check_instance=True, progress=progress)
+        assert report.would_create == 1200
+        assert fake.stats.requests["GetUserList"] == 12
+        assert seen_at_first_row == [1 + precheck_ahead(None)] == [9]
+
+
+def test_how_far_ahead_follows_the_quota() -> None:
+    # About two seconds of quota: one batch at the development quota, where a
+    # batch alone lasts ten seconds; the most at a high rate.
+    assert precheck_ahead(Quota(100, 10.0)) == 1
+    assert precheck_ahead(Quota(1000, 10.0)) == 2
+    assert precheck_ahead(Quota(500, 1.0)) == 8
+    assert precheck_ahead(Quota(10_000, 1.0)) == 8
