@@ -472,8 +472,6 @@ async def _run_import(args: argparse.Namespace, out: _Out) -> int:
         finally:
             if display is not None:
                 display.close(finished=report is not None and stopped is None)
-    if args.source is not None:
-        report.not_carried, report.notices = rows.not_carried(), list(rows.notices)
     elapsed = time.monotonic() - started
     stats = clerk.stats.to_dict()
     written: Path | None = None

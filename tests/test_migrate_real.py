@@ -146,6 +146,10 @@ async def test_skipped_rows_and_what_was_not_carried_end_every_run(
         "must reset password": {},
         "skipped": {"anonymous: no email or phone number": 1,
                     "deleted in Supabase (deleted_at set)": 1}}
+    # A library caller gets the same table on the report bulk_create returns.
+    fresh = read_source(export, "supabase")
+    report = await api.users.bulk_create(fresh)
+    assert report.not_carried == fresh.not_carried() == reader.not_carried()
     # --json carries the same table for machines (the rerun finds the users there).
     assert await cli(fake, str(export), "--from", "supabase", "--json") == 0
     summary = json.loads(capsys.readouterr().out)

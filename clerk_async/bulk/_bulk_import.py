@@ -99,6 +99,7 @@ from ._report import (
     BulkProgress,
     BulkReport,
     ProgressCallback,
+    carry_source_summary,
     failed_row,
 )
 from ._rows import (
@@ -728,11 +729,11 @@ async def bulk_create(
         if book is not None and book.failed is not None:
             raise SystemicError(f"stopping: {book.failed}") from book.failed
     except SystemicError as exc:
-        exc.report = importer.report
+        exc.report = carry_source_summary(importer.report, rows)
         raise
     except JournalWriteError as exc:  # raised while reading the rows
         stop = SystemicError(f"stopping: {exc}")
-        stop.report = importer.report
+        stop.report = carry_source_summary(importer.report, rows)
         raise stop from exc
     importer.emit(force=True)
-    return importer.report
+    return carry_source_summary(importer.report, rows)

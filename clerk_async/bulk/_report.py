@@ -124,7 +124,7 @@ class BulkReport:
     not_transferable: Counter[str] = attrs.field(factory=Counter)
     #: For a migration (``read_source``), what the export held that this run did not
     #: carry: heading ("not transferable", "must reset password", "skipped") →
-    #: reason → users. Filled by the caller from ``Reader.not_carried()``.
+    #: reason → users. Filled from ``Reader.not_carried()`` when the rows are a reader.
     not_carried: dict[str, dict[str, int]] = attrs.field(factory=dict)
     #: Records of a side file that no user took (listed, not imported).
     notices: list[str] = attrs.field(factory=list)
@@ -184,3 +184,19 @@ def error_fields(exc: BaseException) -> tuple[str, str]:
         return "invalid_row", exc.message
     code = getattr(exc, "code", None)
     return (code if isinstance(code, str) else type(exc).__name__), str(exc)
+
+
+def carry_source_summary(report: BulkReport, rows: object) -> BulkReport:
+    """Copy what a migration source did not carry onto the report, and return it.
+
+    Rows from :func:`clerk_async.migrate.read_source` know what the export
+    held that no row carries (skipped records, MFA, social logins, passwords
+    to reset) and the notices of their side files; a plain iterable of rows
+    knows nothing of the sort and leaves the report as it is. Read duck-typed,
+    so that ``bulk`` does not import ``migrate`` (which sits above it).
+    """
+    not_carried = getattr(rows, "not_carried", None)
+    if callable(not_carried):
+        report.not_carried = not_carried()
+        report.notices = list(getattr(rows, "notices", ()))
+    return report
