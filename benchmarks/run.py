@@ -60,6 +60,7 @@ from _common import (  # noqa: E402
     ROOT,
     Server,
     canned_server,
+    exported,
     fake_server,
     full_user_page,
     json_parser,
@@ -104,12 +105,20 @@ class Settings:
     memory_rounds: int  # each round: async and sync walks, each in a fresh process
     verify_calls: int = 2000  # per way per round
     evidence_rows: int = 5000  # per fault rate, half of them pre-existing
+    #: A commit whose decoders run beside ours in the fetch + decode section.
+    decoder_baseline: str | None = None
+
+
+#: The last commit with the generated plain-class decoders (and their process-wide
+#: GC pause) that the attrs models and cattrs converter replaced (issue 24): a
+#: full run measures them side by side with ours, in the same rounds.
+DECODER_BASELINE_REF = "3b0ea3a69c4c5cab871a01dda565fb16b72f9426"
 
 
 FULL = Settings(
     rounds=5, cpu_requests=2000, cpu_requests_official=256, decode_pages=6,
     import_runs=20, sync_calls=2000, bulk_rows=600, bulk_rate="100/2s", bulk_rounds=3,
-    iter_users=100_000, memory_rounds=3,
+    iter_users=100_000, memory_rounds=3, decoder_baseline=DECODER_BASELINE_REF,
 )
 QUICK = Settings(
     rounds=2, cpu_requests=200, cpu_requests_official=32, decode_pages=1,
@@ -475,8 +484,9 @@ def section_decode(report: Report, cfg: Settings) -> None:
 
 def _page_fetch_and_decode(report: Report, cfg: Settings) -> None:
     """Fetch + decode of a 500-user page against bare aiohttp (bench_page_decode)."""
-    result = bench_page_decode.measure(users=500, rounds=cfg.rounds + 2,
-                                       pages=max(2, cfg.decode_pages))
+    with exported(cfg.decoder_baseline) as baseline:
+        result = bench_page_decode.measure(users=500, rounds=cfg.rounds + 2,
+                                           pages=max(2, cfg.decode_pages), before=baseline)
     report.sections.append(("2b. Fetching and decoding a 500-user page (CPU)",
                             bench_page_decode.render(result)))
     # Each side parses with the same parser: ours with orjson against bare aiohttp with
@@ -495,6 +505,15 @@ def _page_fetch_and_decode(report: Report, cfg: Settings) -> None:
             f"Fetch + decode a 500-user page, {parser}: ours vs {floor} (CPU, GC on)",
             measured, "<= 1.8x", ratio <= 1.8, ratio / 1.8,
         ))
+        before = name.replace("ours", "before")
+        if before in result.cpu_ms and cfg.decoder_baseline is not None:
+            versus = result.ratio(name, before)
+            report.targets.append(Target(
+                f"Fetch + decode a 500-user page, {parser}: attrs models + cattrs vs the "
+                f"plain-class decoders they replaced ({cfg.decoder_baseline[:7]}, GC paused)",
+                f"{versus:.2f}x ({result.median(name):.1f} vs {result.median(before):.1f} ms)",
+                "<= 1.2x", versus <= 1.2, versus / 1.2,
+            ))
 
 
 # --------------------------------------------------------------------------- 3. import time
