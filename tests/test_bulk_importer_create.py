@@ -13,6 +13,7 @@ FakeClerk runs on loopback; faults Clerk cannot be made to produce on demand
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 from pathlib import Path
@@ -449,7 +450,8 @@ async def test_any_failure_after_an_attempt_that_may_have_landed_leaves_the_row_
         first = await bulk.bulk_create(_Spy(clerk.users, create_errors=errors), [row],
                                        context=_context(clerk), journal=journal)
         assert [(f.row, f.code) for f in first.failures] == [(1, code)]
-        with sqlite3.connect(journal) as db:
+        # closing(): sqlite3's own context manager commits but leaves the file open.
+        with contextlib.closing(sqlite3.connect(journal)) as db:
             assert db.execute("SELECT state, code, at_risk FROM rows").fetchall() == [
                 ("failed", code, 1)]
 

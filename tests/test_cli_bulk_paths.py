@@ -4,6 +4,7 @@ that cannot be written, undo and the instance dry run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -74,7 +75,8 @@ def test_disk_full_under_the_journal_exits_3_with_one_line_and_the_summary(
     assert len([line for line in err.splitlines() if "clerk-users:" in line]) == 1
     assert "total rows" in out  # the summary of what was done
     monkeypatch.setattr(Journal, "_write", real)
-    with sqlite3.connect(journal) as db:  # consistent: whole commits only
+    # consistent: whole commits only (closing(): sqlite3's own `with` leaves it open)
+    with contextlib.closing(sqlite3.connect(journal)) as db:
         states = {s for (s,) in db.execute("SELECT state FROM rows")}
     assert states <= {"intent", "created"}
 
