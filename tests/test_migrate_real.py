@@ -8,44 +8,29 @@ its blind spots.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import test_migrate as shared
 
 from clerk_async import AsyncClerk, UnprocessableEntityError
-from clerk_async.cli import main
 from clerk_async.migrate import MigrationError, read_source
 from clerk_async.migrate._hashes import by_content
 from clerk_async.testing import FakeClerk
+
+# The older migration tests' fixtures (FakeClerk on loopback, a client of it) and
+# their in-process ``clerk-users import``.
+fake, api, cli = shared.fake, shared.api, shared.cli
 
 FIREBASE_PARAMS = {"signer_key": "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUE"
                    "CKbm0QsEmYUSDzZvpjeJ9WmXA==", "salt_separator": "Bw==", "rounds": 8,
                    "mem_cost": 14}
 
 
-@pytest.fixture
-async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeClerk]:
-    async with FakeClerk() as server:
-        monkeypatch.setenv("CLERK_SECRET_KEY", server.secret_key)
-        yield server
-
-
-@pytest.fixture
-async def api(fake: FakeClerk) -> AsyncIterator[AsyncClerk]:
-    async with AsyncClerk(secret_key=fake.secret_key, base_url=fake.base_url,
-                          rate_limit=None) as client:
-        yield client
-
-
-async def cli(fake: FakeClerk, *args: str) -> int:
-    argv = ["import", *args, "--base-url", fake.base_url, "--rate", "none"]
-    return await asyncio.to_thread(main, argv)
 
 
 def write(path: Path, records: list[dict[str, Any]] | str) -> Path:
