@@ -415,28 +415,7 @@ async def test_default_concurrency_follows_the_quota() -> None:
         assert spy.most_in_flight == 4
 
 
-
-
 # ------------------------------------------------------------------ issue 22: kept behaviours
-
-
-# name -> (row, CreateUser faults at FakeClerk, errors raised at the Users seam, code)
-_AFTER_AMBIGUITY: dict[str, tuple[dict[str, Any], tuple[str, ...],
-                                  tuple[BaseException | None, ...], str]] = {
-    "Clerk refuses the row": (
-        {"external_id": "r1", "username": "ab"}, ("500",), (),
-        "form_username_invalid_length"),
-    "5xx on every attempt": (
-        {"external_id": "r1"}, ("503",) * 6, (), "internal_clerk_error"),
-    "a conflict": (
-        {"external_id": "r1"}, (),
-        (_api_error(ServerError, 500, "internal_clerk_error"),
-         _api_error(ConflictError, 409, "conflict_thing")), "conflict_thing"),
-    "an unreadable answer": (
-        {"external_id": "r1"}, (),
-        (_api_error(ServerError, 500, "internal_clerk_error"),
-         ClerkDecodeError("not a user")), "ClerkDecodeError"),
-}
 
 
 @pytest.mark.parametrize("case", list(_AFTER_AMBIGUITY))

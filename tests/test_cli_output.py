@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -14,17 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_cli import _env  # the environment less any Clerk key or URL
 
 from clerk_async.testing import FakeClerk
 
 PYTHON = sys.executable
-
-
-def _env(key: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("CLERK_SECRET_KEY", "CLERK_API_URL")}
-    if key is not None:
-        env["CLERK_SECRET_KEY"] = key
-    return env
 
 
 def _cli(*args: str, key: str | None = None, stdin: bytes | None = None,
