@@ -12,6 +12,10 @@ Models and conversion (design notes):
   ``scripts/gen_models.py``; attrs writes their methods, so ``attrs.evolve``,
   ``attrs.fields``, pickling, equality and ``match`` work as for any attrs
   class. Their ``repr`` summarises metadata and long lists and hides secrets.
+  attrs writes ``__repr__``, ``__eq__`` and ``__hash__`` on a class's first
+  use of any of them rather than at import (``models._runtime.Model``): a
+  program that reads one user builds 28 classes, and compiling those three
+  methods for each was a quarter of the SDK's cold start.
 - ``clerk_async.converter`` is one ``cattrs.Converter`` through which every
   response body is structured and every request body unstructured. Its hooks
   are decoders written ahead of time by the generator (faster than

@@ -575,7 +575,7 @@ ITEM_TYPES = {"str": "(str,)", "int": "(int,)", "bool": "(bool,)", "float": "(fl
 
 
 #: What generated class bodies may use from ``._runtime`` (imported where used).
-CLASS_HELPERS = ("brief_repr", "hidden_repr", "raw_payload")
+CLASS_HELPERS = ("Model", "brief_repr", "hidden_repr", "raw_payload")
 
 #: Fields whose value never appears in a repr (secrets and one-time codes).
 REPR_HIDDEN = frozenset(
@@ -656,18 +656,24 @@ def natural(name: str) -> list[Any]:
 def emit_model_class(cls: str, doc: str, fields: list[FieldSpec]) -> list[str]:
     """An attrs class (attrs writes its methods) over a private slot base for the decoder.
 
+    attrs writes ``__init__`` and the pickling methods when the class is built,
+    and ``__repr__``/``__eq__``/``__hash__`` when one of them is first called
+    (see ``_runtime.Model``): a program that only decodes never pays for them.
+
     ``_XSlots`` declares the slots; attrs reuses them rather than adding its own,
     so ``X`` has the same layout and the generated decoder can fill a plain
     ``_XSlots()`` and make it an ``X`` by assigning ``__class__`` (see
     CodecWriter.decoder): no ``__init__`` call and no keyword dict per object.
     """
     slots = [f'"{n}"' for n in sorted([f.attr for f in fields] + ["__weakref__"], key=natural)]
-    lines = [f"class _{cls}Slots:"]
+    lines = [f"class _{cls}Slots(Model):"]
     lines += tuple_lines("    ", slots, "__slots__ = ", "")
     header = f"class {cls}(_{cls}Slots):"
     if len(header) > LINE_LIMIT:
         header = f"class {cls}(\n    _{cls}Slots,\n):"
-    lines += ["", "", "@attrs.frozen(kw_only=True, slots=True)", *header.split("\n")]
+    # repr/eq/hash: attrs writes them on first use (``_runtime.Model``), not at import.
+    decorator = "@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)"
+    lines += ["", "", decorator, *header.split("\n")]
     lines += docstring_lines(doc)
     if fields:
         lines.append("")

@@ -166,8 +166,9 @@ import clerk_async.resources.users
 
 client = AsyncClerk(secret_key="sk_test_" + "x" * 32)
 
-# attrs writes the classes' methods when their module is imported; from then on
-# the converter's hooks are the generated functions: nothing is compiled.
+# attrs writes __init__ when a model module is imported (repr, == and hash on
+# their first use); decoding and encoding run the generated functions: nothing
+# is compiled on that path.
 seen = []
 real_compile, real_exec, real_eval = builtins.compile, builtins.exec, builtins.eval
 
@@ -190,7 +191,7 @@ builtins.compile, builtins.exec, builtins.eval = compile, exec, eval
 data = json.loads(sys.argv[1])
 user = structure(data, User)
 users = structure([data, data], list[User])
-repr(user), unstructure(user), user == users[0]
+unstructure(user), unstructure(users)
 assert user.id == "user_1"
 builtins.compile, builtins.exec, builtins.eval = real_compile, real_exec, real_eval
 assert [a.name for a in attrs.fields(User)][:2] == ["id", "object"]  # a real attrs class
@@ -208,11 +209,48 @@ def test_no_code_is_compiled_on_first_decode() -> None:
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+_DUNDERS_ON_FIRST_USE = r"""
+import builtins
+import attrs
+from clerk_async.models import TotalCount, User
+
+real_compile = builtins.compile
+compiled = []
+
+def compile(source, filename, *args, **kwargs):
+    compiled.append(str(filename))
+    return real_compile(source, filename, *args, **kwargs)
+
+builtins.compile = compile
+a = TotalCount(object="total_count", total_count=1)
+b = TotalCount(object="total_count", total_count=1)
+assert "__repr__" not in vars(TotalCount) and "__eq__" not in vars(TotalCount)
+assert a == b and hash(a) == hash(b) and a != TotalCount(object="total_count", total_count=2)
+assert a.__eq__(("total_count", 1)) is NotImplemented
+assert repr(a) == "TotalCount(object='total_count', total_count=1)"
+for name in ("__repr__", "__eq__", "__hash__"):
+    code = vars(TotalCount)[name].__code__  # installed on the class, written by attrs
+    assert code.co_filename.startswith("<attrs generated"), (name, code.co_filename)
+first = list(compiled)
+repr(b), a == b, hash(b), repr(a)
+assert compiled == first and len(first) == 1, compiled  # one script, once per class
+assert "__repr__" not in vars(User)  # other classes still wait for their first use
+print("ok")
+"""
+
+
+def test_attrs_writes_repr_eq_and_hash_on_first_use_once_per_class() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _DUNDERS_ON_FIRST_USE], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
 def test_real_attrs_classes_inspect_and_match_by_keyword() -> None:
     user = _user(emails=1)
     props = attrs.inspect(User)  # attrs wrote the class: frozen, slotted, its own methods
-    assert props.is_frozen and props.is_slotted and props.added_init and props.added_repr
-    assert props.added_eq and props.added_pickling
+    assert props.is_frozen and props.is_slotted and props.added_init and props.added_pickling
     # kw_only: attrs gives no positional __match_args__, keyword patterns work.
     assert User.__match_args__ == ()
     match user:

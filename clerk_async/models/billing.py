@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_many, encode_one
+from ._runtime import MISSING, DecodeFailure, Model, bad, brief_repr, encode_many, encode_one
 
 __all__ = [
     "CommerceSubscription",
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-class _CommerceSubscriptionSlots:
+class _CommerceSubscriptionSlots(Model):
     __slots__ = (
         "__weakref__",
         "active_at",
@@ -58,7 +58,7 @@ class _CommerceSubscriptionSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceSubscription(_CommerceSubscriptionSlots):
     """A billing subscription of a payer."""
 
@@ -76,11 +76,11 @@ class CommerceSubscription(_CommerceSubscriptionSlots):
     eligible_for_free_trial: bool | None = None
 
 
-class _CommerceCreditBalanceSlots:
+class _CommerceCreditBalanceSlots(Model):
     __slots__ = ("__weakref__", "balance", "object")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceCreditBalance(_CommerceCreditBalanceSlots):
     """The billing credit balance of a payer."""
 
@@ -88,7 +88,7 @@ class CommerceCreditBalance(_CommerceCreditBalanceSlots):
     balance: CommerceMoney | None = None
 
 
-class _CommerceCreditLedgerSlots:
+class _CommerceCreditLedgerSlots(Model):
     __slots__ = (
         "__weakref__",
         "amount",
@@ -102,7 +102,7 @@ class _CommerceCreditLedgerSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceCreditLedger(_CommerceCreditLedgerSlots):
     """One entry of a payer's billing credit ledger."""
 
@@ -116,7 +116,7 @@ class CommerceCreditLedger(_CommerceCreditLedgerSlots):
     created_at: str
 
 
-class _CommerceSubscriptionItemSlots:
+class _CommerceSubscriptionItemSlots(Model):
     __slots__ = (
         "__weakref__",
         "canceled_at",
@@ -148,7 +148,7 @@ class _CommerceSubscriptionItemSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceSubscriptionItem(_CommerceSubscriptionItemSlots):
     """One plan inside a billing subscription."""
 
@@ -180,11 +180,11 @@ class CommerceSubscriptionItem(_CommerceSubscriptionItemSlots):
     totals: CommerceTotals2 | None = None
 
 
-class _CommerceSubscriptionNextPaymentSlots:
+class _CommerceSubscriptionNextPaymentSlots(Model):
     __slots__ = ("__weakref__", "amount", "date", "per_unit_totals", "totals")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceSubscriptionNextPayment(_CommerceSubscriptionNextPaymentSlots):
     """The ``CommerceSubscriptionNextPayment`` object."""
 
@@ -194,11 +194,11 @@ class CommerceSubscriptionNextPayment(_CommerceSubscriptionNextPaymentSlots):
     totals: CommerceTotals2 | None = None
 
 
-class _CommerceMoneySlots:
+class _CommerceMoneySlots(Model):
     __slots__ = ("__weakref__", "amount", "amount_formatted", "currency", "currency_symbol")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceMoney(_CommerceMoneySlots):
     """An amount of money with its currency."""
 
@@ -208,11 +208,11 @@ class CommerceMoney(_CommerceMoneySlots):
     currency_symbol: str
 
 
-class _CommerceSubscriptionCreditSlots:
+class _CommerceSubscriptionCreditSlots(Model):
     __slots__ = ("__weakref__", "amount", "cycle_remaining_percent")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceSubscriptionCredit(_CommerceSubscriptionCreditSlots):
     """The ``CommerceSubscriptionCreditResponse`` object."""
 
@@ -220,11 +220,11 @@ class CommerceSubscriptionCredit(_CommerceSubscriptionCreditSlots):
     cycle_remaining_percent: float | None = None
 
 
-class _CommerceCreditsSlots:
+class _CommerceCreditsSlots(Model):
     __slots__ = ("__weakref__", "payer", "proration", "total")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceCredits(_CommerceCreditsSlots):
     """The ``CommerceCreditsResponse`` object."""
 
@@ -233,7 +233,7 @@ class CommerceCredits(_CommerceCreditsSlots):
     total: CommerceMoney
 
 
-class _CommercePlanSlots:
+class _CommercePlanSlots(Model):
     __slots__ = (
         "__weakref__",
         "annual_fee",
@@ -258,7 +258,7 @@ class _CommercePlanSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePlan(_CommercePlanSlots):
     """A billing plan."""
 
@@ -283,7 +283,7 @@ class CommercePlan(_CommercePlanSlots):
     unit_prices: list[CommercePlanUnitPrice] | None = attrs.field(default=None, repr=brief_repr)
 
 
-class _CommercePaymentMethodSlots:
+class _CommercePaymentMethodSlots(Model):
     __slots__ = (
         "__weakref__",
         "card_type",
@@ -306,7 +306,7 @@ class _CommercePaymentMethodSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePaymentMethod(_CommercePaymentMethodSlots):
     """The ``CommercePaymentMethodResponse`` object."""
 
@@ -329,11 +329,11 @@ class CommercePaymentMethod(_CommercePaymentMethodSlots):
     is_removable: bool | None = None
 
 
-class _CommerceSubscriptionItemNextPaymentSlots:
+class _CommerceSubscriptionItemNextPaymentSlots(Model):
     __slots__ = ("__weakref__", "amount", "date", "per_unit_totals", "totals")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceSubscriptionItemNextPayment(_CommerceSubscriptionItemNextPaymentSlots):
     """The ``CommerceSubscriptionItemNextPaymentResponse`` object."""
 
@@ -343,7 +343,7 @@ class CommerceSubscriptionItemNextPayment(_CommerceSubscriptionItemNextPaymentSl
     totals: CommerceTotals | None = None
 
 
-class _CommercePayerSlots:
+class _CommercePayerSlots(Model):
     __slots__ = (
         "__weakref__",
         "created_at",
@@ -362,7 +362,7 @@ class _CommercePayerSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePayer(_CommercePayerSlots):
     """The ``CommercePayerResponse`` object."""
 
@@ -381,11 +381,11 @@ class CommercePayer(_CommercePayerSlots):
     updated_at: int | None = None
 
 
-class _CommerceSubscriptionItemSeatsSlots:
+class _CommerceSubscriptionItemSeatsSlots(Model):
     __slots__ = ("__weakref__", "quantity", "tiers")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceSubscriptionItemSeats(_CommerceSubscriptionItemSeatsSlots):
     """The ``CommerceSubscriptionItemSeatsResponse`` object."""
 
@@ -393,7 +393,7 @@ class CommerceSubscriptionItemSeats(_CommerceSubscriptionItemSeatsSlots):
     tiers: list[CommercePerUnitTotalTier] | None = attrs.field(default=None, repr=brief_repr)
 
 
-class _CommerceTotals2Slots:
+class _CommerceTotals2Slots(Model):
     __slots__ = (
         "__weakref__",
         "base_fee",
@@ -406,7 +406,7 @@ class _CommerceTotals2Slots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceTotals2(_CommerceTotals2Slots):
     """The ``CommerceTotalsResponse-2`` object."""
 
@@ -419,7 +419,7 @@ class CommerceTotals2(_CommerceTotals2Slots):
     discounts: BillingDiscounts | None = None
 
 
-class _CommerceProrationCreditDetailSlots:
+class _CommerceProrationCreditDetailSlots(Model):
     __slots__ = (
         "__weakref__",
         "amount",
@@ -429,7 +429,7 @@ class _CommerceProrationCreditDetailSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceProrationCreditDetail(_CommerceProrationCreditDetailSlots):
     """The ``CommerceProrationCreditDetailResponse`` object."""
 
@@ -439,11 +439,11 @@ class CommerceProrationCreditDetail(_CommerceProrationCreditDetailSlots):
     cycle_remaining_percent: float
 
 
-class _CommercePayerCreditSlots:
+class _CommercePayerCreditSlots(Model):
     __slots__ = ("__weakref__", "applied_amount", "remaining_balance")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePayerCredit(_CommercePayerCreditSlots):
     """The ``CommercePayerCreditResponse`` object."""
 
@@ -451,11 +451,11 @@ class CommercePayerCredit(_CommercePayerCreditSlots):
     applied_amount: CommerceMoney
 
 
-class _FeatureSlots:
+class _FeatureSlots(Model):
     __slots__ = ("__weakref__", "avatar_url", "description", "id", "name", "object", "slug")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class Feature(_FeatureSlots):
     """A feature a billing plan grants."""
 
@@ -467,11 +467,11 @@ class Feature(_FeatureSlots):
     avatar_url: str | None = None
 
 
-class _CommercePlanUnitPriceSlots:
+class _CommercePlanUnitPriceSlots(Model):
     __slots__ = ("__weakref__", "block_size", "name", "tiers")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePlanUnitPrice(_CommercePlanUnitPriceSlots):
     """The ``CommercePlanUnitPrice`` object."""
 
@@ -480,11 +480,11 @@ class CommercePlanUnitPrice(_CommercePlanUnitPriceSlots):
     tiers: list[CommercePlanUnitPriceTier] = attrs.field(repr=brief_repr)
 
 
-class _CommercePerUnitTotalSlots:
+class _CommercePerUnitTotalSlots(Model):
     __slots__ = ("__weakref__", "block_size", "name", "tiers")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePerUnitTotal(_CommercePerUnitTotalSlots):
     """The ``CommercePerUnitTotal`` object."""
 
@@ -493,7 +493,7 @@ class CommercePerUnitTotal(_CommercePerUnitTotalSlots):
     tiers: list[CommercePerUnitTotalTier] = attrs.field(repr=brief_repr)
 
 
-class _CommerceTotalsSlots:
+class _CommerceTotalsSlots(Model):
     __slots__ = (
         "__weakref__",
         "base_fee",
@@ -506,7 +506,7 @@ class _CommerceTotalsSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceTotals(_CommerceTotalsSlots):
     """The ``CommerceTotalsResponse`` object."""
 
@@ -519,11 +519,11 @@ class CommerceTotals(_CommerceTotalsSlots):
     discounts: CommerceDiscounts | None = None
 
 
-class _BillingDiscountsSlots:
+class _BillingDiscountsSlots(Model):
     __slots__ = ("__weakref__", "proration", "total")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class BillingDiscounts(_BillingDiscountsSlots):
     """The ``BillingDiscountsResponse`` object."""
 
@@ -531,11 +531,11 @@ class BillingDiscounts(_BillingDiscountsSlots):
     total: CommerceMoney
 
 
-class _CommercePlanUnitPriceTierSlots:
+class _CommercePlanUnitPriceTierSlots(Model):
     __slots__ = ("__weakref__", "ends_after_block", "fee_per_block", "starts_at_block")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePlanUnitPriceTier(_CommercePlanUnitPriceTierSlots):
     """The ``CommercePlanUnitPriceTier`` object."""
 
@@ -544,11 +544,11 @@ class CommercePlanUnitPriceTier(_CommercePlanUnitPriceTierSlots):
     fee_per_block: CommerceMoney
 
 
-class _CommercePerUnitTotalTierSlots:
+class _CommercePerUnitTotalTierSlots(Model):
     __slots__ = ("__weakref__", "fee_per_block", "quantity", "total")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommercePerUnitTotalTier(_CommercePerUnitTotalTierSlots):
     """The ``CommercePerUnitTotalTier`` object."""
 
@@ -557,11 +557,11 @@ class CommercePerUnitTotalTier(_CommercePerUnitTotalTierSlots):
     total: CommerceMoney
 
 
-class _CommerceDiscountsSlots:
+class _CommerceDiscountsSlots(Model):
     __slots__ = ("__weakref__", "proration", "total")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceDiscounts(_CommerceDiscountsSlots):
     """The ``CommerceDiscountsResponse`` object."""
 
@@ -569,7 +569,7 @@ class CommerceDiscounts(_CommerceDiscountsSlots):
     total: CommerceMoney
 
 
-class _BillingProrationDiscountDetailSlots:
+class _BillingProrationDiscountDetailSlots(Model):
     __slots__ = (
         "__weakref__",
         "amount",
@@ -579,7 +579,7 @@ class _BillingProrationDiscountDetailSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class BillingProrationDiscountDetail(_BillingProrationDiscountDetailSlots):
     """The ``BillingProrationDiscountDetail`` object."""
 
@@ -589,7 +589,7 @@ class BillingProrationDiscountDetail(_BillingProrationDiscountDetailSlots):
     cycle_passed_percent: float
 
 
-class _CommerceProrationDiscountSlots:
+class _CommerceProrationDiscountSlots(Model):
     __slots__ = (
         "__weakref__",
         "amount",
@@ -599,7 +599,7 @@ class _CommerceProrationDiscountSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CommerceProrationDiscount(_CommerceProrationDiscountSlots):
     """The ``CommerceProrationDiscountResponse`` object."""
 

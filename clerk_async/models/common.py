@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._runtime import MISSING, DecodeFailure, bad, brief_repr, hidden_repr
+from ._runtime import MISSING, DecodeFailure, Model, bad, brief_repr, hidden_repr
 from .verification import ClerkError, _d_ClerkError, _e_ClerkError
 
 __all__ = [
@@ -25,11 +25,11 @@ __all__ = [
 ]
 
 
-class _ClerkErrorsSlots:
+class _ClerkErrorsSlots(Model):
     __slots__ = ("__weakref__", "clerk_trace_id", "errors", "meta")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class ClerkErrors(_ClerkErrorsSlots):
     """The body of an error response."""
 
@@ -38,11 +38,11 @@ class ClerkErrors(_ClerkErrorsSlots):
     clerk_trace_id: str | None = None
 
 
-class _TotalCountSlots:
+class _TotalCountSlots(Model):
     __slots__ = ("__weakref__", "object", "total_count")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class TotalCount(_TotalCountSlots):
     """A bare count of matching objects."""
 
@@ -50,11 +50,11 @@ class TotalCount(_TotalCountSlots):
     total_count: int
 
 
-class _DeletedObjectSlots:
+class _DeletedObjectSlots(Model):
     __slots__ = ("__weakref__", "deleted", "external_id", "id", "object", "slug")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class DeletedObject(_DeletedObjectSlots):
     """Answer to a deletion: which object went away."""
 
@@ -65,7 +65,7 @@ class DeletedObject(_DeletedObjectSlots):
     external_id: str | None = None
 
 
-class _OAuthAccessTokenSlots:
+class _OAuthAccessTokenSlots(Model):
     __slots__ = (
         "__weakref__",
         "expires_at",
@@ -82,7 +82,7 @@ class _OAuthAccessTokenSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OAuthAccessToken(_OAuthAccessTokenSlots):
     """One OAuth access token held for a user at a provider."""
 
@@ -99,11 +99,11 @@ class OAuthAccessToken(_OAuthAccessTokenSlots):
     token_secret: str | None = None
 
 
-class _TOTPSlots:
+class _TOTPSlots(Model):
     __slots__ = ("__weakref__", "backup_codes", "id", "object", "secret", "uri", "verified")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class TOTP(_TOTPSlots):
     """A TOTP authenticator created for a user."""
 
@@ -115,7 +115,7 @@ class TOTP(_TOTPSlots):
     backup_codes: list[str] | None = attrs.field(default=None, repr=hidden_repr)
 
 
-class _TrustedDeviceSlots:
+class _TrustedDeviceSlots(Model):
     __slots__ = (
         "__weakref__",
         "algorithm",
@@ -132,7 +132,7 @@ class _TrustedDeviceSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class TrustedDevice(_TrustedDeviceSlots):
     """A mobile device the user has marked as trusted."""
 
@@ -149,22 +149,22 @@ class TrustedDevice(_TrustedDeviceSlots):
     revoked_at: int | None = None
 
 
-class _PasswordVerificationSlots:
+class _PasswordVerificationSlots(Model):
     __slots__ = ("__weakref__", "verified")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class PasswordVerification(_PasswordVerificationSlots):
     """Result of checking a user's password."""
 
     verified: bool | None = None
 
 
-class _TOTPVerificationSlots:
+class _TOTPVerificationSlots(Model):
     __slots__ = ("__weakref__", "code_type", "verified")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class TOTPVerification(_TOTPVerificationSlots):
     """Result of checking a TOTP or backup code."""
 
@@ -172,22 +172,22 @@ class TOTPVerification(_TOTPVerificationSlots):
     code_type: str | None = None
 
 
-class _UserIdResponseSlots:
+class _UserIdResponseSlots(Model):
     __slots__ = ("__weakref__", "user_id")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class UserIdResponse(_UserIdResponseSlots):
     """Answer naming the user an MFA change applied to."""
 
     user_id: str | None = None
 
 
-class _TrustedDeviceListSlots:
+class _TrustedDeviceListSlots(Model):
     __slots__ = ("__weakref__", "data", "total_count")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class TrustedDeviceList(_TrustedDeviceListSlots):
     """A page of trusted devices with the total count."""
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_one
+from ._runtime import MISSING, DecodeFailure, Model, bad, brief_repr, encode_one
 from .organizations import (
     OrganizationMembership,
     _d_OrganizationMembership,
@@ -24,11 +24,11 @@ __all__ = [
 ]
 
 
-class _OrganizationMembershipsSlots:
+class _OrganizationMembershipsSlots(Model):
     __slots__ = ("__weakref__", "data", "total_count")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationMemberships(_OrganizationMembershipsSlots):
     """A page of organization memberships with the total count."""
 
@@ -36,11 +36,11 @@ class OrganizationMemberships(_OrganizationMembershipsSlots):
     total_count: int
 
 
-class _OrganizationInvitationsWithPublicOrganizationDataSlots:
+class _OrganizationInvitationsWithPublicOrganizationDataSlots(Model):
     __slots__ = ("__weakref__", "data", "total_count")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationInvitationsWithPublicOrganizationData(
     _OrganizationInvitationsWithPublicOrganizationDataSlots,
 ):
@@ -50,7 +50,7 @@ class OrganizationInvitationsWithPublicOrganizationData(
     total_count: int
 
 
-class _OrganizationInvitationWithPublicOrganizationDataSlots:
+class _OrganizationInvitationWithPublicOrganizationDataSlots(Model):
     __slots__ = (
         "__weakref__",
         "created_at",
@@ -72,7 +72,7 @@ class _OrganizationInvitationWithPublicOrganizationDataSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationInvitationWithPublicOrganizationData(
     _OrganizationInvitationWithPublicOrganizationDataSlots,
 ):
@@ -96,7 +96,7 @@ class OrganizationInvitationWithPublicOrganizationData(
     public_organization_data: OrganizationInvitationPublicOrganizationData | None = None
 
 
-class _OrganizationInvitationPublicUserDataSlots:
+class _OrganizationInvitationPublicUserDataSlots(Model):
     __slots__ = (
         "__weakref__",
         "first_name",
@@ -108,7 +108,7 @@ class _OrganizationInvitationPublicUserDataSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationInvitationPublicUserData(_OrganizationInvitationPublicUserDataSlots):
     """The ``OrganizationInvitationPublicUserData`` object."""
 
@@ -120,11 +120,11 @@ class OrganizationInvitationPublicUserData(_OrganizationInvitationPublicUserData
     identifier: str
 
 
-class _OrganizationInvitationPublicOrganizationDataSlots:
+class _OrganizationInvitationPublicOrganizationDataSlots(Model):
     __slots__ = ("__weakref__", "has_image", "id", "image_url", "name", "slug")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationInvitationPublicOrganizationData(
     _OrganizationInvitationPublicOrganizationDataSlots,
 ):

@@ -8,12 +8,12 @@ from typing import Any
 
 import attrs
 
-from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_one
+from ._runtime import MISSING, DecodeFailure, Model, bad, brief_repr, encode_one
 
 __all__ = ["OrganizationMembership", "Organization", "OrganizationMembershipPublicUserData"]
 
 
-class _OrganizationMembershipSlots:
+class _OrganizationMembershipSlots(Model):
     __slots__ = (
         "__weakref__",
         "created_at",
@@ -30,7 +30,7 @@ class _OrganizationMembershipSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationMembership(_OrganizationMembershipSlots):
     """A user's membership of an organization."""
 
@@ -47,7 +47,7 @@ class OrganizationMembership(_OrganizationMembershipSlots):
     updated_at: int
 
 
-class _OrganizationSlots:
+class _OrganizationSlots(Model):
     __slots__ = (
         "__weakref__",
         "admin_delete_enabled",
@@ -71,7 +71,7 @@ class _OrganizationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class Organization(_OrganizationSlots):
     """An organization."""
 
@@ -95,7 +95,7 @@ class Organization(_OrganizationSlots):
     role_set_key: str | None = None
 
 
-class _OrganizationMembershipPublicUserDataSlots:
+class _OrganizationMembershipPublicUserDataSlots(Model):
     __slots__ = (
         "__weakref__",
         "banned",
@@ -111,7 +111,7 @@ class _OrganizationMembershipPublicUserDataSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OrganizationMembershipPublicUserData(_OrganizationMembershipPublicUserDataSlots):
     """The ``OrganizationMembershipPublicUserData`` object."""
 

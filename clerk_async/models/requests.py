@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from .._types import UNSET, Unset
-from ._runtime import MISSING, bad, brief_repr, hidden_repr
+from ._runtime import MISSING, Model, bad, brief_repr, hidden_repr
 
 __all__ = [
     "CreateUserParams",
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class _CreateUserParamsSlots:
+class _CreateUserParamsSlots(Model):
     __slots__ = (
         "__weakref__",
         "backup_codes",
@@ -61,7 +61,7 @@ class _CreateUserParamsSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class CreateUserParams(_CreateUserParamsSlots):
     """Body of a create-user request."""
 
@@ -103,7 +103,7 @@ class CreateUserParams(_CreateUserParamsSlots):
     locked: Unset[bool | None] = UNSET
 
 
-class _UpdateUserParamsSlots:
+class _UpdateUserParamsSlots(Model):
     __slots__ = (
         "__weakref__",
         "backup_codes",
@@ -133,7 +133,7 @@ class _UpdateUserParamsSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class UpdateUserParams(_UpdateUserParamsSlots):
     """Body of an update-user request."""
 
@@ -163,22 +163,22 @@ class UpdateUserParams(_UpdateUserParamsSlots):
     bypass_client_trust: Unset[bool | None] = UNSET
 
 
-class _UserIdsParamsSlots:
+class _UserIdsParamsSlots(Model):
     __slots__ = ("__weakref__", "user_ids")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class UserIdsParams(_UserIdsParamsSlots):
     """Body of a bulk ban or unban request."""
 
     user_ids: list[str] = attrs.field(repr=brief_repr)
 
 
-class _MetadataParamsSlots:
+class _MetadataParamsSlots(Model):
     __slots__ = ("__weakref__", "private_metadata", "public_metadata", "unsafe_metadata")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class MetadataParams(_MetadataParamsSlots):
     """Body of a metadata merge or replace request."""
 
@@ -187,11 +187,11 @@ class MetadataParams(_MetadataParamsSlots):
     unsafe_metadata: Unset[dict[str, Any]] = attrs.field(default=UNSET, repr=brief_repr)
 
 
-class _AdjustCreditBalanceParamsSlots:
+class _AdjustCreditBalanceParamsSlots(Model):
     __slots__ = ("__weakref__", "action", "amount", "currency", "idempotency_key", "note")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class AdjustCreditBalanceParams(_AdjustCreditBalanceParamsSlots):
     """Body of a billing credit adjustment."""
 
@@ -202,44 +202,44 @@ class AdjustCreditBalanceParams(_AdjustCreditBalanceParamsSlots):
     note: Unset[str] = UNSET
 
 
-class _RemovePasswordParamsSlots:
+class _RemovePasswordParamsSlots(Model):
     __slots__ = ("__weakref__", "sign_out_of_other_sessions")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class RemovePasswordParams(_RemovePasswordParamsSlots):
     """Body of a remove-password request."""
 
     sign_out_of_other_sessions: Unset[bool] = UNSET
 
 
-class _VerifyPasswordParamsSlots:
+class _VerifyPasswordParamsSlots(Model):
     __slots__ = ("__weakref__", "password")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class VerifyPasswordParams(_VerifyPasswordParamsSlots):
     """Body of a password check."""
 
     password: str = attrs.field(repr=hidden_repr)
 
 
-class _VerifyTOTPParamsSlots:
+class _VerifyTOTPParamsSlots(Model):
     __slots__ = ("__weakref__", "code")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class VerifyTOTPParams(_VerifyTOTPParamsSlots):
     """Body of a TOTP or backup code check."""
 
     code: str = attrs.field(repr=hidden_repr)
 
 
-class _SetPasswordCompromisedParamsSlots:
+class _SetPasswordCompromisedParamsSlots(Model):
     __slots__ = ("__weakref__", "revoke_all_sessions")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class SetPasswordCompromisedParams(_SetPasswordCompromisedParamsSlots):
     """Body of a mark-password-compromised request."""
 

@@ -8,7 +8,16 @@ from typing import Any
 
 import attrs
 
-from ._runtime import MISSING, DecodeFailure, bad, brief_repr, encode_many, encode_one, hidden_repr
+from ._runtime import (
+    MISSING,
+    DecodeFailure,
+    Model,
+    bad,
+    brief_repr,
+    encode_many,
+    encode_one,
+    hidden_repr,
+)
 from .organizations import (
     OrganizationMembership,
     _d_OrganizationMembership,
@@ -32,7 +41,7 @@ __all__ = [
 ]
 
 
-class _UserSlots:
+class _UserSlots(Model):
     __slots__ = (
         "__weakref__",
         "backup_code_enabled",
@@ -84,7 +93,7 @@ class _UserSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class User(_UserSlots):
     """A user of the Clerk instance."""
 
@@ -139,7 +148,7 @@ class User(_UserSlots):
     scim: SCIMUserMetadata | None = None
 
 
-class _EmailAddressSlots:
+class _EmailAddressSlots(Model):
     __slots__ = (
         "__weakref__",
         "created_at",
@@ -154,7 +163,7 @@ class _EmailAddressSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class EmailAddress(_EmailAddressSlots):
     """An email address identifier of a user."""
 
@@ -169,7 +178,7 @@ class EmailAddress(_EmailAddressSlots):
     updated_at: int
 
 
-class _PhoneNumberSlots:
+class _PhoneNumberSlots(Model):
     __slots__ = (
         "__weakref__",
         "backup_codes",
@@ -186,7 +195,7 @@ class _PhoneNumberSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class PhoneNumber(_PhoneNumberSlots):
     """A phone number identifier of a user."""
 
@@ -203,7 +212,7 @@ class PhoneNumber(_PhoneNumberSlots):
     updated_at: int
 
 
-class _Web3WalletSlots:
+class _Web3WalletSlots(Model):
     __slots__ = (
         "__weakref__",
         "created_at",
@@ -215,7 +224,7 @@ class _Web3WalletSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class Web3Wallet(_Web3WalletSlots):
     """A web3 wallet identifier of a user."""
 
@@ -227,11 +236,11 @@ class Web3Wallet(_Web3WalletSlots):
     updated_at: int
 
 
-class _PasskeySlots:
+class _PasskeySlots(Model):
     __slots__ = ("__weakref__", "id", "last_used_at", "name", "object", "verification")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class Passkey(_PasskeySlots):
     """A passkey registered by a user."""
 
@@ -242,7 +251,7 @@ class Passkey(_PasskeySlots):
     verification: Verification | None = None
 
 
-class _ExternalAccountSlots:
+class _ExternalAccountSlots(Model):
     __slots__ = (
         "__weakref__",
         "approved_scopes",
@@ -267,7 +276,7 @@ class _ExternalAccountSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class ExternalAccount(_ExternalAccountSlots):
     """An account at an OAuth provider linked to a user."""
 
@@ -292,7 +301,7 @@ class ExternalAccount(_ExternalAccountSlots):
     verification: Verification | None = None
 
 
-class _SAMLAccountSlots:
+class _SAMLAccountSlots(Model):
     __slots__ = (
         "__weakref__",
         "active",
@@ -310,7 +319,7 @@ class _SAMLAccountSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class SAMLAccount(_SAMLAccountSlots):
     """A SAML account linked to a user."""
 
@@ -328,7 +337,7 @@ class SAMLAccount(_SAMLAccountSlots):
     saml_connection: SAMLAccountConnection | None = None
 
 
-class _EnterpriseAccountSlots:
+class _EnterpriseAccountSlots(Model):
     __slots__ = (
         "__weakref__",
         "active",
@@ -348,7 +357,7 @@ class _EnterpriseAccountSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class EnterpriseAccount(_EnterpriseAccountSlots):
     """An enterprise SSO account linked to a user."""
 
@@ -368,11 +377,11 @@ class EnterpriseAccount(_EnterpriseAccountSlots):
     last_authenticated_at: int | None = None
 
 
-class _SCIMUserMetadataSlots:
+class _SCIMUserMetadataSlots(Model):
     __slots__ = ("__weakref__", "directory_enabled", "directory_id", "external_id")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class SCIMUserMetadata(_SCIMUserMetadataSlots):
     """SCIM provisioning details of a user."""
 
@@ -381,11 +390,11 @@ class SCIMUserMetadata(_SCIMUserMetadataSlots):
     external_id: str | None = None
 
 
-class _IdentificationLinkSlots:
+class _IdentificationLinkSlots(Model):
     __slots__ = ("__weakref__", "id", "type")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class IdentificationLink(_IdentificationLinkSlots):
     """A link from an identifier to another identification."""
 
@@ -393,7 +402,7 @@ class IdentificationLink(_IdentificationLinkSlots):
     id: str
 
 
-class _SAMLAccountConnectionSlots:
+class _SAMLAccountConnectionSlots(Model):
     __slots__ = (
         "__weakref__",
         "active",
@@ -411,7 +420,7 @@ class _SAMLAccountConnectionSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class SAMLAccountConnection(_SAMLAccountConnectionSlots):
     """The SAML connection a SAML account belongs to."""
 
@@ -429,7 +438,7 @@ class SAMLAccountConnection(_SAMLAccountConnectionSlots):
     updated_at: int
 
 
-class _EnterpriseAccountConnectionSlots:
+class _EnterpriseAccountConnectionSlots(Model):
     __slots__ = (
         "__weakref__",
         "active",
@@ -449,7 +458,7 @@ class _EnterpriseAccountConnectionSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class EnterpriseAccountConnection(_EnterpriseAccountConnectionSlots):
     """The enterprise connection an enterprise account uses."""
 

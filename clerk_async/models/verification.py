@@ -11,6 +11,7 @@ import attrs
 from ._runtime import (
     MISSING,
     DecodeFailure,
+    Model,
     bad,
     brief_repr,
     encode_one,
@@ -38,11 +39,11 @@ __all__ = [
 ]
 
 
-class _ClerkErrorSlots:
+class _ClerkErrorSlots(Model):
     __slots__ = ("__weakref__", "code", "long_message", "message", "meta")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class ClerkError(_ClerkErrorSlots):
     """One error entry of an error response."""
 
@@ -52,7 +53,7 @@ class ClerkError(_ClerkErrorSlots):
     meta: dict[str, Any] | None = attrs.field(default=None, repr=brief_repr)
 
 
-class _OTPVerificationSlots:
+class _OTPVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -65,7 +66,7 @@ class _OTPVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OTPVerification(_OTPVerificationSlots):
     """Verification by a one-time code sent by email or SMS."""
 
@@ -78,7 +79,7 @@ class OTPVerification(_OTPVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _AdminVerificationSlots:
+class _AdminVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -90,7 +91,7 @@ class _AdminVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class AdminVerification(_AdminVerificationSlots):
     """Verification done by an administrator."""
 
@@ -102,7 +103,7 @@ class AdminVerification(_AdminVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _FromOAuthVerificationSlots:
+class _FromOAuthVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -115,7 +116,7 @@ class _FromOAuthVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class FromOAuthVerification(_FromOAuthVerificationSlots):
     """Verification taken over from an OAuth provider."""
 
@@ -128,7 +129,7 @@ class FromOAuthVerification(_FromOAuthVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _TicketVerificationSlots:
+class _TicketVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -140,7 +141,7 @@ class _TicketVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class TicketVerification(_TicketVerificationSlots):
     """Verification by a ticket (e.g. an invitation)."""
 
@@ -152,7 +153,7 @@ class TicketVerification(_TicketVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _SAMLVerificationSlots:
+class _SAMLVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -166,7 +167,7 @@ class _SAMLVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class SAMLVerification(_SAMLVerificationSlots):
     """Verification through a SAML sign-in."""
 
@@ -180,7 +181,7 @@ class SAMLVerification(_SAMLVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _EmailLinkVerificationSlots:
+class _EmailLinkVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -192,7 +193,7 @@ class _EmailLinkVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class EmailLinkVerification(_EmailLinkVerificationSlots):
     """Verification by a link sent by email."""
 
@@ -204,11 +205,11 @@ class EmailLinkVerification(_EmailLinkVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _SCIMVerificationSlots:
+class _SCIMVerificationSlots(Model):
     __slots__ = ("__weakref__", "attempts", "expire_at", "object", "status", "strategy")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class SCIMVerification(_SCIMVerificationSlots):
     """Verification by SCIM provisioning."""
 
@@ -219,7 +220,7 @@ class SCIMVerification(_SCIMVerificationSlots):
     expire_at: int | None = None
 
 
-class _Web3VerificationSlots:
+class _Web3VerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -233,7 +234,7 @@ class _Web3VerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class Web3Verification(_Web3VerificationSlots):
     """Verification by a web3 wallet signature."""
 
@@ -247,7 +248,7 @@ class Web3Verification(_Web3VerificationSlots):
     verified_at_client: str | None = None
 
 
-class _PasskeyVerificationSlots:
+class _PasskeyVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -261,7 +262,7 @@ class _PasskeyVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class PasskeyVerification(_PasskeyVerificationSlots):
     """Verification of a passkey."""
 
@@ -275,7 +276,7 @@ class PasskeyVerification(_PasskeyVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _OAuthVerificationSlots:
+class _OAuthVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -289,7 +290,7 @@ class _OAuthVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class OAuthVerification(_OAuthVerificationSlots):
     """Verification through an OAuth sign-in."""
 
@@ -303,7 +304,7 @@ class OAuthVerification(_OAuthVerificationSlots):
     verified_at_client: str | None = None
 
 
-class _GoogleOneTapVerificationSlots:
+class _GoogleOneTapVerificationSlots(Model):
     __slots__ = (
         "__weakref__",
         "attempts",
@@ -316,7 +317,7 @@ class _GoogleOneTapVerificationSlots:
     )
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class GoogleOneTapVerification(_GoogleOneTapVerificationSlots):
     """Verification through Google One Tap."""
 
@@ -329,11 +330,11 @@ class GoogleOneTapVerification(_GoogleOneTapVerificationSlots):
     error: ClerkError | None = None
 
 
-class _UnknownVerificationSlots:
+class _UnknownVerificationSlots(Model):
     __slots__ = ("__weakref__", "object", "raw", "status", "strategy")
 
 
-@attrs.frozen(kw_only=True, slots=True)
+@attrs.frozen(kw_only=True, slots=True, repr=False, eq=False)
 class UnknownVerification(_UnknownVerificationSlots):
     """A verification of a kind this SDK does not know; ``raw`` keeps the payload."""
 
