@@ -348,8 +348,8 @@ class HttpSender:
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                # Copy: aiohttp's header view dies with the response.
-                headers = dict(response.headers)
+                # Errors keep a plain copy; a success's headers are only read here.
+                headers = response.headers if status < 300 else dict(response.headers)
                 body = await _read_capped(response, request, status)
                 return Response(status=status, headers=headers, body=body)
         except aiohttp.ConnectionTimeoutError as exc:

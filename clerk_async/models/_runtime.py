@@ -201,7 +201,9 @@ def _write_dunders(cls: type[Any]) -> Any:
     """Have attrs write ``__repr__``, ``__eq__``/``__ne__`` and ``__hash__`` for the
     attrs class *cls* and install them on it; returns *cls*."""
     these = {
-        a.name: attrs.field(repr=a.repr, eq=a.eq, hash=a.hash, init=False)
+        a.name: attrs.field(
+            repr=a.repr, eq=a.eq if a.eq_key is None else a.eq_key, hash=a.hash, init=False
+        )
         for a in attrs.fields(cls)
     }
     namespace = {"__qualname__": cls.__qualname__, "__module__": cls.__module__}

@@ -655,14 +655,15 @@ def _d_CommerceSubscription(o: Any) -> CommerceSubscription:
         v = o["subscription_items"]
         if v.__class__ is not list:
             bad(v, "a list", "subscription_items")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_CommerceSubscriptionItem(x))
-        except DecodeFailure as e:
-            e.locate(_d_CommerceSubscriptionItem, v, "subscription_items")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_CommerceSubscriptionItem(x))
+            except DecodeFailure as e:
+                e.locate(_d_CommerceSubscriptionItem, v, "subscription_items")
+                raise
+            v = w
         i.subscription_items = v
         v = g("next_payment")
         if v is not None:
@@ -999,14 +1000,15 @@ def _d_CommerceSubscriptionNextPayment(o: Any) -> CommerceSubscriptionNextPaymen
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "per_unit_totals")
-            w = []
-            try:
-                for x in v:
-                    w.append(_d_CommercePerUnitTotal(x))
-            except DecodeFailure as e:
-                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
-                raise
-            v = w
+            if v:
+                w = []
+                try:
+                    for x in v:
+                        w.append(_d_CommercePerUnitTotal(x))
+                except DecodeFailure as e:
+                    e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                    raise
+                v = w
         i.per_unit_totals = v
         v = g("totals")
         if v is not None:
@@ -1225,14 +1227,15 @@ def _d_CommercePlan(o: Any) -> CommercePlan:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "features")
-            w = []
-            try:
-                for x in v:
-                    w.append(_d_Feature(x))
-            except DecodeFailure as e:
-                e.locate(_d_Feature, v, "features")
-                raise
-            v = w
+            if v:
+                w = []
+                try:
+                    for x in v:
+                        w.append(_d_Feature(x))
+                except DecodeFailure as e:
+                    e.locate(_d_Feature, v, "features")
+                    raise
+                v = w
         i.features = v
         v = o["free_trial_enabled"]
         if v.__class__ is not bool:
@@ -1246,14 +1249,15 @@ def _d_CommercePlan(o: Any) -> CommercePlan:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "unit_prices")
-            w = []
-            try:
-                for x in v:
-                    w.append(_d_CommercePlanUnitPrice(x))
-            except DecodeFailure as e:
-                e.locate(_d_CommercePlanUnitPrice, v, "unit_prices")
-                raise
-            v = w
+            if v:
+                w = []
+                try:
+                    for x in v:
+                        w.append(_d_CommercePlanUnitPrice(x))
+                except DecodeFailure as e:
+                    e.locate(_d_CommercePlanUnitPrice, v, "unit_prices")
+                    raise
+                v = w
         i.unit_prices = v
     except KeyError as e:
         bad(MISSING, "", e.args[0])
@@ -1411,14 +1415,15 @@ def _d_CommerceSubscriptionItemNextPayment(o: Any) -> CommerceSubscriptionItemNe
     if v is not None:
         if v.__class__ is not list:
             bad(v, "a list", "per_unit_totals")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_CommercePerUnitTotal(x))
-        except DecodeFailure as e:
-            e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_CommercePerUnitTotal(x))
+            except DecodeFailure as e:
+                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                raise
+            v = w
     i.per_unit_totals = v
     v = g("totals")
     if v is not None:
@@ -1545,14 +1550,15 @@ def _d_CommerceSubscriptionItemSeats(o: Any) -> CommerceSubscriptionItemSeats:
     if v is not None:
         if v.__class__ is not list:
             bad(v, "a list", "tiers")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_CommercePerUnitTotalTier(x))
-        except DecodeFailure as e:
-            e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_CommercePerUnitTotalTier(x))
+            except DecodeFailure as e:
+                e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
+                raise
+            v = w
     i.tiers = v
     i.__class__ = CommerceSubscriptionItemSeats
     decoded: CommerceSubscriptionItemSeats = i
@@ -1605,14 +1611,15 @@ def _d_CommerceTotals2(o: Any) -> CommerceTotals2:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "per_unit_totals")
-            w = []
-            try:
-                for x in v:
-                    w.append(_d_CommercePerUnitTotal(x))
-            except DecodeFailure as e:
-                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
-                raise
-            v = w
+            if v:
+                w = []
+                try:
+                    for x in v:
+                        w.append(_d_CommercePerUnitTotal(x))
+                except DecodeFailure as e:
+                    e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                    raise
+                v = w
         i.per_unit_totals = v
         v = g("credits")
         if v is not None:
@@ -1787,14 +1794,15 @@ def _d_CommercePlanUnitPrice(o: Any) -> CommercePlanUnitPrice:
         v = o["tiers"]
         if v.__class__ is not list:
             bad(v, "a list", "tiers")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_CommercePlanUnitPriceTier(x))
-        except DecodeFailure as e:
-            e.locate(_d_CommercePlanUnitPriceTier, v, "tiers")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_CommercePlanUnitPriceTier(x))
+            except DecodeFailure as e:
+                e.locate(_d_CommercePlanUnitPriceTier, v, "tiers")
+                raise
+            v = w
         i.tiers = v
     except KeyError as e:
         bad(MISSING, "", e.args[0])
@@ -1828,14 +1836,15 @@ def _d_CommercePerUnitTotal(o: Any) -> CommercePerUnitTotal:
         v = o["tiers"]
         if v.__class__ is not list:
             bad(v, "a list", "tiers")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_CommercePerUnitTotalTier(x))
-        except DecodeFailure as e:
-            e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_CommercePerUnitTotalTier(x))
+            except DecodeFailure as e:
+                e.locate(_d_CommercePerUnitTotalTier, v, "tiers")
+                raise
+            v = w
         i.tiers = v
     except KeyError as e:
         bad(MISSING, "", e.args[0])
@@ -1891,14 +1900,15 @@ def _d_CommerceTotals(o: Any) -> CommerceTotals:
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "per_unit_totals")
-            w = []
-            try:
-                for x in v:
-                    w.append(_d_CommercePerUnitTotal(x))
-            except DecodeFailure as e:
-                e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
-                raise
-            v = w
+            if v:
+                w = []
+                try:
+                    for x in v:
+                        w.append(_d_CommercePerUnitTotal(x))
+                except DecodeFailure as e:
+                    e.locate(_d_CommercePerUnitTotal, v, "per_unit_totals")
+                    raise
+                v = w
         i.per_unit_totals = v
         v = g("credits")
         if v is not None:

@@ -205,14 +205,15 @@ def _d_ClerkErrors(o: Any) -> ClerkErrors:
         v = o["errors"]
         if v.__class__ is not list:
             bad(v, "a list", "errors")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_ClerkError(x))
-        except DecodeFailure as e:
-            e.locate(_d_ClerkError, v, "errors")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_ClerkError(x))
+            except DecodeFailure as e:
+                e.locate(_d_ClerkError, v, "errors")
+                raise
+            v = w
         i.errors = v
         v = g("meta")
         if v is not None and v.__class__ is not dict:
@@ -583,14 +584,15 @@ def _d_TrustedDeviceList(o: Any) -> TrustedDeviceList:
         v = o["data"]
         if v.__class__ is not list:
             bad(v, "a list", "data")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_TrustedDevice(x))
-        except DecodeFailure as e:
-            e.locate(_d_TrustedDevice, v, "data")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_TrustedDevice(x))
+            except DecodeFailure as e:
+                e.locate(_d_TrustedDevice, v, "data")
+                raise
+            v = w
         i.data = v
         v = o["total_count"]
         if v.__class__ is not int:

@@ -146,14 +146,15 @@ def _d_OrganizationMemberships(o: Any) -> OrganizationMemberships:
         v = o["data"]
         if v.__class__ is not list:
             bad(v, "a list", "data")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_OrganizationMembership(x))
-        except DecodeFailure as e:
-            e.locate(_d_OrganizationMembership, v, "data")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_OrganizationMembership(x))
+            except DecodeFailure as e:
+                e.locate(_d_OrganizationMembership, v, "data")
+                raise
+            v = w
         i.data = v
         v = o["total_count"]
         if v.__class__ is not int:
@@ -184,14 +185,15 @@ def _d_OrganizationInvitationsWithPublicOrganizationData(
         v = o["data"]
         if v.__class__ is not list:
             bad(v, "a list", "data")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_OrganizationInvitationWithPublicOrganizationData(x))
-        except DecodeFailure as e:
-            e.locate(_d_OrganizationInvitationWithPublicOrganizationData, v, "data")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_OrganizationInvitationWithPublicOrganizationData(x))
+            except DecodeFailure as e:
+                e.locate(_d_OrganizationInvitationWithPublicOrganizationData, v, "data")
+                raise
+            v = w
         i.data = v
         v = o["total_count"]
         if v.__class__ is not int:

@@ -552,50 +552,54 @@ def _d_User(o: Any) -> User:
         v = o["email_addresses"]
         if v.__class__ is not list:
             bad(v, "a list", "email_addresses")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_EmailAddress(x))
-        except DecodeFailure as e:
-            e.locate(_d_EmailAddress, v, "email_addresses")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_EmailAddress(x))
+            except DecodeFailure as e:
+                e.locate(_d_EmailAddress, v, "email_addresses")
+                raise
+            v = w
         i.email_addresses = v
         v = o["phone_numbers"]
         if v.__class__ is not list:
             bad(v, "a list", "phone_numbers")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_PhoneNumber(x))
-        except DecodeFailure as e:
-            e.locate(_d_PhoneNumber, v, "phone_numbers")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_PhoneNumber(x))
+            except DecodeFailure as e:
+                e.locate(_d_PhoneNumber, v, "phone_numbers")
+                raise
+            v = w
         i.phone_numbers = v
         v = o["web3_wallets"]
         if v.__class__ is not list:
             bad(v, "a list", "web3_wallets")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_Web3Wallet(x))
-        except DecodeFailure as e:
-            e.locate(_d_Web3Wallet, v, "web3_wallets")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_Web3Wallet(x))
+            except DecodeFailure as e:
+                e.locate(_d_Web3Wallet, v, "web3_wallets")
+                raise
+            v = w
         i.web3_wallets = v
         v = o["passkeys"]
         if v.__class__ is not list:
             bad(v, "a list", "passkeys")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_Passkey(x))
-        except DecodeFailure as e:
-            e.locate(_d_Passkey, v, "passkeys")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_Passkey(x))
+            except DecodeFailure as e:
+                e.locate(_d_Passkey, v, "passkeys")
+                raise
+            v = w
         i.passkeys = v
         v = o["password_enabled"]
         if v.__class__ is not bool:
@@ -628,51 +632,55 @@ def _d_User(o: Any) -> User:
         v = o["external_accounts"]
         if v.__class__ is not list:
             bad(v, "a list", "external_accounts")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_ExternalAccount(x))
-        except DecodeFailure as e:
-            e.locate(_d_ExternalAccount, v, "external_accounts")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_ExternalAccount(x))
+            except DecodeFailure as e:
+                e.locate(_d_ExternalAccount, v, "external_accounts")
+                raise
+            v = w
         i.external_accounts = v
         v = o["saml_accounts"]
         if v.__class__ is not list:
             bad(v, "a list", "saml_accounts")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_SAMLAccount(x))
-        except DecodeFailure as e:
-            e.locate(_d_SAMLAccount, v, "saml_accounts")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_SAMLAccount(x))
+            except DecodeFailure as e:
+                e.locate(_d_SAMLAccount, v, "saml_accounts")
+                raise
+            v = w
         i.saml_accounts = v
         v = o["enterprise_accounts"]
         if v.__class__ is not list:
             bad(v, "a list", "enterprise_accounts")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_EnterpriseAccount(x))
-        except DecodeFailure as e:
-            e.locate(_d_EnterpriseAccount, v, "enterprise_accounts")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_EnterpriseAccount(x))
+            except DecodeFailure as e:
+                e.locate(_d_EnterpriseAccount, v, "enterprise_accounts")
+                raise
+            v = w
         i.enterprise_accounts = v
         v = g("organization_memberships")
         if v is not None:
             if v.__class__ is not list:
                 bad(v, "a list", "organization_memberships")
-            w = []
-            try:
-                for x in v:
-                    w.append(_d_OrganizationMembership(x))
-            except DecodeFailure as e:
-                e.locate(_d_OrganizationMembership, v, "organization_memberships")
-                raise
-            v = w
+            if v:
+                w = []
+                try:
+                    for x in v:
+                        w.append(_d_OrganizationMembership(x))
+                except DecodeFailure as e:
+                    e.locate(_d_OrganizationMembership, v, "organization_memberships")
+                    raise
+                v = w
         i.organization_memberships = v
         v = g("last_sign_in_at")
         if v is not None and v.__class__ is not int:
@@ -832,14 +840,15 @@ def _d_EmailAddress(o: Any) -> EmailAddress:
         v = o["linked_to"]
         if v.__class__ is not list:
             bad(v, "a list", "linked_to")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_IdentificationLink(x))
-        except DecodeFailure as e:
-            e.locate(_d_IdentificationLink, v, "linked_to")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_IdentificationLink(x))
+            except DecodeFailure as e:
+                e.locate(_d_IdentificationLink, v, "linked_to")
+                raise
+            v = w
         i.linked_to = v
         v = g("matches_sso_connection")
         if v is not None and v.__class__ is not bool:
@@ -916,14 +925,15 @@ def _d_PhoneNumber(o: Any) -> PhoneNumber:
         v = o["linked_to"]
         if v.__class__ is not list:
             bad(v, "a list", "linked_to")
-        w = []
-        try:
-            for x in v:
-                w.append(_d_IdentificationLink(x))
-        except DecodeFailure as e:
-            e.locate(_d_IdentificationLink, v, "linked_to")
-            raise
-        v = w
+        if v:
+            w = []
+            try:
+                for x in v:
+                    w.append(_d_IdentificationLink(x))
+            except DecodeFailure as e:
+                e.locate(_d_IdentificationLink, v, "linked_to")
+                raise
+            v = w
         i.linked_to = v
         v = g("backup_codes")
         if v is not None:

@@ -96,6 +96,10 @@ def _check_for(annotation: object) -> Check | None:
     except _Unchecked:
         return None
     choices = [c for c in map(_choices_of, kinds) if c is not None]
+    # Runs on every call: one kind (the usual case) needs no generator.
+    accepted = predicates[0] if len(predicates) == 1 else (
+        lambda value: any(accepts(value) for accepts in predicates)
+    )
 
     def check(name: str, value: object) -> None:
         if value is None:
@@ -105,7 +109,7 @@ def _check_for(annotation: object) -> Check | None:
                 f"{name} cannot be None: Clerk does not accept null for it (leave the "
                 "argument out instead)"
             )
-        if not any(accepts(value) for accepts in predicates):
+        if not accepted(value):
             raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
         for literal in choices:
             items = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
