@@ -126,6 +126,8 @@ QUICK = Settings(
     iter_users=5_000, memory_rounds=1, verify_calls=300, evidence_rows=300,
 )
 CONCURRENCIES = (1, 64)
+#: Blocks per round in the CPU section (each contender's requests split evenly).
+CPU_BLOCKS = 4
 #: Bare aiohttp driven from the calling thread through the sync facade's own
 #: hand-off into its loop thread: what any portal-based sync client pays
 #: before doing any work of its own.
@@ -325,14 +327,24 @@ def section_cpu(report: Report, cfg: Settings) -> None:
                     per = {name: [] for name in contenders}
                     for batch in contenders.values():  # warm: connections, hooks, caches
                         batch(min(concurrency * 2, 128))
+                    names = list(contenders)
                     for _ in range(cfg.rounds):
-                        for name, batch in contenders.items():
+                        # A round is CPU_BLOCKS blocks, each running every contender
+                        # once in a rotated order: a burst of noise on the machine
+                        # then lands on all of them rather than on one whole share.
+                        spent = dict.fromkeys(names, 0.0)
+                        for block in range(CPU_BLOCKS):
+                            for name in names[block:] + names[:block]:
+                                n = (cfg.cpu_requests_official if name.startswith("official")
+                                     else cfg.cpu_requests) // CPU_BLOCKS
+                                gc.collect()
+                                started = time.process_time()
+                                contenders[name](n)
+                                spent[name] += time.process_time() - started
+                        for name in names:
                             n = (cfg.cpu_requests_official if name.startswith("official")
-                                 else cfg.cpu_requests)
-                            gc.collect()
-                            started = time.process_time()
-                            batch(n)
-                            per[name].append((time.process_time() - started) / n * 1e6)
+                                 else cfg.cpu_requests) // CPU_BLOCKS * CPU_BLOCKS
+                            per[name].append(spent[name] / n * 1e6)
                     results[(op, concurrency)] = per
                     report.log(f"  cpu {op} c={concurrency}: " + ", ".join(
                         f"{k}={median(v):.0f}us" for k, v in per.items()))
@@ -416,7 +428,9 @@ def section_cpu(report: Report, cfg: Settings) -> None:
         "Client process CPU time (`time.process_time`, all threads) per request: median of "
         "rounds, ± half the range of the rounds; ratios are medians of per-round ratios with "
         "their range (rounds alternate the contenders, so a round's ratio compares like "
-        "loads). FakeClerk runs in its own process pinned to another core. "
+        "loads; within a round the contenders take turns in "
+        f"{CPU_BLOCKS} blocks, in a rotated order). FakeClerk runs in its own process "
+        "pinned to another core. "
         f"{cfg.rounds} rounds; {cfg.cpu_requests} requests per contender per round "
         f"({cfg.cpu_requests_official} for the official SDK). The floor parses with "
         f"{parser}, the parser our client uses; `json.loads` is the second floor. Our clients "

@@ -28,7 +28,7 @@ import keyword
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -285,6 +285,8 @@ def to_body(params: Any) -> dict[str, Any]:
 def _unstructure_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_unstructure_value(item) for item in value]
+    if isinstance(value, Mapping):  # a mapping proxy, say: JSON encoders want a dict
+        return dict(value)
     encode = _generated(value.__class__)[1]
     if encode is not None:
         return encode(value)

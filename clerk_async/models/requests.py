@@ -416,6 +416,120 @@ def _d_CreateUserParams(o: Any) -> CreateUserParams:
     return decoded
 
 
+def _e_CreateUserParams(o: CreateUserParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.external_id
+    if v is not UNSET:
+        b["external_id"] = v
+    v = o.first_name
+    if v is not UNSET:
+        b["first_name"] = v
+    v = o.last_name
+    if v is not UNSET:
+        b["last_name"] = v
+    v = o.locale
+    if v is not UNSET:
+        b["locale"] = v
+    v = o.email_address
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["email_address"] = v
+    v = o.email_address_identification_status
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["email_address_identification_status"] = v
+    v = o.phone_number
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["phone_number"] = v
+    v = o.phone_number_identification_status
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["phone_number_identification_status"] = v
+    v = o.web3_wallet
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["web3_wallet"] = v
+    v = o.username
+    if v is not UNSET:
+        b["username"] = v
+    v = o.password
+    if v is not UNSET:
+        b["password"] = v
+    v = o.password_digest
+    if v is not UNSET:
+        b["password_digest"] = v
+    v = o.password_hasher
+    if v is not UNSET:
+        b["password_hasher"] = v
+    v = o.skip_password_checks
+    if v is not UNSET:
+        b["skip_password_checks"] = v
+    v = o.skip_password_requirement
+    if v is not UNSET:
+        b["skip_password_requirement"] = v
+    v = o.totp_secret
+    if v is not UNSET:
+        b["totp_secret"] = v
+    v = o.backup_codes
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["backup_codes"] = v
+    v = o.public_metadata
+    if v is not UNSET:
+        if v is not None and v.__class__ is not dict:
+            v = dict(v)
+        b["public_metadata"] = v
+    v = o.private_metadata
+    if v is not UNSET:
+        if v is not None and v.__class__ is not dict:
+            v = dict(v)
+        b["private_metadata"] = v
+    v = o.unsafe_metadata
+    if v is not UNSET:
+        if v is not None and v.__class__ is not dict:
+            v = dict(v)
+        b["unsafe_metadata"] = v
+    v = o.delete_self_enabled
+    if v is not UNSET:
+        b["delete_self_enabled"] = v
+    v = o.legal_accepted_at
+    if v is not UNSET:
+        b["legal_accepted_at"] = v
+    v = o.skip_legal_checks
+    if v is not UNSET:
+        b["skip_legal_checks"] = v
+    v = o.skip_user_requirement
+    if v is not UNSET:
+        b["skip_user_requirement"] = v
+    v = o.create_organization_enabled
+    if v is not UNSET:
+        b["create_organization_enabled"] = v
+    v = o.create_organizations_limit
+    if v is not UNSET:
+        b["create_organizations_limit"] = v
+    v = o.created_at
+    if v is not UNSET:
+        b["created_at"] = v
+    v = o.bypass_client_trust
+    if v is not UNSET:
+        b["bypass_client_trust"] = v
+    v = o.banned
+    if v is not UNSET:
+        b["banned"] = v
+    v = o.locked
+    if v is not UNSET:
+        b["locked"] = v
+    return b
+
+
 def _d_UpdateUserParams(o: Any) -> UpdateUserParams:
     if o.__class__ is not dict:
         bad(o, "an object")
@@ -526,6 +640,86 @@ def _d_UpdateUserParams(o: Any) -> UpdateUserParams:
     return decoded
 
 
+def _e_UpdateUserParams(o: UpdateUserParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.external_id
+    if v is not UNSET:
+        b["external_id"] = v
+    v = o.first_name
+    if v is not UNSET:
+        b["first_name"] = v
+    v = o.last_name
+    if v is not UNSET:
+        b["last_name"] = v
+    v = o.locale
+    if v is not UNSET:
+        b["locale"] = v
+    v = o.primary_email_address_id
+    if v is not UNSET:
+        b["primary_email_address_id"] = v
+    v = o.notify_primary_email_address_changed
+    if v is not UNSET:
+        b["notify_primary_email_address_changed"] = v
+    v = o.primary_phone_number_id
+    if v is not UNSET:
+        b["primary_phone_number_id"] = v
+    v = o.primary_web3_wallet_id
+    if v is not UNSET:
+        b["primary_web3_wallet_id"] = v
+    v = o.username
+    if v is not UNSET:
+        b["username"] = v
+    v = o.profile_image_id
+    if v is not UNSET:
+        b["profile_image_id"] = v
+    v = o.password
+    if v is not UNSET:
+        b["password"] = v
+    v = o.password_digest
+    if v is not UNSET:
+        b["password_digest"] = v
+    v = o.password_hasher
+    if v is not UNSET:
+        b["password_hasher"] = v
+    v = o.skip_password_checks
+    if v is not UNSET:
+        b["skip_password_checks"] = v
+    v = o.sign_out_of_other_sessions
+    if v is not UNSET:
+        b["sign_out_of_other_sessions"] = v
+    v = o.totp_secret
+    if v is not UNSET:
+        b["totp_secret"] = v
+    v = o.backup_codes
+    if v is not UNSET:
+        if v is not None and v.__class__ is not list:
+            v = list(v)
+        b["backup_codes"] = v
+    v = o.delete_self_enabled
+    if v is not UNSET:
+        b["delete_self_enabled"] = v
+    v = o.create_organization_enabled
+    if v is not UNSET:
+        b["create_organization_enabled"] = v
+    v = o.legal_accepted_at
+    if v is not UNSET:
+        b["legal_accepted_at"] = v
+    v = o.skip_legal_checks
+    if v is not UNSET:
+        b["skip_legal_checks"] = v
+    v = o.create_organizations_limit
+    if v is not UNSET:
+        b["create_organizations_limit"] = v
+    v = o.created_at
+    if v is not UNSET:
+        b["created_at"] = v
+    v = o.bypass_client_trust
+    if v is not UNSET:
+        b["bypass_client_trust"] = v
+    return b
+
+
 def _d_UserIdsParams(o: Any) -> UserIdsParams:
     if o.__class__ is not dict:
         bad(o, "an object")
@@ -543,6 +737,16 @@ def _d_UserIdsParams(o: Any) -> UserIdsParams:
     i.__class__ = UserIdsParams
     decoded: UserIdsParams = i
     return decoded
+
+
+def _e_UserIdsParams(o: UserIdsParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.user_ids
+    if v is not None and v.__class__ is not list:
+        v = list(v)
+    b["user_ids"] = v
+    return b
 
 
 def _d_MetadataParams(o: Any) -> MetadataParams:
@@ -565,6 +769,27 @@ def _d_MetadataParams(o: Any) -> MetadataParams:
     i.__class__ = MetadataParams
     decoded: MetadataParams = i
     return decoded
+
+
+def _e_MetadataParams(o: MetadataParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.public_metadata
+    if v is not UNSET:
+        if v is not None and v.__class__ is not dict:
+            v = dict(v)
+        b["public_metadata"] = v
+    v = o.private_metadata
+    if v is not UNSET:
+        if v is not None and v.__class__ is not dict:
+            v = dict(v)
+        b["private_metadata"] = v
+    v = o.unsafe_metadata
+    if v is not UNSET:
+        if v is not None and v.__class__ is not dict:
+            v = dict(v)
+        b["unsafe_metadata"] = v
+    return b
 
 
 def _d_AdjustCreditBalanceParams(o: Any) -> AdjustCreditBalanceParams:
@@ -600,6 +825,24 @@ def _d_AdjustCreditBalanceParams(o: Any) -> AdjustCreditBalanceParams:
     return decoded
 
 
+def _e_AdjustCreditBalanceParams(o: AdjustCreditBalanceParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.amount
+    b["amount"] = v
+    v = o.action
+    b["action"] = v
+    v = o.currency
+    if v is not UNSET:
+        b["currency"] = v
+    v = o.idempotency_key
+    b["idempotency_key"] = v
+    v = o.note
+    if v is not UNSET:
+        b["note"] = v
+    return b
+
+
 def _d_RemovePasswordParams(o: Any) -> RemovePasswordParams:
     if o.__class__ is not dict:
         bad(o, "an object")
@@ -612,6 +855,15 @@ def _d_RemovePasswordParams(o: Any) -> RemovePasswordParams:
     i.__class__ = RemovePasswordParams
     decoded: RemovePasswordParams = i
     return decoded
+
+
+def _e_RemovePasswordParams(o: RemovePasswordParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.sign_out_of_other_sessions
+    if v is not UNSET:
+        b["sign_out_of_other_sessions"] = v
+    return b
 
 
 def _d_VerifyPasswordParams(o: Any) -> VerifyPasswordParams:
@@ -630,6 +882,14 @@ def _d_VerifyPasswordParams(o: Any) -> VerifyPasswordParams:
     return decoded
 
 
+def _e_VerifyPasswordParams(o: VerifyPasswordParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.password
+    b["password"] = v
+    return b
+
+
 def _d_VerifyTOTPParams(o: Any) -> VerifyTOTPParams:
     if o.__class__ is not dict:
         bad(o, "an object")
@@ -646,6 +906,14 @@ def _d_VerifyTOTPParams(o: Any) -> VerifyTOTPParams:
     return decoded
 
 
+def _e_VerifyTOTPParams(o: VerifyTOTPParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.code
+    b["code"] = v
+    return b
+
+
 def _d_SetPasswordCompromisedParams(o: Any) -> SetPasswordCompromisedParams:
     if o.__class__ is not dict:
         bad(o, "an object")
@@ -660,7 +928,16 @@ def _d_SetPasswordCompromisedParams(o: Any) -> SetPasswordCompromisedParams:
     return decoded
 
 
-#: Decoder (validating JSON -> params) of each class (to_body encodes).
+def _e_SetPasswordCompromisedParams(o: SetPasswordCompromisedParams) -> dict[str, Any]:
+    b: dict[str, Any] = {}
+    v: Any  # each field in turn
+    v = o.revoke_all_sessions
+    if v is not UNSET:
+        b["revoke_all_sessions"] = v
+    return b
+
+
+#: Decoder (validating JSON -> params) and encoder of each class.
 DECODERS: dict[type[Any], Callable[[Any], Any]] = {
     CreateUserParams: _d_CreateUserParams,
     UpdateUserParams: _d_UpdateUserParams,
@@ -671,4 +948,15 @@ DECODERS: dict[type[Any], Callable[[Any], Any]] = {
     VerifyPasswordParams: _d_VerifyPasswordParams,
     VerifyTOTPParams: _d_VerifyTOTPParams,
     SetPasswordCompromisedParams: _d_SetPasswordCompromisedParams,
+}
+ENCODERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    CreateUserParams: _e_CreateUserParams,
+    UpdateUserParams: _e_UpdateUserParams,
+    UserIdsParams: _e_UserIdsParams,
+    MetadataParams: _e_MetadataParams,
+    AdjustCreditBalanceParams: _e_AdjustCreditBalanceParams,
+    RemovePasswordParams: _e_RemovePasswordParams,
+    VerifyPasswordParams: _e_VerifyPasswordParams,
+    VerifyTOTPParams: _e_VerifyTOTPParams,
+    SetPasswordCompromisedParams: _e_SetPasswordCompromisedParams,
 }
