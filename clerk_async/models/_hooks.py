@@ -13,8 +13,9 @@
   same way; attrs classes of yours keep your converter's hooks, which call
   ours for any model field;
 - ``object``/``Any`` keep the parsed JSON as it is;
-- models unstructure through their generated encoders, request bodies leave
-  ``UNSET`` fields out.
+- models and request bodies unstructure through their generated encoders
+  (request bodies leave ``UNSET`` fields out); ``to_body`` does the same for
+  a hand-written attrs request class.
 
 A value of the wrong type raises :class:`~clerk_async.ClerkDecodeError`
 whose ``field`` is the full path (``saml_accounts[0].saml_connection.id``).
