@@ -208,7 +208,10 @@ def _cpu_contenders(
     ours_sync = clients["ours sync"]
     session = clients["bare aiohttp"]
 
-    def bare(loads: Callable[[bytes], Any], dumps: Callable[[Any], bytes | str]) -> Batch:
+    def bare_call(
+        session: Any, loads: Callable[[bytes], Any], dumps: Callable[[Any], bytes | str]
+    ) -> Callable[[], Awaitable[Any]]:
+        """One request with a bare aiohttp session and the given parser."""
         if op == "get":
             async def call() -> Any:
                 async with session.get(f"{server.base_url}/users/{next_id()}") as resp:
@@ -221,7 +224,10 @@ def _cpu_contenders(
                     headers={"Content-Type": "application/json"},
                 ) as resp:
                     return loads(await resp.read())
-        return _async_batch(loop, call, concurrency)
+        return call
+
+    def bare(loads: Callable[[bytes], Any], dumps: Callable[[Any], bytes | str]) -> Batch:
+        return _async_batch(loop, bare_call(session, loads, dumps), concurrency)
 
     if op == "get":
         async def a_ours() -> Any:
@@ -243,18 +249,7 @@ def _cpu_contenders(
     contenders["ours (async)"] = _async_batch(loop, a_ours, concurrency)
     contenders["ours (sync facade)"] = _sync_batch(pool, s_ours, concurrency)
     hand_off, hop_session = clients["hand-off"]
-    if op == "get":
-        async def in_loop() -> Any:
-            async with hop_session.get(f"{server.base_url}/users/{next_id()}") as resp:
-                return loads(await resp.read())
-    else:
-        async def in_loop() -> Any:
-            payload = dumps({"email_address": [next_email()], **body})
-            async with hop_session.post(
-                f"{server.base_url}/users", data=payload,
-                headers={"Content-Type": "application/json"},
-            ) as resp:
-                return loads(await resp.read())
+    in_loop = bare_call(hop_session, loads, dumps)
     contenders[SYNC_FLOOR] = _sync_batch(pool, lambda: hand_off(in_loop), concurrency)
     official = clients.get("official")
     if official is not None:
