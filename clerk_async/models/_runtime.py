@@ -176,10 +176,11 @@ class Model:
     inherit these stand-ins. The first call on a class has attrs write the
     three methods from the class's own fields (their ``repr=`` and ``eq=``
     settings included) and puts them on the class, so later calls go straight
-    to attrs' code. Why: writing them costs attrs a ``compile()`` per class,
-    about 0.35 ms of the 0.7 ms a model class takes to build, and a program
+    to attrs' code. Why: writing them was about half of the ~0.65 ms attrs
+    takes to build a model class (mostly its ``compile()``), and a program
     that reads one user builds 28 classes but seldom prints or hashes them;
-    deferring it took ~9 ms off the cold start (benchmarks/bench_cold_start.py).
+    deferring it took the SDK's import from 32.6 to 25.3 ms (minimum of 25
+    fresh processes; benchmarks/bench_cold_start.py measures the cold start).
     """
 
     __slots__ = ()
