@@ -815,7 +815,6 @@ class CodecWriter:
         lines.append("    }")
         return lines
 
-
     def body_encoder(self, cls: str, fields: list[FieldSpec]) -> list[str]:
         """``_e_X`` of a request body: ``UNSET`` fields are left out, ``None`` kept,
         a list or object given as another sequence or mapping sent as a plain one.
