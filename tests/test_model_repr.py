@@ -247,6 +247,41 @@ def test_attrs_writes_repr_eq_and_hash_on_first_use_once_per_class() -> None:
     assert result.stdout.strip() == "ok"
 
 
+_DUNDERS_RACE = r"""
+import threading
+from clerk_async.models import TotalCount
+
+start = threading.Barrier(8)
+failures = []
+
+def first_use(n):
+    a = TotalCount(object="total_count", total_count=n)
+    start.wait()
+    try:
+        assert repr(a) == f"TotalCount(object='total_count', total_count={n})"
+        assert a == TotalCount(object="total_count", total_count=n)
+        assert hash(a) == hash(TotalCount(object="total_count", total_count=n))
+        assert a != TotalCount(object="total_count", total_count=n + 1)
+    except BaseException as exc:
+        failures.append(exc)
+
+threads = [threading.Thread(target=first_use, args=(n,)) for n in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert not failures, failures
+print("ok")
+"""
+
+
+def test_first_use_from_many_threads_at_once() -> None:
+    # A fresh process, so that all eight threads race to have attrs write the methods.
+    result = subprocess.run([sys.executable, "-c", _DUNDERS_RACE], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
 def test_real_attrs_classes_inspect_and_match_by_keyword() -> None:
     user = _user(emails=1)
     props = attrs.inspect(User)  # attrs wrote the class: frozen, slotted, its own methods
