@@ -31,8 +31,6 @@ FIREBASE_PARAMS = {"signer_key": "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn
                    "mem_cost": 14}
 
 
-
-
 def write(path: Path, records: list[dict[str, Any]] | str) -> Path:
     path.write_text(records if isinstance(records, str) else json.dumps(records))
     return path

@@ -10,7 +10,7 @@ import hypothesis
 import pytest
 from aioresponses import aioresponses
 
-from clerk_async import AsyncClerk
+from clerk_async import AsyncClerk, CreateUserParams
 from clerk_async.resources._base import path_segment
 
 from conftest import API
@@ -115,6 +115,22 @@ async def test_metadata_must_be_json(api: AsyncClerk, mocked: aioresponses, bad:
         await api.users.update_metadata("user_1", private_metadata=bad)
     with pytest.raises(ValueError, match="unsafe_metadata"):
         await api.users.replace_metadata("user_1", unsafe_metadata=bad)
+    no_requests(mocked)
+
+
+async def test_create_from_checks_a_ready_params_object(
+    api: AsyncClerk, mocked: aioresponses
+) -> None:
+    # create() checks its arguments itself; create_from() must check the same
+    # things on an object built elsewhere (a bulk import's rows), before sending.
+    bogus: Any = ["verified", "bogus"]
+    with pytest.raises(ValueError, match=r"email_address_identification_status\[1\]"):
+        await api.users.create_from(CreateUserParams(
+            email_address=["a@example.com", "b@example.com"],
+            email_address_identification_status=bogus,
+        ))
+    with pytest.raises(ValueError, match="unsafe_metadata"):
+        await api.users.create_from(CreateUserParams(unsafe_metadata={"x": {1, 2}}))
     no_requests(mocked)
 
 

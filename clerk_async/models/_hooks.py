@@ -14,8 +14,8 @@
   ours for any model field;
 - ``object``/``Any`` keep the parsed JSON as it is;
 - models and request bodies unstructure through their generated encoders
-  (request bodies leave ``UNSET`` fields out); ``to_body`` does the same for
-  a hand-written attrs request class.
+  (request bodies leave ``UNSET`` fields out). ``to_body`` is the same rule
+  for any attrs class, generated encoder or not; the converter does not need it.
 
 A value of the wrong type raises :class:`~clerk_async.ClerkDecodeError`
 whose ``field`` is the full path (``saml_accounts[0].saml_connection.id``).
@@ -235,19 +235,15 @@ def json_name(a: attrs.Attribute[Any]) -> str:
     return name
 
 
-def _request_classes() -> frozenset[type[Any]]:
-    from .requests import REQUEST_MODELS
-
-    return frozenset(REQUEST_MODELS.values())
-
-
 def _is_encodable(tp: Any) -> bool:
-    return _is_attrs_class(tp) and (_generated(tp)[1] is not None or tp in _request_classes())
+    # Every model and request body class has a generated encoder.
+    return _is_attrs_class(tp) and _generated(tp)[1] is not None
 
 
 def _unstructure_hook(cl: Any) -> Callable[[Any], Any]:
     encode = _generated(cl)[1]
-    return to_body if encode is None else encode
+    assert encode is not None  # _is_encodable said so
+    return encode
 
 
 _BODY_FIELDS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
